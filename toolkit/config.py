@@ -1,0 +1,187 @@
+"""Configuration in one place: defaults, then ``toolkit.toml``, then environment, then flags.
+
+Secrets (``LABEL_STUDIO_API_KEY``, ``HF_TOKEN``) are never read from or written to
+``toolkit.toml``: they come from the environment only, at the moment they are needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+CONFIG_FILE = "toolkit.toml"
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    name: str = "dataset"
+    title: str = "Untitled dataset"
+    description: str = ""
+    license: str = "other"
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    # Folders or files read by `toolkit ingest` when no path is given, relative to the workspace.
+    paths: tuple[str, ...] = ("raw",)
+    # A single text or HTML file larger than this is rejected (JSONL files are streamed line by line).
+    max_file_mb: float = 10.0
+    # An article body shorter than this many words is rejected as "not an article".
+    min_words: int = 20
+    # Extra full-line regular expressions (case-insensitive) removed as site boilerplate.
+    boilerplate: tuple[str, ...] = ()
+    # Near-duplicates: estimated Jaccard similarity of word shingles at or above which two
+    # articles share a cluster_id.
+    near_duplicate_threshold: float = 0.8
+    shingle_size: int = 5
+    num_perm: int = 128
+    # Rows held in memory before they are flushed to disk.
+    batch_size: int = 1000
+
+
+@dataclass(frozen=True)
+class TasksConfig:
+    # Only the first article of each near-duplicate cluster becomes a task, so annotators do
+    # not label syndicated copies twice.
+    one_per_cluster: bool = False
+
+
+@dataclass(frozen=True)
+class LabelStudioConfig:
+    url: str = ""  # empty: the embedded server started by `toolkit studio`
+    port: int = 8080
+    page_size: int = 100
+
+
+@dataclass(frozen=True)
+class Config:
+    project: ProjectConfig = field(default_factory=ProjectConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    tasks: TasksConfig = field(default_factory=TasksConfig)
+    labelstudio: LabelStudioConfig = field(default_factory=LabelStudioConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
+
+
+def _coerce(section: str, key: str, value: Any, default: Any, source: str) -> Any:
+    where = f"{source}: [{section}] {key}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, not {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be a whole number, not {value!r}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number, not {value!r}")
+        return float(value)
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings, not {value!r}")
+        return tuple(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string, not {value!r}")
+    return value
+
+
+def config_from_dict(data: dict[str, Any], source: str = CONFIG_FILE) -> Config:
+    """Build a Config from parsed TOML, rejecting unknown sections and keys (typos)."""
+    sections: dict[str, Any] = {}
+    defaults = Config()
+    for section, values in data.items():
+        if section not in _SECTIONS:
+            raise ConfigError(
+                f"{source}: unknown section [{section}]",
+                hint=f"known sections: {', '.join(sorted(_SECTIONS))}",
+            )
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: [{section}] must be a table")
+        default_section = getattr(defaults, section)
+        known = {f.name for f in dataclasses.fields(default_section)}
+        kwargs = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(
+                    f"{source}: unknown key {key!r} in [{section}]",
+                    hint=f"known keys: {', '.join(sorted(known))}",
+                )
+            kwargs[key] = _coerce(section, key, value, getattr(default_section, key), source)
+        sections[section] = dataclasses.replace(default_section, **kwargs)
+    config = dataclasses.replace(defaults, **sections)
+    _check(config, source)
+    return config
+
+
+def _check(config: Config, source: str) -> None:
+    ing = config.ingest
+    if not 0.0 < ing.near_duplicate_threshold <= 1.0:
+        raise ConfigError(f"{source}: [ingest] near_duplicate_threshold must be in (0, 1]")
+    if ing.shingle_size < 1 or ing.num_perm < 16 or ing.batch_size < 1 or ing.max_file_mb <= 0:
+        raise ConfigError(
+            f"{source}: [ingest] shingle_size, batch_size and max_file_mb must be positive "
+            "and num_perm at least 16"
+        )
+
+
+def load_config(path: Path) -> Config:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path} not found", hint="run `toolkit init DIR` to create a workspace") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the file and run again") from exc
+    return config_from_dict(data, source=str(path))
+
+
+def labelstudio_url(config: Config) -> str | None:
+    """The URL of a user-provided Label Studio: environment first, then toolkit.toml."""
+    return os.environ.get("LABEL_STUDIO_URL") or config.labelstudio.url or None
+
+
+def render_default_config(name: str, title: str) -> str:
+    """The commented toolkit.toml that `toolkit init` writes."""
+    return f'''# Workspace settings for the dataset toolkit. Secrets never go here: set
+# LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY / HF_TOKEN in the environment instead.
+
+[project]
+name = {_toml_str(name)}
+title = {_toml_str(title)}
+description = ""
+license = "other"
+
+[ingest]
+paths = ["raw"]
+# A single text or HTML file larger than this is rejected (JSONL is streamed line by line).
+max_file_mb = 10.0
+# Bodies shorter than this are rejected as "not an article".
+min_words = 20
+# Extra full-line regular expressions removed as site boilerplate (case-insensitive).
+boilerplate = []
+# Near-duplicates: estimated Jaccard similarity of {IngestConfig.shingle_size}-word shingles at or
+# above which two articles share a cluster_id.
+near_duplicate_threshold = {IngestConfig.near_duplicate_threshold}
+shingle_size = {IngestConfig.shingle_size}
+num_perm = {IngestConfig.num_perm}
+
+[tasks]
+# true: only the first article of each near-duplicate cluster becomes a task.
+one_per_cluster = false
+'''
+
+
+def _toml_str(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -1,0 +1,56 @@
+"""One exception tree for the whole toolkit.
+
+Every error the library raises on purpose is a ``ToolkitError``. Each carries a
+``hint``: what the user should do next. The CLI prints ``message`` and ``hint``
+on stderr and exits non-zero; library callers can catch the subclasses they care
+about (several also inherit the matching builtin, so ``except FileNotFoundError``
+keeps working).
+"""
+
+from __future__ import annotations
+
+
+class ToolkitError(Exception):
+    """Base class of every error the toolkit raises deliberately."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class WorkspaceNotFound(ToolkitError, FileNotFoundError):
+    """The current folder is not inside a workspace (no toolkit.toml above it)."""
+
+
+class WorkspaceExists(ToolkitError, FileExistsError):
+    """``toolkit init`` was pointed at a folder that already is a workspace."""
+
+
+class ConfigError(ToolkitError, ValueError):
+    """toolkit.toml is malformed or holds a value of the wrong type."""
+
+
+class SchemeError(ToolkitError, ValueError):
+    """The scheme (schemas/scheme.json) is invalid or inconsistent."""
+
+
+class GeneratedFilesOutdated(SchemeError):
+    """A file derived from the scheme differs from what the scheme produces."""
+
+
+class InputError(ToolkitError, ValueError):
+    """An input file or argument cannot be used (missing, wrong format)."""
+
+
+class InputNotFound(InputError, FileNotFoundError):
+    """A path given on the command line does not exist."""
+
+
+class OutputError(ToolkitError, OSError):
+    """An output file could not be written."""
