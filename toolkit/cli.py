@@ -237,7 +237,8 @@ def tasks_cli(as_json: bool = typer.Option(False, "--json", help="Print the resu
 def scheme_build_cli() -> None:
     """Validate schemas/scheme.json and regenerate the files derived from it.
 
-    Writes labeling_config.xml, annotation.schema.json, task.schema.json and features.json.
+    Writes labeling_config.xml, annotation.schema.json, task.schema.json, features.json and
+    a copy of the scheme's meta-schema, all into schemas/.
 
     Example: toolkit scheme build
     """

@@ -112,14 +112,14 @@ def normalise_text(text: str) -> tuple[str, list[str]]:
     """
     warnings: list[str] = []
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if _NUL in text:
-        warnings.append("removed NUL characters")
+    if _CONTROL.search(text):
+        warnings.append("removed control characters" + (" (NUL)" if _NUL in text else ""))
+    # Control characters go first, so that ftfy's changes are only its encoding repairs.
+    text = unicodedata.normalize("NFC", _CONTROL.sub("", text))
     fixed = ftfy.fix_text(text, _FTFY)
-    if fixed != unicodedata.normalize("NFC", text):
+    if fixed != text:
         warnings.append("repaired broken encoding (mojibake) with ftfy")
-    text = _CONTROL.sub("", fixed)
-    text = unicodedata.normalize("NFC", text)
-    return text, warnings
+    return unicodedata.normalize("NFC", _CONTROL.sub("", fixed)), warnings
 
 
 # Lines a news site adds around the article. Only whole, short lines are removed, so a
@@ -163,10 +163,13 @@ def is_boilerplate(line: str, extra: tuple[str, ...] = ()) -> bool:
 
 
 def split_paragraphs(text: str) -> list[str]:
-    """Paragraphs are separated by blank lines; inner whitespace runs collapse to one space."""
+    """Paragraphs are separated by blank lines; runs of spaces collapse to one.
+
+    Tabs and no-break spaces inside a line are kept: they can be meaningful ("10\u00a0km").
+    """
     paragraphs = []
     for block in re.split(r"\n\s*\n", text):
-        lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in block.split("\n")]
+        lines = [re.sub(r" {2,}", " ", line).strip() for line in block.split("\n")]
         joined = "\n".join(line for line in lines if line)
         if joined:
             paragraphs.append(joined)
@@ -276,10 +279,20 @@ def parse_plain_article(text: str, extra_boilerplate: tuple[str, ...] = ()) -> P
     return ParsedText(title=title, published=published, body=join_paragraphs(body), boilerplate_removed=removed)
 
 
-def clean_body(text: str, extra_boilerplate: tuple[str, ...] = ()) -> tuple[str, int]:
-    """Clean an article body that came without layout (HTML extraction, JSONL)."""
+def clean_body(text: str, extra_boilerplate: tuple[str, ...] = (), title: str | None = None) -> tuple[str, int]:
+    """Clean an article body that came without layout (HTML extraction, JSONL).
+
+    A first paragraph repeating the headline is dropped: the headline is shown above the
+    text already, and annotators should not label it twice.
+    """
     paragraphs, removed = strip_boilerplate(split_paragraphs(text), extra_boilerplate)
+    if title and paragraphs and _same_words(paragraphs[0], title):
+        paragraphs = paragraphs[1:]
     return join_paragraphs(paragraphs), removed
+
+
+def _same_words(a: str, b: str) -> bool:
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
 
 
 # Scripts written without spaces between words: each character counts as a word, which is

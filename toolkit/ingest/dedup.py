@@ -41,7 +41,10 @@ class NearDuplicateIndex:
         self.threshold = threshold
         self.num_perm = num_perm
         self.shingle_size = shingle_size
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        # LSH only proposes candidates; a lower LSH threshold than the one verified below
+        # trades a little work for fewer missed pairs, and keeps at least two bands (datasketch
+        # cannot build an index for thresholds near 1).
+        self._lsh = MinHashLSH(threshold=min(max(threshold - 0.1, 0.05), 0.9), num_perm=num_perm)
         self._signatures: dict[str, LeanMinHash] = {}
         self._parent: dict[str, str] = {}
 

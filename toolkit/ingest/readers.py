@@ -198,11 +198,14 @@ def _from_html(data: bytes | str, source: str, sha: str, options: ReaderOptions,
         return Rejection(source, "no-article", f"{source}: the HTML could not be parsed ({type(exc).__name__})")
     if not extracted["text"]:
         return Rejection(source, "no-article", f"{source}: no article text found in the HTML page")
-    text, fixes = clean.normalise_text(extracted["text"])
-    body, _ = clean.clean_body(text, options.boilerplate)
     title = meta.get("title") or extracted["title"]
     if title:
         title = clean.normalise_text(title)[0].strip() or None
+    text, fixes = clean.normalise_text(extracted["text"])
+    body, _ = clean.clean_body(text, options.boilerplate, title=title)
+    if clean.count_words(body) < options.min_words:
+        return Rejection(source, "no-article", f"{source}: no article text found in the HTML page "
+                                               f"({clean.count_words(body)} words extracted)")
     published = _parse_meta_date(meta.get("date")) or _parse_meta_date(extracted["date"])
     url = meta.get("url") or extracted["url"]
     doc = Document(source=source, raw_sha256=sha, format=meta.get("format", "html"), body=body, title=title,
@@ -256,8 +259,8 @@ def _from_jsonl_line(line: bytes, source: str, options: ReaderOptions) -> Docume
     }
     if isinstance(record.get("text"), str) and record["text"].strip():
         text, warnings = clean.normalise_text(record["text"])
-        body, _ = clean.clean_body(text, options.boilerplate)
         title = clean.normalise_text(meta["title"])[0].strip() if meta["title"] else None
+        body, _ = clean.clean_body(text, options.boilerplate, title=title)
         doc = Document(source=source, raw_sha256=sha, format="jsonl", body=body, title=title or None,
                        published=_parse_meta_date(meta["date"]), source_url=meta["url"],
                        source_name=meta["source"] or _hostname(meta["url"]))

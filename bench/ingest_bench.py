@@ -1,0 +1,487 @@
+"""Ingest benchmark: body-extraction quality on real news pages, and ingest throughput.
+
+    PYTHONPATH=. python bench/ingest_bench.py [--repeat N] [--json OUT] [--corpus DIR]
+
+1. Quality, on the real pages of ``<corpus>/articles`` (read in place, never copied):
+   * ``trafilatura_eval/``: must-contain / must-not-contain snippets, gold title and date;
+   * ``newspaper3k_tests/``: bag-of-words token F1 against another extractor's frozen output.
+   Each page goes through the toolkit's reader pipeline (``read_file``: decoding, trafilatura
+   with the toolkit's settings, ftfy, boilerplate) and, as the baseline, through trafilatura
+   with its default settings.
+2. Throughput of ``ingest()`` end to end on synthetic plain-text articles and on the corpus
+   HTML pages replicated in a temporary folder, with ``trafilatura.extract`` alone on the same
+   HTML bytes as the floor. Each measured part runs in its own subprocess, so its peak RSS
+   is its own; the first run in each subprocess is a warm-up (imports, language model) and
+   is not timed.
+
+Prints Markdown tables; ``--json OUT`` also writes every figure. Nothing is written to the
+repository: workspaces, raw files and copies live in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
+MAX_BYTES = 10_000_000
+
+
+# Helpers ---------------------------------------------------------------------------------
+
+def normalise_ws(text: str | None) -> str:
+    """NFC and whitespace runs collapsed to one space (the toolkit puts blank lines between paragraphs)."""
+    return " ".join(unicodedata.normalize("NFC", text or "").split())
+
+
+_UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TOKEN = re.compile(rf"[{_UNSPACED}]|[^\W{_UNSPACED}]+")
+
+
+def tokens(text: str | None) -> Counter[str]:
+    """Lowercase \\w+ tokens; Chinese and Japanese characters count one each."""
+    return Counter(_TOKEN.findall((text or "").lower()))
+
+
+def token_f1(predicted: str | None, expected: str) -> float:
+    got, want = tokens(predicted), tokens(expected)
+    overlap = sum((got & want).values())
+    if not overlap:
+        return 0.0
+    precision, recall = overlap / sum(got.values()), overlap / sum(want.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def pct(num: int, den: int) -> str:
+    return f"{num}/{den} ({100 * num / den:.0f} %)" if den else "0/0"
+
+
+def md_table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def quiet_extractor_logs() -> None:
+    for name in ("trafilatura", "htmldate", "courlan"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def make_workspace(root: Path):
+    """A fresh workspace; by hand when ``init_workspace`` is unavailable."""
+    from toolkit.workspace import Workspace, init_workspace
+
+    try:
+        return init_workspace(root)
+    except Exception:  # noqa: BLE001 - only the layout matters here
+        shutil.rmtree(root, ignore_errors=True)
+        for sub in ("raw", "annotations"):
+            (root / sub).mkdir(parents=True)
+        (root / "toolkit.toml").write_text('[project]\nname = "bench"\n', encoding="utf-8")
+        return Workspace(root)
+
+
+# Extractors under test -------------------------------------------------------------------
+
+def toolkit_extract(path: Path) -> dict[str, Any]:
+    """The toolkit's per-file pipeline, as ``toolkit ingest`` runs it (min_words=1)."""
+    from toolkit.ingest.readers import Document, ReaderOptions, read_file
+
+    items = list(read_file(path, path.name, ReaderOptions(max_bytes=MAX_BYTES, min_words=1)))
+    doc = items[0] if items else None
+    if not isinstance(doc, Document):
+        return {"text": None, "title": None, "date": None, "rejected": getattr(doc, "reason", "nothing")}
+    return {"text": doc.body, "title": doc.title,
+            "date": doc.published.isoformat() if doc.published else None, "rejected": None}
+
+
+def trafilatura_baseline(path: Path) -> dict[str, Any]:
+    """trafilatura with default settings: ``extract`` for the body, ``bare_extraction`` for metadata."""
+    import trafilatura
+
+    html = path.read_bytes()
+    text = trafilatura.extract(html)
+    meta = trafilatura.bare_extraction(html, with_metadata=True)
+    return {"text": text, "title": meta.title if meta else None, "date": meta.date if meta else None,
+            "rejected": None if text else "no-article"}
+
+
+EXTRACTORS: dict[str, Callable[[Path], dict[str, Any]]] = {
+    "toolkit": toolkit_extract,
+    "trafilatura": trafilatura_baseline,
+}
+
+
+# 1. Quality ------------------------------------------------------------------------------
+
+def quality_trafilatura_eval(folder: Path) -> dict[str, Any]:
+    """Snippet, title and date scores on the trafilatura evaluation pages."""
+    gold = json.loads((folder / "evaldata.subset.json").read_text(encoding="utf-8"))
+    pages = []
+    for url, expected in sorted(gold.items(), key=lambda kv: kv[1]["file"]):
+        page: dict[str, Any] = {"file": expected["file"], "url": url}
+        for name, extract in EXTRACTORS.items():
+            got = extract(folder / "html" / expected["file"])
+            body = normalise_ws(got["text"])
+            page[name] = {
+                "missing": [s for s in expected["with"] if normalise_ws(s) not in body],
+                "leaked": [s for s in expected["without"] if normalise_ws(s) in body],
+                "title": got["title"],
+                "title_ok": normalise_ws(got["title"]) == normalise_ws(expected["title"]),
+                "date": got["date"],
+                "date_ok": got["date"] == expected["date"],
+                "rejected": got["rejected"],
+            }
+        page["gold"] = {"title": expected["title"], "date": expected["date"],
+                        "n_with": len(expected["with"]), "n_without": len(expected["without"])}
+        pages.append(page)
+    n_with = sum(p["gold"]["n_with"] for p in pages)
+    n_without = sum(p["gold"]["n_without"] for p in pages)
+    summary = {}
+    for name in EXTRACTORS:
+        summary[name] = {
+            "with_found": n_with - sum(len(p[name]["missing"]) for p in pages), "with_total": n_with,
+            "without_absent": n_without - sum(len(p[name]["leaked"]) for p in pages), "without_total": n_without,
+            "title_exact": sum(p[name]["title_ok"] for p in pages),
+            "date_exact": sum(p[name]["date_ok"] for p in pages),
+            "rejected": sum(p[name]["rejected"] is not None for p in pages),
+            "pages": len(pages),
+        }
+    return {"summary": summary, "pages": pages}
+
+
+def expected_text_for(html: Path, expected_dir: Path) -> Path | None:
+    """``cnn_article.html`` -> ``cnn.txt``, ``nypost.com1.html`` -> ``nypost.com1.txt``."""
+    candidate = expected_dir / (html.stem.removesuffix("_article") + ".txt")
+    return candidate if candidate.is_file() else None
+
+
+def quality_newspaper3k(folder: Path) -> dict[str, Any]:
+    """Token F1 against newspaper3k's frozen outputs."""
+    pages = []
+    for html in sorted((folder / "html").glob("*.html")):
+        expected_path = expected_text_for(html, folder / "expected_text")
+        if expected_path is None:
+            continue
+        expected = expected_path.read_text(encoding="utf-8")
+        page: dict[str, Any] = {"file": html.name, "expected": expected_path.name}
+        for name, extract in EXTRACTORS.items():
+            got = extract(html)
+            page[name] = {"f1": token_f1(got["text"], expected), "n_tokens": sum(tokens(got["text"]).values()),
+                          "rejected": got["rejected"]}
+        page["expected_tokens"] = sum(tokens(expected).values())
+        pages.append(page)
+    mean = {name: statistics.fmean(p[name]["f1"] for p in pages) for name in EXTRACTORS} if pages else {}
+    return {"mean_f1": mean, "pages": pages}
+
+
+# 2. Throughput: inputs ---------------------------------------------------------------------
+
+_WORDS = """the a of to and in that for on with as by at from was were is are has had have will would
+could said says after before during over under against between about into than more most new
+police officials government minister city region country people men women children report
+statement video attack fire guards prison court army troops security service agency border
+news source witnesses residents families victims suspects group members leaders workers
+announced confirmed denied claimed warned reported arrested killed injured released seized
+opened closed moved began ended called asked told showed found left took gave made held
+early late last first second third several many few dozens hundreds local national foreign
+northern southern eastern western central small large major recent previous official
+building station market bridge road village district province capital hospital school
+morning evening night week month year day hour weekend summer winter spring autumn""".split()
+
+_SYLLABLES = "ka ro vi len mar to sha dor el an is bu gra nov tel pri zu kos ber lin ta mo sa ri".split()
+
+
+def _name(rng: random.Random) -> str:
+    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
+
+def _sentence(rng: random.Random) -> str:
+    words = [rng.choice(_WORDS) if rng.random() > 0.12 else _name(rng) for _ in range(rng.randint(8, 26))]
+    if rng.random() < 0.3:
+        words.insert(rng.randint(2, len(words) - 1), f"{rng.randint(2, 900)}")
+    if rng.random() < 0.3:
+        words[rng.randint(1, len(words) - 2)] += ","
+    sentence = " ".join(words)
+    sentence = sentence[0].upper() + sentence[1:] + "."
+    return f"“{sentence}” {_name(rng)} said." if rng.random() < 0.1 else sentence
+
+
+def synthetic_article(rng: random.Random) -> str:
+    """Shaped like raw/volgograd-prison-hostages.txt: date line, headline, boilerplate, paragraphs."""
+    day = dt.date(2022, 1, 1) + dt.timedelta(days=rng.randint(0, 1000))
+    headline = " ".join([_name(rng)] + [rng.choice(_WORDS) for _ in range(rng.randint(6, 12))])
+    paragraphs = [" ".join(_sentence(rng) for _ in range(rng.randint(1, 3))) for _ in range(rng.randint(8, 12))]
+    return "\n\n".join([day.strftime("%A, %B %d, %Y"), headline, "Must read", *paragraphs, "Latest article"]) + "\n"
+
+
+def write_text_articles(folder: Path, n: int, seed: int = 1) -> int:
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for i in range(n):
+        data = synthetic_article(rng).encode("utf-8")
+        (folder / f"article-{i:05d}.txt").write_bytes(data)
+        total += len(data)
+    return total
+
+
+def corpus_html_pages(corpus: Path) -> list[Path]:
+    articles = corpus / "articles"
+    return sorted(articles.glob("trafilatura_eval/html/*.html")) + sorted(articles.glob("newspaper3k_tests/html/*.html"))
+
+
+def write_html_copies(folder: Path, pages: list[Path], n: int) -> int:
+    """``n`` files cycling through ``pages``, each with a unique comment appended."""
+    folder.mkdir(parents=True, exist_ok=True)
+    contents = [p.read_bytes() for p in pages]
+    total = 0
+    for i in range(n):
+        k = i % len(pages)
+        data = contents[k] + f"\n<!-- ingest bench copy {i} -->\n".encode()
+        (folder / f"{i:04d}-{pages[k].name}").write_bytes(data)
+        total += len(data)
+    return total
+
+
+# 2. Throughput: workers (each runs in its own subprocess) ---------------------------------
+
+def _time_runs(run: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
+    seconds, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = run()
+        seconds.append(time.perf_counter() - start)
+    return seconds, result
+
+
+def worker_ingest(raw: Path, scratch: Path, repeat: int) -> dict[str, Any]:
+    """``ingest()`` end to end into a fresh workspace, ``repeat`` times after a warm-up."""
+    from toolkit.ingest import ingest
+
+    files = sorted(raw.iterdir())
+    runs = iter(range(repeat + 1))
+
+    def run(paths: list[Path]):
+        return ingest(make_workspace(scratch / f"ws-{next(runs)}"), paths)
+
+    run(files[:5])  # warm-up: imports, language model, dateparser
+    seconds, report = _time_runs(lambda: run([raw]), repeat)
+    return {"items": len(files), "seconds": seconds, "new_articles": report.new_articles,
+            "exact_duplicates": report.exact_duplicates, "rejected": len(report.rejected)}
+
+
+def worker_extract(raw: Path, repeat: int, which: str) -> dict[str, Any]:
+    """One extraction call per HTML file, on the bytes already in memory."""
+    if which == "trafilatura":
+        import trafilatura
+
+        def extract_one(data: bytes) -> Any:
+            return trafilatura.extract(data)
+    else:
+        from toolkit.ingest.clean import decode_bytes
+        from toolkit.ingest.readers import extract_html
+
+        def extract_one(data: bytes) -> Any:
+            return extract_html(decode_bytes(data).text)
+    contents = [p.read_bytes() for p in sorted(raw.iterdir())]
+    extract_one(contents[0])  # warm-up
+    seconds, _ = _time_runs(lambda: [extract_one(c) for c in contents], repeat)
+    return {"items": len(contents), "seconds": seconds}
+
+
+def run_worker(args: argparse.Namespace) -> None:
+    raw, repeat = Path(args.dir), args.repeat
+    if args.worker == "ingest":
+        result = worker_ingest(raw, Path(args.scratch), repeat)
+    else:
+        result = worker_extract(raw, repeat, args.worker)
+    result["peak_rss_mib"] = peak_rss_mib()
+    print(json.dumps(result))
+
+
+def in_subprocess(worker: str, folder: Path, repeat: int, scratch: Path | None = None) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", worker, "--dir", str(folder),
+               "--repeat", str(repeat)]
+    if scratch is not None:
+        command += ["--scratch", str(scratch)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    if done.returncode != 0:
+        raise RuntimeError(f"worker {worker} failed:\n{done.stderr}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["median_s"] = statistics.median(result["seconds"])
+    result["per_s"] = result["items"] / result["median_s"]
+    return result
+
+
+def throughput(corpus: Path, n_text: int, n_html: int, repeat: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
+        tmp_path = Path(tmp)
+        text_raw, html_raw = tmp_path / "text" / "raw", tmp_path / "html" / "raw"
+        text_bytes = write_text_articles(text_raw, n_text)
+        html_bytes = write_html_copies(html_raw, corpus_html_pages(corpus), n_html)
+        parts = {
+            "text_ingest": in_subprocess("ingest", text_raw, repeat, tmp_path / "text"),
+            "html_ingest": in_subprocess("ingest", html_raw, repeat, tmp_path / "html"),
+            "html_extract_html": in_subprocess("extract_html", html_raw, repeat),
+            "html_trafilatura": in_subprocess("trafilatura", html_raw, repeat),
+        }
+    parts["text_ingest"]["input_mb"] = text_bytes / 1e6
+    for key in ("html_ingest", "html_extract_html", "html_trafilatura"):
+        parts[key]["input_mb"] = html_bytes / 1e6
+    floor = parts["html_trafilatura"]["median_s"]
+    return {
+        "parts": parts,
+        "ratio_ingest_vs_trafilatura": parts["html_ingest"]["median_s"] / floor,
+        "ratio_extract_html_vs_trafilatura": parts["html_extract_html"]["median_s"] / floor,
+    }
+
+
+# Report ----------------------------------------------------------------------------------
+
+def render(results: dict[str, Any]) -> str:
+    out = []
+    if "trafilatura_eval" in results:
+        ev = results["trafilatura_eval"]
+        out.append(f"### Extraction quality: trafilatura_eval ({len(ev['pages'])} pages)\n")
+        rows = []
+        for name, s in ev["summary"].items():
+            rows.append([name, pct(s["with_found"], s["with_total"]), pct(s["without_absent"], s["without_total"]),
+                         pct(s["title_exact"], s["pages"]), pct(s["date_exact"], s["pages"]), s["rejected"]])
+        out.append(md_table(["extractor", "must-contain found", "must-not-contain absent", "title exact",
+                             "date exact", "no text"], rows))
+        out.append("\nPer page (toolkit / trafilatura; `ok` = all found, all absent, or exact match):\n")
+        rows = []
+        for p in ev["pages"]:
+            t, b, g = p["toolkit"], p["trafilatura"], p["gold"]
+            rows.append([p["file"],
+                         f"{g['n_with'] - len(t['missing'])}/{g['n_with']} · {g['n_with'] - len(b['missing'])}/{g['n_with']}",
+                         f"{g['n_without'] - len(t['leaked'])}/{g['n_without']} · "
+                         f"{g['n_without'] - len(b['leaked'])}/{g['n_without']}",
+                         f"{'ok' if t['title_ok'] else 'x'} · {'ok' if b['title_ok'] else 'x'}",
+                         f"{'ok' if t['date_ok'] else 'x'} · {'ok' if b['date_ok'] else 'x'}"])
+        out.append(md_table(["page", "must-contain", "must-not-contain absent", "title", "date"], rows))
+        misses = []
+        for p in ev["pages"]:
+            t, g = p["toolkit"], p["gold"]
+            for s in t["missing"]:
+                misses.append(f"- {p['file']}: missing {s!r}")
+            for s in t["leaked"]:
+                misses.append(f"- {p['file']}: leaked {s!r}")
+            if not t["title_ok"]:
+                misses.append(f"- {p['file']}: title {t['title']!r}, gold {g['title']!r}")
+            if not t["date_ok"]:
+                misses.append(f"- {p['file']}: date {t['date']}, gold {g['date']}")
+        if misses:
+            out.append("\nToolkit misses:\n\n" + "\n".join(misses))
+    if "newspaper3k" in results:
+        np3 = results["newspaper3k"]
+        out.append(f"\n### Extraction quality: newspaper3k_tests token F1 ({len(np3['pages'])} pages)\n")
+        rows = [[p["file"], p["expected"], p["expected_tokens"], f"{p['toolkit']['f1']:.3f}",
+                 f"{p['trafilatura']['f1']:.3f}"] for p in np3["pages"]]
+        rows.append(["**mean**", "", "", f"**{np3['mean_f1']['toolkit']:.3f}**",
+                     f"**{np3['mean_f1']['trafilatura']:.3f}**"])
+        out.append(md_table(["page", "expected", "expected tokens", "toolkit F1", "trafilatura F1"], rows))
+    if "throughput" in results:
+        tp = results["throughput"]
+        parts = tp["parts"]
+        labels = {
+            "text_ingest": "`ingest()` end to end, synthetic plain text",
+            "html_ingest": "`ingest()` end to end, corpus HTML copies",
+            "html_extract_html": "`readers.extract_html()` alone, same HTML",
+            "html_trafilatura": "`trafilatura.extract()` defaults alone, same HTML (floor)",
+        }
+        out.append(f"\n### Throughput (median of {len(parts['text_ingest']['seconds'])} runs after a warm-up; "
+                   "each row in its own process)\n")
+        rows = [[labels[k], p["items"], f"{p['input_mb']:.1f}", f"{p['median_s']:.2f}",
+                 f"{min(p['seconds']):.2f}–{max(p['seconds']):.2f}", f"{p['per_s']:.1f}", f"{p['peak_rss_mib']:.0f}"]
+                for k, p in parts.items()]
+        out.append(md_table(["measurement", "files", "MB", "median s", "range s", "articles/s", "peak RSS MiB"], rows))
+        h = parts["html_ingest"]
+        out.append(f"\nHTML ingest kept {h['new_articles']} articles ({h['exact_duplicates']} exact duplicates of "
+                   f"the replicated pages, {h['rejected']} rejected); text ingest kept "
+                   f"{parts['text_ingest']['new_articles']} of {parts['text_ingest']['items']}.\n")
+        out.append(f"Ratio HTML `ingest()` / `trafilatura.extract()`: **{tp['ratio_ingest_vs_trafilatura']:.2f}x**; "
+                   f"`extract_html()` / `trafilatura.extract()`: **{tp['ratio_extract_html_vs_trafilatura']:.2f}x**")
+    return "\n".join(out)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per throughput row (median reported)")
+    parser.add_argument("--json", metavar="OUT", help="also write every figure to this JSON file")
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help=f"default: {DEFAULT_CORPUS}")
+    parser.add_argument("--text-articles", type=int, default=2000, help="synthetic plain-text articles")
+    parser.add_argument("--html-files", type=int, default=200, help="HTML copies of the corpus pages")
+    parser.add_argument("--only", choices=["quality", "throughput"], help="run one half only")
+    parser.add_argument("--worker", choices=["ingest", "extract_html", "trafilatura"], help=argparse.SUPPRESS)
+    parser.add_argument("--dir", help=argparse.SUPPRESS)
+    parser.add_argument("--scratch", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        run_worker(args)
+        return 0
+    articles = args.corpus / "articles"
+    if not articles.is_dir():
+        print(f"corpus not found: {articles} (pass --corpus DIR)", file=sys.stderr)
+        return 2
+    import trafilatura
+
+    results: dict[str, Any] = {
+        "date": dt.date.today().isoformat(),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "trafilatura": trafilatura.__version__},
+        "command": " ".join(["python", "bench/ingest_bench.py", *(argv if argv is not None else sys.argv[1:])]),
+    }
+    started = time.perf_counter()
+    if args.only != "throughput":
+        quiet_extractor_logs()  # the baseline's log lines would drown the tables
+        results["trafilatura_eval"] = quality_trafilatura_eval(articles / "trafilatura_eval")
+        results["newspaper3k"] = quality_newspaper3k(articles / "newspaper3k_tests")
+    if args.only != "quality":
+        results["throughput"] = throughput(args.corpus, args.text_articles, args.html_files, args.repeat)
+    results["wall_s"] = time.perf_counter() - started
+    m = results["machine"]
+    print(f"## Ingest benchmark — {results['date']}, {m['cpus']} CPUs, Python {m['python']}, "
+          f"trafilatura {m['trafilatura']}\n")
+    print(render(results))
+    print(f"\n(total {results['wall_s']:.0f} s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
