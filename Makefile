@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test venv venv-dev bench clean
+.PHONY: demo test venv venv-dev studio-env bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,18 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 venv: $(VENV)/.installed
 venv-dev: $(VENV)/.installed-dev
 
-demo: venv
+# The Label Studio server gets its own virtual environment (its pins clash with the toolkit's);
+# `toolkit studio setup` creates it once per machine and does nothing when it is there.
+studio-env: venv
+	$(BIN)/toolkit studio setup
+
+demo: venv studio-env
 	$(BIN)/toolkit ingest
 	$(BIN)/toolkit tasks
+	$(BIN)/toolkit studio start
+	$(BIN)/toolkit push
 
-test: venv-dev
+test: venv-dev studio-env
 	$(BIN)/python -m pytest
 
 bench: venv-dev

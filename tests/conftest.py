@@ -37,3 +37,54 @@ def add_raw(ws: Workspace, *names: str) -> list[Path]:
         shutil.copyfile(source, target)
         copied.append(target)
     return copied
+
+
+# A real Label Studio server, once per test session ----------------------------------------
+
+import secrets  # noqa: E402
+import uuid  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+
+@dataclass
+class LiveServer:
+    url: str
+    token: str
+    email: str
+    password: str
+    data_dir: Path
+    log: Path
+    pid: int
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory):
+    """The real `label-studio` server from its isolated environment, on a free loopback port,
+    with its own temporary data folder and a known admin token. `make test` sets the
+    environment up (`toolkit studio setup`); set up here too when run without make."""
+    from toolkit.studio import free_port, launch_server, new_token, setup_server_env, stop_process, \
+        wait_until_healthy
+
+    env_dir = setup_server_env()
+    base = tmp_path_factory.mktemp("label-studio")
+    port = free_port()
+    token, email, password = new_token(), "admin@example.org", secrets.token_urlsafe(12)
+    log = base / "server.log"
+    process = launch_server(base / "data", port, email=email, password=password, token=token, log_path=log,
+                            executable=env_dir / "bin" / "label-studio")
+    try:
+        url = wait_until_healthy(f"http://127.0.0.1:{port}", process=process, log_path=log)
+        yield LiveServer(url=url, token=token, email=email, password=password, data_dir=base / "data", log=log,
+                         pid=process.pid)
+    finally:
+        stop_process(process.pid)
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def ls_workspace(tmp_path: Path, label_studio: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """A workspace talking to the session's server, with a project title of its own."""
+    ws = init_workspace(tmp_path / "ws", title=f"Test events {uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+    return ws

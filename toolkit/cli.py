@@ -35,6 +35,9 @@ app = typer.Typer(
 scheme_app = typer.Typer(help="Check and build the files derived from schemas/scheme.json.",
                          no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(scheme_app, name="scheme")
+studio_app = typer.Typer(help="The embedded Label Studio server of this workspace (local, 127.0.0.1).",
+                         no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(studio_app, name="studio")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -261,6 +264,152 @@ def scheme_check_cli() -> None:
     ws = _state().workspace()
     ensure_scheme_files_current(ws.schemas_dir)
     out.print("scheme valid; generated files up to date", markup=False)
+
+
+# studio -------------------------------------------------------------------------------------
+
+@studio_app.command("setup")
+@handle_errors
+def studio_setup_cli() -> None:
+    """Create the Label Studio server's own virtual environment (once per machine; safe to repeat).
+
+    The server cannot share the toolkit's environment (its pins clash with trafilatura's).
+    Set TOOLKIT_STUDIO_ENV to choose where it goes.
+
+    Example: toolkit studio setup
+    """
+    from .studio import LABEL_STUDIO_VERSION, setup_server_env
+
+    path = setup_server_env(log=lambda line: err.print(f"  {line}", markup=False))
+    out.print(f"label-studio {LABEL_STUDIO_VERSION} ready in {path}", markup=False)
+
+
+@studio_app.command("start")
+@handle_errors
+def studio_start_cli(
+    port: Optional[int] = typer.Option(None, help="Port on 127.0.0.1 (default: [labelstudio] port, "
+                                                  "or a free one if that is taken)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+) -> None:
+    """Start this workspace's Label Studio in the background (data in .labelstudio/); safe to repeat.
+
+    Prints the URL and the login for annotators. The API token is kept in
+    .labelstudio/credentials.json (mode 0600) and never printed; see `toolkit studio token`.
+
+    Example: toolkit studio start --port 8080
+    """
+    from .studio import EmbeddedStudio
+
+    studio = EmbeddedStudio(_state().workspace())
+    was_running = studio.status().running
+    if not was_running:
+        err.print("starting Label Studio (about 30-60 s) ...", markup=False)
+    status = studio.start(port=port)
+    if as_json:
+        print_json(status.to_dict())
+        return
+    creds = studio.credentials()
+    out.print(f"Label Studio {'is already running' if was_running else 'started'} at {status.url}", markup=False)
+    out.print(f"  login: {creds.email} / {creds.password}", markup=False)
+    out.print(f"  data:  {status.data_dir}   log: {status.log}", markup=False)
+    out.print("Stop it with `toolkit studio stop`.", markup=False)
+
+
+@studio_app.command("stop")
+@handle_errors
+def studio_stop_cli() -> None:
+    """Stop this workspace's Label Studio; safe to repeat.
+
+    Example: toolkit studio stop
+    """
+    from .studio import EmbeddedStudio
+
+    stopped = EmbeddedStudio(_state().workspace()).stop()
+    out.print("Label Studio stopped" if stopped else "Label Studio was not running", markup=False)
+
+
+@studio_app.command("status")
+@handle_errors
+def studio_status_cli(as_json: bool = typer.Option(False, "--json", help="Print the status as JSON.")) -> None:
+    """Say whether this workspace's Label Studio is running, and where (exit 1 if it is not).
+
+    Example: toolkit studio status
+    """
+    from .studio import EmbeddedStudio
+
+    status = EmbeddedStudio(_state().workspace()).status()
+    if as_json:
+        print_json(status.to_dict())
+    elif status.running:
+        out.print(f"running at {status.url} (pid {status.pid}); login {status.email}", markup=False)
+    else:
+        out.print("not running; start it with `toolkit studio start`", markup=False)
+    if not status.running:
+        raise typer.Exit(1)
+
+
+@studio_app.command("token")
+@handle_errors
+def studio_token_cli() -> None:
+    """Print the embedded server's API token (only on this explicit request).
+
+    Example: export LABEL_STUDIO_API_KEY=$(toolkit studio token)
+    """
+    from .errors import StudioError
+    from .studio import EmbeddedStudio
+
+    creds = EmbeddedStudio(_state().workspace()).credentials()
+    if creds is None:
+        raise StudioError("the embedded Label Studio has no token yet", hint="run `toolkit studio start` first")
+    print(creds.token)
+
+
+# push ---------------------------------------------------------------------------------------
+
+@app.command("push")
+@handle_errors
+def push_cli(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and change nothing."),
+    force: bool = typer.Option(False, "--force", help="Update the labeling config even if it removes "
+                                                      "labels that annotations use."),
+    chunk_size: int = typer.Option(500, min=1, help="Tasks per import request."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Create or update the Label Studio project from the scheme and import tasks not there yet.
+
+    Idempotent: article ids already in the project (asked of the server) are skipped, so a
+    push interrupted half-way can simply be run again.
+
+    Example: toolkit push --dry-run
+    """
+    from .push import push
+
+    report = push(_state().workspace(), dry_run=dry_run, force=force, chunk_size=chunk_size,
+                  progress=RichProgress())
+    if as_json:
+        print_json(report.to_dict())
+        return
+    where = f"project {report.project_id}" if report.project_id else f"new project {report.project_title!r}"
+    if report.dry_run:
+        out.print(f"Plan for {report.server}, {where}:", markup=False)
+        out.print(f"  create project:   {'yes' if report.created_project else 'no'}", markup=False)
+        out.print(f"  update config:    {'yes' if report.config_changed else 'no'}", markup=False)
+        out.print(f"  tasks to create:  {report.to_import}", markup=False)
+        out.print(f"  already there:    {report.already_there}", markup=False)
+        for key, count in report.removed_values_in_use.items():
+            out.print(f"  would remove {key} (used by {count} annotation(s)): needs --force", markup=False)
+        out.print("Nothing was changed (--dry-run).", markup=False)
+        return
+    done = []
+    if report.created_project:
+        done.append("created the project")
+    if report.config_changed:
+        done.append("updated the labeling config")
+    done.append(f"imported {report.imported} task(s)" + (f" with {report.predictions} prediction(s)"
+                                                         if report.predictions else ""))
+    out.print(f"Push -> {report.server}, {where}: {', '.join(done)}; {report.already_there} already there",
+              markup=False)
+    out.print(f"Open {report.server}/projects/{report.project_id}/data to label.", markup=False)
 
 
 def main() -> None:

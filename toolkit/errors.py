@@ -54,3 +54,39 @@ class InputNotFound(InputError, FileNotFoundError):
 
 class OutputError(ToolkitError, OSError):
     """An output file could not be written."""
+
+
+class StudioError(ToolkitError):
+    """The embedded Label Studio server could not be set up, started or stopped."""
+
+
+class LabelStudioError(ToolkitError):
+    """Talking to a Label Studio server failed."""
+
+
+class ServerUnreachable(LabelStudioError, ConnectionError):
+    """No server answers at the URL (down, wrong URL, refused)."""
+
+
+class ServerTimeout(LabelStudioError, TimeoutError):
+    """The server did not answer in time, even after retries."""
+
+
+class AuthenticationFailed(LabelStudioError, PermissionError):
+    """The server refused the API token (401/403)."""
+
+
+class ProjectNotFound(LabelStudioError, LookupError):
+    """The Label Studio project does not exist on the server (404)."""
+
+
+class ServerError(LabelStudioError):
+    """The server answered 5xx, or with something that is not the expected JSON."""
+
+
+class PushRefused(LabelStudioError):
+    """A push would invalidate annotations already made (e.g. a removed label in use)."""
+
+
+class PullIncomplete(LabelStudioError):
+    """A pull read fewer (or other) tasks than the server counts; nothing was replaced."""

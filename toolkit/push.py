@@ -1,0 +1,279 @@
+"""``toolkit push``: create or update the Label Studio project and import the new tasks.
+
+Idempotent by ``article_id``: before importing, the article ids already in the project are
+read *from the server*, so re-running after a crash, a timeout or a server restart in the
+middle of an import creates no duplicate task. A timed-out import is never blindly retried;
+the server is asked again which of the chunk's articles it has.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from . import atomicio
+from .errors import InputNotFound, LabelStudioError, ProjectNotFound, PushRefused
+from .labelstudio import Connection, LabelStudioClient, connect
+from .progress import NullProgress, Progress
+from .scheme import Scheme, build_labeling_config, ensure_scheme_files_current
+from .tasks import iter_tasks
+from .workspace import Workspace
+
+# Controls whose children (<Label>, <Choice>) are values an annotation can hold.
+_VALUE_TAGS = {"Labels": "Label", "Choices": "Choice", "HyperTextLabels": "Label", "ParagraphLabels": "Label"}
+
+
+@dataclass
+class PushReport:
+    server: str
+    project_id: int | None
+    project_title: str
+    created_project: bool = False
+    config_changed: bool = False
+    removed_values_in_use: dict[str, int] = field(default_factory=dict)
+    already_there: int = 0
+    to_import: int = 0
+    imported: int = 0
+    predictions: int = 0
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+# Workspace state: which project this workspace pushes to, per server ----------------------
+
+def _state_path(ws: Workspace):
+    return ws.root / ".labelstudio" / "state.json"
+
+
+def _server_key(conn: Connection) -> str:
+    # The embedded server's port can change between starts; it is still the same server.
+    return "embedded" if conn.embedded else conn.url
+
+
+def load_state(ws: Workspace) -> dict[str, Any]:
+    path = _state_path(ws)
+    return json.loads(path.read_text()) if path.exists() else {"servers": {}}
+
+
+def save_project_id(ws: Workspace, conn: Connection, project_id: int) -> None:
+    state = load_state(ws)
+    state.setdefault("servers", {})[_server_key(conn)] = {"project_id": project_id}
+    _state_path(ws).parent.mkdir(parents=True, exist_ok=True)
+    atomicio.write_json(_state_path(ws), state)
+
+
+def stored_project_id(ws: Workspace, conn: Connection) -> int | None:
+    entry = load_state(ws).get("servers", {}).get(_server_key(conn))
+    return int(entry["project_id"]) if entry else None
+
+
+def resolve_project(ws: Workspace, conn: Connection, client: LabelStudioClient) -> dict[str, Any] | None:
+    """The workspace's project on this server: the stored id, else the one with the title."""
+    project_id = stored_project_id(ws, conn)
+    if project_id is not None:
+        try:
+            return client.project(project_id)
+        except ProjectNotFound:
+            raise ProjectNotFound(
+                f"project {project_id} (recorded in .labelstudio/state.json) does not exist on {conn.url}",
+                hint="if it was deleted on purpose, remove .labelstudio/state.json and push again to create a new one",
+            ) from None
+    title = ws.config.project.title
+    found = client.find_projects(title)
+    if len(found) > 1:
+        raise LabelStudioError(f"{len(found)} projects on {conn.url} are titled {title!r} "
+                               f"(ids {', '.join(str(p['id']) for p in found)})",
+                               hint="rename the extra ones, or change [project] title in toolkit.toml")
+    return client.project(int(found[0]["id"])) if found else None
+
+
+# Labeling config changes ---------------------------------------------------------------
+
+def config_values(xml: str) -> dict[str, set[str]]:
+    """Control name -> the label/choice values it offers (empty set for other controls)."""
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return {}
+    values: dict[str, set[str]] = {}
+    for element in root.iter():
+        name = element.get("name")
+        if name and element.get("toName"):
+            child = _VALUE_TAGS.get(element.tag)
+            values[name] = {c.get("value", "") for c in element.iter(child)} if child else set()
+    return values
+
+
+def removed_values(old_xml: str, new_xml: str) -> dict[str, set[str]]:
+    """What the new config takes away: control -> removed values (``{"*"}`` for a removed control)."""
+    old, new = config_values(old_xml), config_values(new_xml)
+    removed: dict[str, set[str]] = {}
+    for name, values in old.items():
+        if name not in new:
+            removed[name] = {"*"}
+        elif values - new[name]:
+            removed[name] = values - new[name]
+    return removed
+
+
+def _result_values(result: dict[str, Any]) -> set[str]:
+    value = result.get("value") or {}
+    found: set[str] = set()
+    for key in ("labels", "choices", "hypertextlabels", "paragraphlabels"):
+        items = value.get(key)
+        if isinstance(items, list):
+            found.update(str(v) for v in items)
+    return found
+
+
+def removed_values_in_use(client: LabelStudioClient, project_id: int, removed: dict[str, set[str]],
+                          page_size: int) -> dict[str, int]:
+    """``"control: value"`` -> number of annotations using it, for the values about to be removed."""
+    counts: dict[str, int] = {}
+    for tasks in iter_export_chunks(client, project_id, page_size):
+        for task in tasks:
+            for annotation in task.get("annotations") or []:
+                used: set[str] = set()
+                for result in annotation.get("result") or []:
+                    name = result.get("from_name")
+                    if name not in removed:
+                        continue
+                    if "*" in removed[name]:
+                        used.add(f"{name}: (the whole control)")
+                    used.update(f"{name}: {v}" for v in _result_values(result) & removed[name])
+                for key in used:
+                    counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def iter_export_chunks(client: LabelStudioClient, project_id: int, chunk: int) -> Iterator[list[dict[str, Any]]]:
+    """Every task of the project with its annotations, ``chunk`` task ids per request."""
+    _total, low, high = client.task_bounds(project_id)
+    if low is None or high is None:
+        return
+    for start in range(low, high + 1, chunk):
+        yield client.export_tasks(project_id, range(start, min(start + chunk, high + 1)))
+
+
+# Tasks ---------------------------------------------------------------------------------
+
+def server_article_ids(client: LabelStudioClient, project_id: int, page_size: int) -> set[str]:
+    ids: set[str] = set()
+    for _page, tasks, _total in client.iter_task_pages(project_id, page_size=page_size, include="id,data"):
+        for task in tasks:
+            article = (task.get("data") or {}).get("article_id")
+            if article:
+                ids.add(str(article))
+    return ids
+
+
+def _chunks(ws: Workspace, skip: set[str], size: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for _number, task in iter_tasks(ws.tasks_path):
+        article = str(task["data"]["article_id"])
+        if article in skip:
+            continue
+        skip.add(article)  # a line repeated in tasks.jsonl is imported once
+        chunk.append(task)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def push(workspace: Workspace, *, dry_run: bool = False, force: bool = False, chunk_size: int = 500,
+         progress: Progress | None = None, client: LabelStudioClient | None = None,
+         sleep: Callable[[float], None] = time.sleep) -> PushReport:
+    """Create/find the project, update its config if the scheme changed, import new tasks."""
+    progress = progress or NullProgress()
+    if not workspace.tasks_path.exists():
+        raise InputNotFound(f"{workspace.relative(workspace.tasks_path)} does not exist yet",
+                            hint="run `toolkit ingest` and `toolkit tasks` first")
+    ensure_scheme_files_current(workspace.schemas_dir)
+    label_config = build_labeling_config(Scheme.load(workspace.scheme_path))
+    conn = connect(workspace)
+    own_client = client is None
+    client = client or LabelStudioClient(conn)
+    page_size = workspace.config.labelstudio.page_size
+    try:
+        project = resolve_project(workspace, conn, client)
+        report = PushReport(server=conn.url, project_id=project["id"] if project else None,
+                            project_title=workspace.config.project.title, dry_run=dry_run)
+        existing: set[str] = set()
+        if project is None:
+            report.created_project = True
+        else:
+            save_project_id(workspace, conn, int(project["id"]))
+            if project.get("label_config", "").strip() != label_config.strip():
+                report.config_changed = True
+                removed = removed_values(project.get("label_config", ""), label_config)
+                if removed:
+                    report.removed_values_in_use = removed_values_in_use(client, int(project["id"]), removed,
+                                                                         page_size)
+            existing = server_article_ids(client, int(project["id"]), page_size)
+        if report.removed_values_in_use and not force and not dry_run:
+            used = "; ".join(f"{k} in {n} annotation(s)" for k, n in report.removed_values_in_use.items())
+            raise PushRefused(f"the scheme removes values that annotations on {conn.url} still use: {used}",
+                              hint="put them back in schemas/scheme.json, or push with --force to update anyway "
+                                   "(those annotations will no longer validate)")
+        report.already_there = len(existing)
+        local_new = sum(1 for _ in _iter_new(workspace, set(existing)))
+        report.to_import = local_new
+        if dry_run:
+            return report
+        if project is None:
+            project_id = client.create_project(report.project_title, label_config,
+                                               workspace.config.project.description)
+            save_project_id(workspace, conn, project_id)
+            report.project_id = project_id
+        elif report.config_changed:
+            client.update_label_config(int(project["id"]), label_config)
+        progress.start(local_new, "push")
+        for chunk in _chunks(workspace, set(existing), chunk_size):
+            imported = _import_chunk(client, int(report.project_id), chunk, page_size, sleep)
+            report.imported += imported
+            report.predictions += sum(len(t.get("predictions") or []) for t in chunk)
+            progress.advance(len(chunk))
+        progress.finish()
+        return report
+    finally:
+        if own_client:
+            client.close()
+
+
+def _iter_new(ws: Workspace, existing: set[str]) -> Iterator[str]:
+    for _number, task in iter_tasks(ws.tasks_path):
+        article = str(task["data"]["article_id"])
+        if article not in existing:
+            existing.add(article)
+            yield article
+
+
+def _import_chunk(client: LabelStudioClient, project_id: int, chunk: list[dict[str, Any]], page_size: int,
+                  sleep: Callable[[float], None]) -> int:
+    """Import one chunk; after a failure, import only what the server does not have yet."""
+    pending = chunk
+    for attempt in range(client.retries + 1):
+        try:
+            return client.import_tasks(project_id, pending) + (len(chunk) - len(pending))
+        except LabelStudioError as exc:
+            if attempt == client.retries or not _transient(exc):
+                raise
+            sleep(client.backoff * 2 ** attempt)
+            on_server = server_article_ids(client, project_id, page_size)
+            pending = [t for t in pending if str(t["data"]["article_id"]) not in on_server]
+            if not pending:
+                return len(chunk)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _transient(exc: LabelStudioError) -> bool:
+    from .errors import ServerError, ServerTimeout, ServerUnreachable
+
+    return isinstance(exc, (ServerTimeout, ServerUnreachable, ServerError))
