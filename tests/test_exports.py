@@ -285,7 +285,7 @@ def test_truncated_file_raises_input_error_naming_file_and_position() -> None:
     message = str(info.value)
     assert "export-truncated.json" in message
     assert "after 1 complete item(s)" in message
-    assert "near (uncompressed) byte" in message
+    assert f"near byte {(DATA / 'export-truncated.json').stat().st_size}" in message
     assert info.value.hint
 
 
@@ -295,6 +295,34 @@ def test_truncated_gzip_raises_input_error(tmp_path: Path) -> None:
     cut.write_bytes(data[:len(data) // 2])
     with pytest.raises(InputError, match="damaged or truncated gzip"):
         list(iter_export_tasks(cut, SCHEME))
+    # JSON cut short and then compressed: a JSON error, placed in the decompressed bytes
+    cut.write_bytes(gzip.compress((DATA / "export-truncated.json").read_bytes()))
+    with pytest.raises(InputError, match="not valid JSON.*of the decompressed content"):
+        list(iter_export_tasks(cut, SCHEME))
+
+
+def test_memory_stays_bounded_on_a_large_export(tmp_path: Path) -> None:
+    import tracemalloc
+
+    big = tmp_path / "big.json"
+    one = full_export()[0]
+    with big.open("w", encoding="utf-8") as out:
+        out.write("[")
+        for index in range(2000):
+            one["id"] = index
+            one["data"]["text"] = HOSTAGE_TEXT + " filler" * 400
+            out.write(("," if index else "") + json.dumps(one))
+        out.write("]")
+    size = big.stat().st_size
+    assert size > 10_000_000
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in iter_export_tasks(big, SCHEME))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 2000
+    assert peak < size / 10
 
 
 def test_missing_file_raises_input_not_found(tmp_path: Path) -> None:

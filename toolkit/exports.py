@@ -27,7 +27,7 @@ import itertools
 import json
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -86,13 +86,13 @@ def _open(path: Path) -> Iterator[IO[bytes]]:
         raise InputError(f"cannot open export file {path}: {exc.strerror or exc}",
                          hint="check that the file is readable") from None
     with raw:
-        stream: IO[bytes] = raw
-        if raw.read(2) == _GZIP_MAGIC:
-            raw.seek(0)
-            stream = gzip.GzipFile(fileobj=raw, mode="rb")
-        else:
-            raw.seek(0)
-        yield io.BufferedReader(stream, buffer_size=1 << 16)  # type: ignore[arg-type]
+        gzipped = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        if not gzipped:
+            yield raw
+            return
+        with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+            yield io.BufferedReader(unzipped, buffer_size=1 << 16)  # type: ignore[arg-type]
 
 
 def _first_byte(stream: IO[bytes]) -> bytes:
@@ -125,13 +125,11 @@ def _row_shape(item: Any, scheme_names: frozenset[str] | None = None) -> str:
 
 def detect_format(path: str | Path) -> str:
     """``"json"``, ``"json_min"`` or ``"jsonl"``, from the container and the first item."""
-    path = Path(path)
-    for container, items in _containers(path):
+    with closing(_containers(Path(path))) as containers:
+        container, items = next(containers)
         if container == "jsonl":
             return "jsonl"
-        first = next(items, None)
-        return "json_min" if _row_shape(first) == "json_min" else "json"
-    raise AssertionError("unreachable")  # pragma: no cover
+        return "json_min" if _row_shape(next(items, None)) == "json_min" else "json"
 
 
 def _containers(path: Path) -> Iterator[tuple[str, Iterator[Any]]]:
@@ -140,16 +138,17 @@ def _containers(path: Path) -> Iterator[tuple[str, Iterator[Any]]]:
     A generator so that the file stays open while the caller consumes the items.
     """
     with _open(path) as stream:
+        gzipped = isinstance(getattr(stream, "raw", None), gzip.GzipFile)
         try:
             first, line, lines_after = _peek(stream)
         except _STREAM_ERRORS as exc:
-            raise _parse_error(path, exc, 0, 0) from None
+            raise _parse_error(path, exc, 0, 0, gzipped) from None
         if first == b"":
             raise InputError(f"{path} is empty", hint=_READ_HINT)
         if first == b"[":
             # The "[" is consumed already; give it back to the parser.
             source = _Chain(_CountingReader(io.BytesIO(b"[")), _CountingReader(stream))
-            yield "list", _parse_list(path, source)
+            yield "list", _parse_list(path, source, gzipped)
         elif first != b"{":
             raise InputError(f"{path} is not a JSON export: it starts with {first!r}",
                              hint="give a Label Studio export in JSON, JSON_MIN or JSONL format "
@@ -160,7 +159,7 @@ def _containers(path: Path) -> Iterator[tuple[str, Iterator[Any]]]:
             yield "object", iter([line])  # one object on one line
         else:
             source = _Chain(_CountingReader(io.BytesIO(lines_after)), _CountingReader(stream))
-            yield "object", _parse_object(path, source)
+            yield "object", _parse_object(path, source, gzipped)
 
 
 def _peek(stream: IO[bytes]) -> tuple[bytes, Any, bytes]:
@@ -213,35 +212,36 @@ class _Chain(io.RawIOBase):
         return 0
 
 
-def _parse_error(path: Path, exc: Exception, position: int, done: int) -> InputError:
+def _parse_error(path: Path, exc: Exception, position: int, done: int,
+                 gzipped: bool) -> InputError:
     detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if isinstance(exc, (EOFError, zlib.error, gzip.BadGzipFile)):
         what = f"{path} is a damaged or truncated gzip file ({detail})"
     else:
         what = f"{path} is not valid JSON: {detail}"
-    return InputError(f"{what}, near (uncompressed) byte {position}, after {done} complete "
-                      f"item(s)", hint=_READ_HINT)
+    where = f"near byte {position}" + (" of the decompressed content" if gzipped else "")
+    return InputError(f"{what}, {where}, after {done} complete item(s)", hint=_READ_HINT)
 
 
 _STREAM_ERRORS = (ijson.JSONError, EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError)
 
 
-def _parse_list(path: Path, source: _Chain) -> Iterator[Any]:
+def _parse_list(path: Path, source: _Chain, gzipped: bool) -> Iterator[Any]:
     done = 0
     try:
         for item in ijson.items(source, "item", use_float=True):
             yield item
             done += 1
     except _STREAM_ERRORS as exc:
-        raise _parse_error(path, exc, source.position, done) from None
+        raise _parse_error(path, exc, source.position, done, gzipped) from None
 
 
-def _parse_object(path: Path, source: _Chain) -> Iterator[Any]:
+def _parse_object(path: Path, source: _Chain, gzipped: bool) -> Iterator[Any]:
     try:
         for item in ijson.items(source, "", use_float=True):
             yield item
     except _STREAM_ERRORS as exc:
-        raise _parse_error(path, exc, source.position, 0) from None
+        raise _parse_error(path, exc, source.position, 0, gzipped) from None
 
 
 def _parse_lines(path: Path, first: dict[str, Any], second: bytes,

@@ -251,6 +251,17 @@ class LabelStudioClient:
                               hint="check the server version; run the command again (it resumes)")
         return data
 
+    def predictions(self, project_id: int) -> list[dict[str, Any]]:
+        """Every prediction of a project (the export gives only their ids)."""
+        data = self.get_json("/api/predictions/", f"reading the predictions of project {project_id}",
+                             {"project": project_id})
+        if isinstance(data, dict):
+            data = data.get("results", [])
+        if not isinstance(data, list):
+            raise ServerError(f"{self.url}: the predictions of project {project_id} are malformed",
+                              hint="check the server version; run the command again")
+        return data
+
     def iter_task_pages(self, project_id: int, *, page_size: int, include: str | None = None,
                         first_page: int = 1) -> Iterator[tuple[int, list[dict[str, Any]], int]]:
         """(page number, tasks, server's total) for each page, in task-id order.
