@@ -200,7 +200,7 @@ def _fix_span(text: str, utf16: _Utf16Index, start: int, end: int, span_text: st
         return _SpanFix("ok", start, end)
     cp_start, cp_end = utf16.to_code_points(start), utf16.to_code_points(end)
     if (cp_start is not None and cp_end is not None and (cp_start, cp_end) != (start, end)
-            and False):
+            and text[cp_start:cp_end] == span_text):
         return _SpanFix("converted", cp_start, cp_end)
     if not span_text:
         return _SpanFix("quarantined", start, end, "the span text is empty, so it cannot be "
