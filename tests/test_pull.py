@@ -130,6 +130,7 @@ def test_pull_reads_everything_and_normalises_it(project):
     # drafts live in their own file, never among submitted annotations
     (draft,) = rows(ws, "drafts")
     assert draft["draft_id"] == project.draft and draft["injured"] == 3
+    assert draft["annotator_email"] == project.server.email and draft["annotator_id"] is not None
     assert project.draft not in records or records.get(project.draft, {}).get("injured") != 3
 
 

@@ -56,7 +56,11 @@ class TasksConfig:
 class LabelStudioConfig:
     url: str = ""  # empty: the embedded server started by `toolkit studio`
     port: int = 8080
-    page_size: int = 100
+    # Task ids per request when pulling (at most 1000), and per page when listing.
+    page_size: int = 500
+    # Seconds to wait for one answer, and how often a failed read is retried (with backoff).
+    timeout: float = 60.0
+    retries: int = 4
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,9 @@ def _check(config: Config, source: str) -> None:
     ing = config.ingest
     if not 0.0 < ing.near_duplicate_threshold <= 1.0:
         raise ConfigError(f"{source}: [ingest] near_duplicate_threshold must be in (0, 1]")
+    ls = config.labelstudio
+    if not 1 <= ls.page_size <= 1000 or ls.timeout <= 0 or ls.retries < 0:
+        raise ConfigError(f"{source}: [labelstudio] page_size must be 1-1000, timeout positive, retries >= 0")
     if ing.shingle_size < 1 or ing.num_perm < 16 or ing.batch_size < 1 or ing.max_file_mb <= 0:
         raise ConfigError(
             f"{source}: [ingest] shingle_size, batch_size and max_file_mb must be positive "
@@ -179,6 +186,15 @@ num_perm = {IngestConfig.num_perm}
 [tasks]
 # true: only the first article of each near-duplicate cluster becomes a task.
 one_per_cluster = false
+
+[labelstudio]
+# Empty: the embedded server (`toolkit studio start`). LABEL_STUDIO_URL overrides it.
+url = ""
+port = 8080
+# Task ids per request when pulling (at most 1000).
+page_size = 500
+timeout = 60.0
+retries = 4
 '''
 
 

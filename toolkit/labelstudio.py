@@ -78,6 +78,12 @@ def connect(workspace: Workspace) -> Connection:
 _TRANSIENT_STATUS = {500, 502, 503, 504}
 
 
+def client_for(workspace: Workspace, connection: Connection) -> "LabelStudioClient":
+    """A client with the workspace's [labelstudio] timeout and retries."""
+    cfg = workspace.config.labelstudio
+    return LabelStudioClient(connection, timeout=cfg.timeout, retries=cfg.retries)
+
+
 class LabelStudioClient:
     """A small, strict client. ``retries`` apply to reads and to the calls marked idempotent."""
 

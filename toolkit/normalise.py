@@ -419,7 +419,9 @@ def _annotator(completed_by: Any, users: Mapping[int, str]) -> tuple[Any, str | 
     if isinstance(completed_by, int) and not isinstance(completed_by, bool):
         return completed_by, users.get(completed_by)
     if isinstance(completed_by, str) and "@" in completed_by:
-        return None, completed_by
+        # Drafts name their user by e-mail; the id is known when the server listed its users.
+        ids = [user_id for user_id, email in users.items() if email == completed_by]
+        return (ids[0] if len(ids) == 1 else None), completed_by
     return completed_by, None
 
 

@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from . import atomicio
 from .errors import InputNotFound, ProjectNotFound, PullIncomplete
-from .labelstudio import Connection, LabelStudioClient, connect
+from .labelstudio import Connection, LabelStudioClient, client_for, connect
 from .normalise import (
     NormalisedTask,
     OffsetStats,
@@ -371,7 +371,7 @@ def pull(workspace: Workspace, *, from_export: str | Path | None = None, progres
         return _pull_from_export(workspace, scheme, Path(from_export), progress)
     conn = connect(workspace)
     own_client = client is None
-    client = client or LabelStudioClient(conn)
+    client = client or client_for(workspace, conn)
     try:
         project = resolve_project(workspace, conn, client)
         if project is None:

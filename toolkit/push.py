@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 
 from . import atomicio
 from .errors import InputNotFound, LabelStudioError, ProjectNotFound, PushRefused
-from .labelstudio import Connection, LabelStudioClient, connect
+from .labelstudio import Connection, LabelStudioClient, client_for, connect
 from .progress import NullProgress, Progress
 from .scheme import Scheme, build_labeling_config, ensure_scheme_files_current
 from .tasks import iter_tasks
@@ -199,7 +199,7 @@ def push(workspace: Workspace, *, dry_run: bool = False, force: bool = False, ch
     label_config = build_labeling_config(Scheme.load(workspace.scheme_path))
     conn = connect(workspace)
     own_client = client is None
-    client = client or LabelStudioClient(conn)
+    client = client or client_for(workspace, conn)
     page_size = workspace.config.labelstudio.page_size
     try:
         project = resolve_project(workspace, conn, client)
