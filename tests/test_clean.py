@@ -13,7 +13,9 @@ from toolkit.ingest import clean
     "line",
     ["Must read", "Latest article", "  Latest articles ", "Share this article", "Subscribe now",
      "Sign up to our daily newsletter", "Advertisement", "Read more", "Related stories:",
-     "Follow us on Twitter", "Facebook | Twitter | Email", "Skip to content", "Most read"],
+     "Follow us on Twitter", "Facebook | Twitter | Email", "Skip to content", "Most read",
+     "Trending On Reuters", "Loading weather data ...", "(Credit: Clayton Aldern / Grist)",
+     "Get The Times of Israel's Daily Edition by email and never miss our top stories Free Sign Up"],
 )
 def test_boilerplate_lines_are_recognised(line: str) -> None:
     assert clean.is_boilerplate(line)
@@ -117,3 +119,17 @@ def test_plain_article_without_headline_keeps_first_sentence_in_body() -> None:
     parsed = clean.parse_plain_article("The first paragraph is a sentence.\n\nAnother one.")
     assert parsed.title is None
     assert parsed.body.startswith("The first paragraph")
+
+
+@pytest.mark.parametrize(
+    ("title", "site", "expected"),
+    [
+        ("Flood defences fail | The Riverside Courier", "The Riverside Courier", "Flood defences fail"),
+        ("Flood defences fail - Riverside Courier", "The Riverside Courier", "Flood defences fail"),
+        ("Tokyo braces for heat | The Japan Times", "The Japan Times", "Tokyo braces for heat"),
+        ("Left - right politics explained", "The Courier", "Left - right politics explained"),
+        ("Title only", None, "Title only"),
+    ],
+)
+def test_site_name_is_cut_from_titles(title, site, expected):
+    assert clean.strip_site_name(title, site) == expected

@@ -131,7 +131,10 @@ BOILERPLATE_PATTERNS: tuple[str, ...] = (
     r"related( articles?| stories| news| content| topics)?:?",
     r"more (on|from) (this|that) (story|topic)",
     r"most (read|popular|viewed)",
-    r"(trending|recommended|top stories|editor'?s picks?)( now| for you)?",
+    r"(trending|recommended|top stories|editor'?s picks?)( now| for you| on [\w .]{1,30})?",
+    r"loading( weather data| comments| video)?\s*(\.{3}|…)?",
+    r"\(?(photo |image |picture )?credit:? [^()]{1,80}\)?",
+    r"(get|sign up for|subscribe to) .{0,60}(newsletter|daily edition|by e-?mail)\b.*",
     r"(share|tweet|email|print|save)( this( article| story| page)?)?( on (facebook|twitter|x|whatsapp|linkedin|email))?",
     r"(share|follow us) on (facebook|twitter|x|whatsapp|linkedin|telegram|instagram)",
     r"(facebook|twitter|whatsapp|linkedin|telegram|email|copy link)( ?[|•·] ?(facebook|twitter|whatsapp|linkedin|telegram|email|copy link))*",
@@ -146,7 +149,7 @@ BOILERPLATE_PATTERNS: tuple[str, ...] = (
     r"(cookie|privacy) (policy|settings)",
     r"all rights reserved\.?",
 )
-_MAX_BOILERPLATE_LINE = 80
+_MAX_BOILERPLATE_LINE = 120
 
 
 @lru_cache(maxsize=32)
@@ -289,6 +292,25 @@ def clean_body(text: str, extra_boilerplate: tuple[str, ...] = (), title: str | 
     if title and paragraphs and _same_words(paragraphs[0], title):
         paragraphs = paragraphs[1:]
     return join_paragraphs(paragraphs), removed
+
+
+_TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " » ")
+
+
+def strip_site_name(title: str, site: str | None) -> str:
+    """'Headline | The Paper' -> 'Headline' when the part after the last separator is the site.
+
+    Pages put their site name in <title>; the headline is what annotators need. Only a
+    trailing part equal to the known site name (ignoring case and a leading "The") is cut.
+    """
+    if not site:
+        return title
+    wanted = site.casefold().removeprefix("the ").strip()
+    for separator in _TITLE_SEPARATORS:
+        head, found, tail = title.rpartition(separator)
+        if found and head.strip() and tail.casefold().removeprefix("the ").strip() == wanted:
+            return head.strip()
+    return title
 
 
 def _same_words(a: str, b: str) -> bool:

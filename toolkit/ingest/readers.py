@@ -200,7 +200,7 @@ def _from_html(data: bytes | str, source: str, sha: str, options: ReaderOptions,
         return Rejection(source, "no-article", f"{source}: no article text found in the HTML page")
     title = meta.get("title") or extracted["title"]
     if title:
-        title = clean.normalise_text(title)[0].strip() or None
+        title = clean.strip_site_name(clean.normalise_text(title)[0].strip(), extracted["sitename"]) or None
     text, fixes = clean.normalise_text(extracted["text"])
     body, _ = clean.clean_body(text, options.boilerplate, title=title)
     if clean.count_words(body) < options.min_words:
