@@ -51,7 +51,7 @@ from .normalise import (
 from .progress import NullProgress, Progress
 from .push import _server_key, resolve_project
 from .scheme import Scheme
-from .validate import RecordValidator
+from .validate import RecordChecker, _article_ids, quarantine_entry
 from .workspace import Workspace
 
 _BATCH = 2000
@@ -285,7 +285,7 @@ def _previous_state(ws: Workspace, scheme: Scheme) -> tuple[dict[int, tuple[str,
 def _normalise_snapshot(ws: Workspace, scheme: Scheme, snapshot: Path, users: dict[int, str],
                         report: PullReport) -> None:
     paths = _paths(ws)
-    validator = RecordValidator(scheme)
+    checker = RecordChecker(scheme, article_ids=_article_ids(ws))
     previous, previous_tasks = _previous_state(ws, scheme)
     current: dict[int, tuple[str, str]] = {}
     task_ids: set[int] = set()
@@ -313,13 +313,11 @@ def _normalise_snapshot(ws: Workspace, scheme: Scheme, snapshot: Path, users: di
             # Every annotation is accounted for: a record, or a quarantine entry of kind "annotation".
             report.annotations += len(result.records) + sum(q["kind"] == "annotation" for q in result.quarantine)
             valid = []
+            text = (task.get("data") or {}).get("text") if isinstance(task, dict) else None
             for record in result.records:
-                errors = validator.errors(record)
+                errors = checker.errors(record, text if isinstance(text, str) else None)
                 if errors:
-                    result.quarantine.append({
-                        "kind": "annotation", "task_id": record["task_id"], "annotation_id": record["annotation_id"],
-                        "annotator_id": record["annotator_id"], "article_id": record["article_id"],
-                        "draft_id": None, "prediction_id": None, "errors": errors, "raw": record})
+                    result.quarantine.append(quarantine_entry(record, errors))
                     continue
                 valid.append(record)
                 report.cancelled += bool(record["was_cancelled"])
