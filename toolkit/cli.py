@@ -412,6 +412,56 @@ def push_cli(
     out.print(f"Open {report.server}/projects/{report.project_id}/data to label.", markup=False)
 
 
+# validate -----------------------------------------------------------------------------------
+
+@app.command("validate")
+@handle_errors
+def validate_cli(
+    file: Optional[Path] = typer.Argument(None, help="A Label Studio export (JSON / JSON_MIN / JSONL, .gz ok), "
+                                                     "a tasks.jsonl, a records .jsonl or a .parquet; default: the "
+                                                     "workspace's annotations (and quarantine)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Validate annotations against the scheme's JSON Schema and the semantic checks.
+
+    Without FILE, re-validates the workspace: invalid records go to annotations/quarantine.jsonl,
+    and quarantined records that pass now move back to annotations.parquet. Exit status 1 when
+    anything is invalid.
+
+    Example: toolkit validate    or    toolkit validate --json export.json.gz
+    """
+    from .validate import validate_file, validate_workspace
+
+    if file is None:
+        report = validate_workspace(_state().workspace())
+    else:
+        try:
+            ws = _state().workspace()
+        except ToolkitError:
+            ws = None  # a file can be checked against the default scheme outside a workspace
+        report = validate_file(ws, file)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        _print_validation(report)
+    if not report.valid:
+        raise typer.Exit(1)
+
+
+def _print_validation(report: Any) -> None:
+    line = (f"Validated {report.source}: {report.records} records = {report.valid_records} valid + "
+            f"{report.quarantined} quarantined")
+    if report.moved_back or report.newly_quarantined:
+        line += f" ({report.moved_back} moved back, {report.newly_quarantined} newly quarantined)"
+    out.print(line, markup=False)
+    for kind, examples in report.examples().items():
+        out.print(f"{kind} ({report.errors_by_type[kind]})", markup=False)
+        for error in examples:
+            out.print(f"  {error.message}", markup=False)
+    if report.valid:
+        out.print("all valid", markup=False)
+
+
 # pull ---------------------------------------------------------------------------------------
 
 @app.command("pull")
