@@ -184,7 +184,7 @@ def test_interrupted_pull_fails_clearly_keeps_state_and_resumes(project, monkeyp
     with pytest.raises(ServerUnreachable):
         pull(ws, chunk_size=1)
     assert {p.name: p.read_bytes() for p in ws.annotations_dir.iterdir() if p.is_file()} == before
-    assert (ws.cache_dir / "pull" / "checkpoint.json").exists()
+    assert list((ws.cache_dir / "pull").glob("project-*/checkpoint.json"))
     monkeypatch.setattr(LabelStudioClient, "export_tasks", real)
     counted = []
     monkeypatch.setattr(LabelStudioClient, "export_tasks",

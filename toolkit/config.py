@@ -64,11 +64,25 @@ class LabelStudioConfig:
 
 
 @dataclass(frozen=True)
+class GoldConfig:
+    # Articles with fewer submitted annotations (and no ground truth) stay unresolved.
+    min_annotations: int = 2
+    # Numbers by "median" or "majority".
+    numbers: str = "median"
+    # A span is gold when at least this many annotators mark it (0: a majority of them).
+    span_min_agree: int = 0
+    # Bootstrap resamples and seed for the confidence intervals of `toolkit agree`.
+    bootstrap: int = 1000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Config:
     project: ProjectConfig = field(default_factory=ProjectConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     tasks: TasksConfig = field(default_factory=TasksConfig)
     labelstudio: LabelStudioConfig = field(default_factory=LabelStudioConfig)
+    gold: GoldConfig = field(default_factory=GoldConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -132,6 +146,11 @@ def _check(config: Config, source: str) -> None:
     ing = config.ingest
     if not 0.0 < ing.near_duplicate_threshold <= 1.0:
         raise ConfigError(f"{source}: [ingest] near_duplicate_threshold must be in (0, 1]")
+    gold = config.gold
+    if gold.numbers not in ("median", "majority") or gold.min_annotations < 1 or gold.span_min_agree < 0 \
+            or gold.bootstrap < 0:
+        raise ConfigError(f"{source}: [gold] numbers must be \"median\" or \"majority\", min_annotations >= 1, "
+                          "span_min_agree >= 0 and bootstrap >= 0")
     ls = config.labelstudio
     if not 1 <= ls.page_size <= 1000 or ls.timeout <= 0 or ls.retries < 0:
         raise ConfigError(f"{source}: [labelstudio] page_size must be 1-1000, timeout positive, retries >= 0")
@@ -195,6 +214,14 @@ port = 8080
 page_size = 500
 timeout = 60.0
 retries = 4
+
+[gold]
+# How `toolkit agree` turns each article's annotations into one gold record (see README).
+min_annotations = 2
+numbers = "median"
+span_min_agree = 0
+bootstrap = 1000
+seed = 0
 '''
 
 

@@ -49,12 +49,13 @@ from .normalise import (
     result_hash,
 )
 from .progress import NullProgress, Progress
-from .push import _server_key, resolve_project
+from .push import _server_key, resolve_project, stored_review_project_id
 from .scheme import Scheme
 from .validate import RecordChecker, _article_ids, quarantine_entry
 from .workspace import Workspace
 
 _BATCH = 2000
+REVIEW_KEY = "toolkit_review"  # data key marking the tasks of the review project
 
 
 @dataclass
@@ -123,7 +124,7 @@ class _Checkpoint:
     """Chunks already read, kept in annotations/.cache/pull/ until the pull completes."""
 
     def __init__(self, ws: Workspace, key: dict[str, Any]) -> None:
-        self.dir = ws.cache_dir / "pull"
+        self.dir = ws.cache_dir / "pull" / f"project-{key['project_id']}"
         self.key = key
         self.meta = self.dir / "checkpoint.json"
         self.done: list[int] = []
@@ -159,7 +160,7 @@ def _read_server(ws: Workspace, conn: Connection, client: LabelStudioClient, pro
     key = {"server": _server_key(conn), "project_id": project_id, "total": total, "low": low, "high": high,
            "chunk": chunk}
     checkpoint = _Checkpoint(ws, key)
-    report.resumed_chunks = len(checkpoint.done)
+    report.resumed_chunks += len(checkpoint.done)
     starts = list(range(low, high + 1, chunk)) if low is not None and high is not None else []
     progress.start(total, "pull")
     seen: set[int] = set()
@@ -313,8 +314,11 @@ def _normalise_snapshot(ws: Workspace, scheme: Scheme, snapshot: Path, users: di
             # Every annotation is accounted for: a record, or a quarantine entry of kind "annotation".
             report.annotations += len(result.records) + sum(q["kind"] == "annotation" for q in result.quarantine)
             valid = []
-            text = (task.get("data") or {}).get("text") if isinstance(task, dict) else None
+            data = (task.get("data") or {}) if isinstance(task, dict) else {}
+            text = data.get("text")
             for record in result.records:
+                if data.get(REVIEW_KEY):  # a reviewer's answer in the review project is the truth
+                    record["ground_truth"] = True
                 errors = checker.errors(record, text if isinstance(text, str) else None)
                 if errors:
                     result.quarantine.append(quarantine_entry(record, errors))
@@ -376,17 +380,27 @@ def pull(workspace: Workspace, *, from_export: str | Path | None = None, progres
             raise ProjectNotFound(f"no project titled {workspace.config.project.title!r} on {conn.url} yet",
                                   hint="run `toolkit push` first")
         project_id = int(project["id"])
+        review_id = stored_review_project_id(workspace, conn)
         report = PullReport(source={"kind": "server", "url": _public_url(conn.url), "project_id": project_id})
+        if review_id is not None:
+            report.source["review_project_id"] = review_id
         chunk = min(max(chunk_size or workspace.config.labelstudio.page_size, 1), 1000)
-        checkpoint = _read_server(workspace, conn, client, project_id, chunk, report, progress)
+        # The review project (`toolkit review`) is read with the main one: its answers are ground truth.
+        read = [(pid, _read_server(workspace, conn, client, pid, chunk, report, progress))
+                for pid in [project_id] + ([review_id] if review_id is not None else [])]
         users = client.users()
-        starts = sorted(checkpoint.done)
-        predictions = _prediction_objects(client, project_id, checkpoint, starts)
-        snapshot, digest, count = _write_snapshot(
-            workspace, (_with_predictions(t, predictions) for start in starts
-                        for t in sorted(checkpoint.load(start), key=lambda t: t["id"])))
+
+        def tasks() -> Iterator[dict[str, Any]]:
+            for pid, checkpoint in read:
+                starts = sorted(checkpoint.done)
+                predictions = _prediction_objects(client, pid, checkpoint, starts)
+                for start in starts:
+                    for task in sorted(checkpoint.load(start), key=lambda t: t["id"]):
+                        yield _with_predictions(task, predictions)
+
+        snapshot, digest, count = _write_snapshot(workspace, tasks())
         _finish(workspace, scheme, snapshot, digest, count, users, report)
-        checkpoint.discard()
+        shutil.rmtree(workspace.cache_dir / "pull", ignore_errors=True)
         return report
     finally:
         if own_client:

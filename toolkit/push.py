@@ -62,7 +62,7 @@ def load_state(ws: Workspace) -> dict[str, Any]:
 
 def save_project_id(ws: Workspace, conn: Connection, project_id: int) -> None:
     state = load_state(ws)
-    state.setdefault("servers", {})[_server_key(conn)] = {"project_id": project_id}
+    state.setdefault("servers", {}).setdefault(_server_key(conn), {})["project_id"] = project_id
     _state_path(ws).parent.mkdir(parents=True, exist_ok=True)
     atomicio.write_json(_state_path(ws), state)
 
@@ -70,6 +70,18 @@ def save_project_id(ws: Workspace, conn: Connection, project_id: int) -> None:
 def stored_project_id(ws: Workspace, conn: Connection) -> int | None:
     entry = load_state(ws).get("servers", {}).get(_server_key(conn))
     return int(entry["project_id"]) if entry else None
+
+
+def stored_review_project_id(ws: Workspace, conn: Connection) -> int | None:
+    entry = load_state(ws).get("servers", {}).get(_server_key(conn)) or {}
+    return int(entry["review_project_id"]) if entry.get("review_project_id") else None
+
+
+def save_review_project_id(ws: Workspace, conn: Connection, project_id: int) -> None:
+    state = load_state(ws)
+    state.setdefault("servers", {}).setdefault(_server_key(conn), {})["review_project_id"] = project_id
+    _state_path(ws).parent.mkdir(parents=True, exist_ok=True)
+    atomicio.write_json(_state_path(ws), state)
 
 
 def resolve_project(ws: Workspace, conn: Connection, client: LabelStudioClient) -> dict[str, Any] | None:

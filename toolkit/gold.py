@@ -1,0 +1,169 @@
+"""Gold labels: one answer per article, decided by a stated policy (``[gold]`` in toolkit.toml).
+
+The policy, in order:
+1. a ground-truth annotation (marked in Label Studio, or a reviewer's answer from
+   ``toolkit review``) wins: the latest one is the gold record;
+2. otherwise an article needs at least ``min_annotations`` submitted (not cancelled)
+   annotations, else it is unresolved;
+3. single choices by majority (the one value chosen most often; a tie is unresolved);
+   multiple choices keep each value chosen by more than half of the annotators; numbers by
+   ``median`` or ``majority`` (``numbers``); spans kept when at least ``span_min_agree``
+   annotators mark the same start, end and label (0 = a majority of the annotators); free
+   text is not aggregated;
+4. an article with any tie is **unresolved**, listed with the reason, and never published
+   as if resolved (releases take only resolved articles).
+Empty answers (a number left blank, no choice) abstain; an article where every annotator
+left a field empty gets an empty gold value for it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pyarrow as pa
+
+from .scheme import ChoiceField, NumberField, Scheme, SpanField, TextField
+
+
+@dataclass(frozen=True)
+class GoldPolicy:
+    min_annotations: int = 2
+    numbers: str = "median"  # or "majority"
+    span_min_agree: int = 0  # 0: a majority of the annotators
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _majority_needed(n: int) -> int:
+    return n // 2 + 1
+
+
+def _decide_choice(values: list[Any]) -> tuple[Any, str, str | None]:
+    votes = [v for v in values if v is not None]
+    if not votes:
+        return None, "empty: no annotator chose", None
+    counts = Counter(votes).most_common()
+    top, count = counts[0]
+    if len(counts) > 1 and counts[1][1] == count:
+        tied = sorted(str(v) for v, c in counts if c == count)
+        return None, "tie", f"tie between {' and '.join(repr(t) for t in tied)} ({count} vote(s) each)"
+    return top, f"majority {count}/{len(votes)}", None
+
+
+def _decide_multi(values: list[Any], n: int) -> tuple[Any, str, str | None]:
+    counts = Counter(v for chosen in values if isinstance(chosen, list) for v in set(chosen))
+    kept = sorted(v for v, c in counts.items() if c >= _majority_needed(n))
+    return kept, f"each value chosen by at least {_majority_needed(n)}/{n}", None
+
+
+def _decide_number(values: list[Any], f: NumberField, how: str) -> tuple[Any, str, str | None]:
+    given = [v for v in values if v is not None]
+    if not given:
+        return None, "empty: no annotator gave a number", None
+    if how == "majority":
+        counts = Counter(given).most_common()
+        top, count = counts[0]
+        if count < _majority_needed(len(given)):
+            return None, "no majority", f"no majority among {sorted(given)}"
+        return top, f"majority {count}/{len(given)}", None
+    median = statistics.median(given)
+    if f.integer and median != int(median):
+        low, high = sorted(given)[len(given) // 2 - 1: len(given) // 2 + 1]
+        return None, "tie", f"median falls between {low} and {high}"
+    value = int(median) if f.integer else float(median)
+    return value, f"median of {len(given)}", None
+
+
+def _decide_spans(values: list[Any], n: int, k: int) -> tuple[Any, str, str | None]:
+    needed = k or _majority_needed(n)
+    counts = Counter((s["start"], s["end"], s["label"]) for spans in values if isinstance(spans, list)
+                     for s in {(x["start"], x["end"], x["label"]): x for x in spans}.values())
+    texts = {(s["start"], s["end"], s["label"]): s["text"] for spans in values if isinstance(spans, list)
+             for s in spans}
+    kept = [{"start": s, "end": e, "label": lab, "text": texts[(s, e, lab)]}
+            for (s, e, lab), c in sorted(counts.items()) if c >= needed]
+    return kept, f"spans marked by at least {needed} of {n}", None
+
+
+def gold_for_article(article_id: str, records: list[dict[str, Any]], scheme: Scheme,
+                     policy: GoldPolicy) -> dict[str, Any]:
+    """The gold row of one article from its (validated) annotation records."""
+    submitted = [r for r in records if not r.get("was_cancelled")]
+    row: dict[str, Any] = {"article_id": article_id, "n_annotators": len({_who(r) for r in submitted
+                                                                          if not r.get("ground_truth")}),
+                           "n_annotations": len(submitted), "status": "resolved", "reason": None,
+                           "decided_by": "policy",
+                           "annotation_ids": sorted(int(r["annotation_id"]) for r in submitted)}
+    truth = [r for r in submitted if r.get("ground_truth")]
+    if truth:
+        latest = max(truth, key=lambda r: (str(r.get("updated_at") or r.get("created_at")), r["annotation_id"]))
+        row["decided_by"] = "ground-truth"
+        row["annotation_ids"] = [int(latest["annotation_id"])]
+        for f in scheme.fields:
+            row[f.name] = latest.get(f.name)
+            row[f"{f.name}_decision"] = f"ground truth (annotation {latest['annotation_id']})"
+        return row
+    votes = [r for r in submitted if not r.get("ground_truth")]
+    problems = []
+    if len(votes) < policy.min_annotations:
+        problems.append(f"{len(votes)} annotation(s); the policy needs {policy.min_annotations}")
+    for f in scheme.fields:
+        values = [r.get(f.name) for r in votes]
+        if isinstance(f, SpanField):
+            value, decision, tie = _decide_spans(values, len(votes), policy.span_min_agree)
+        elif isinstance(f, ChoiceField) and f.multiple:
+            value, decision, tie = _decide_multi(values, len(votes))
+        elif isinstance(f, ChoiceField):
+            value, decision, tie = _decide_choice(values)
+        elif isinstance(f, NumberField):
+            value, decision, tie = _decide_number(values, f, policy.numbers)
+        else:
+            assert isinstance(f, TextField)
+            value, decision, tie = None, "not aggregated (free text)", None
+        if f.required and value in (None, []) and tie is None and votes:
+            tie = f"{f.name!r} is required but no annotator gave it"
+        row[f.name] = value
+        row[f"{f.name}_decision"] = decision
+        if tie:
+            problems.append(f"{f.name}: {tie}")
+    if problems:
+        row["status"] = "unresolved"
+        row["reason"] = "; ".join(problems)
+        for f in scheme.fields:  # an unresolved article carries no gold values
+            row[f.name] = [] if isinstance(f, SpanField) or (isinstance(f, ChoiceField) and f.multiple) else None
+    return row
+
+
+def _who(record: dict[str, Any]) -> str:
+    return str(record.get("annotator_email") or record.get("annotator_id"))
+
+
+def compute_gold(records: Iterable[dict[str, Any]], scheme: Scheme, policy: GoldPolicy) -> list[dict[str, Any]]:
+    by_article: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        by_article[record["article_id"]].append(record)
+    return [gold_for_article(a, rs, scheme, policy) for a, rs in sorted(by_article.items())]
+
+
+def gold_arrow_schema(scheme: Scheme) -> pa.Schema:
+    from .normalise import records_arrow_schema
+
+    field_types = {f.name: f.type for f in records_arrow_schema(scheme)}
+    fields = [pa.field("article_id", pa.string(), nullable=False), pa.field("status", pa.string(), nullable=False),
+              pa.field("reason", pa.string()), pa.field("decided_by", pa.string(), nullable=False),
+              pa.field("n_annotators", pa.int32(), nullable=False), pa.field("n_annotations", pa.int32(),
+                                                                             nullable=False),
+              pa.field("annotation_ids", pa.list_(pa.int64()), nullable=False)]
+    for f in scheme.fields:
+        fields.append(pa.field(f.name, field_types[f.name]))
+        fields.append(pa.field(f"{f.name}_decision", pa.string()))
+    return pa.schema(fields, metadata={b"toolkit.table": b"gold", b"toolkit.scheme_hash": scheme.hash().encode()})
+
+
+def gold_table(rows: list[dict[str, Any]], scheme: Scheme) -> pa.Table:
+    schema = gold_arrow_schema(scheme)
+    return pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
