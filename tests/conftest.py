@@ -28,6 +28,18 @@ def workspace(tmp_path: Path) -> Workspace:
     return init_workspace(tmp_path / "ws", title="Test events")
 
 
+def edit_scheme(ws: Workspace, edit) -> None:
+    """Change schemas/scheme.json with ``edit(dict)`` and regenerate the derived files."""
+    import json
+
+    from toolkit.scheme import build_scheme_files
+
+    scheme = json.loads(ws.scheme_path.read_text())
+    edit(scheme)
+    ws.scheme_path.write_text(json.dumps(scheme, indent=2))
+    build_scheme_files(ws.schemas_dir)
+
+
 def add_raw(ws: Workspace, *names: str) -> list[Path]:
     """Copy named files from tests/data (or the seed) into the workspace's raw/."""
     copied = []

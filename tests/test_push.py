@@ -14,10 +14,10 @@ from toolkit.errors import AuthenticationFailed, ProjectNotFound, PushRefused, S
 from toolkit.ingest import ingest
 from toolkit.labelstudio import LabelStudioClient, connect
 from toolkit.push import push, stored_project_id
-from toolkit.scheme import Scheme, build_labeling_config, build_scheme_files
+from toolkit.scheme import Scheme, build_labeling_config
 from toolkit.tasks import build_tasks
 
-from .conftest import SEED, add_raw
+from .conftest import SEED, add_raw, edit_scheme
 
 pytestmark = pytest.mark.labelstudio
 
@@ -137,18 +137,11 @@ def test_predictions_are_imported_with_their_model_version(ls_workspace):
     assert prediction["result"][0]["value"]["text"] == "Volgograd"
 
 
-def _edit_scheme(ws, edit):
-    scheme = json.loads(ws.scheme_path.read_text())
-    edit(scheme)
-    ws.scheme_path.write_text(json.dumps(scheme, indent=2))
-    build_scheme_files(ws.schemas_dir)
-
-
 def test_scheme_change_updates_the_config_and_refuses_to_remove_a_label_in_use(ls_workspace):
     prepare(ls_workspace, SEED.name)
     push(ls_workspace)
     # an added label: the config is updated
-    _edit_scheme(ls_workspace, lambda s: s["fields"][0]["labels"].append({"value": "EVENT", "description": "x"}))
+    edit_scheme(ls_workspace, lambda s: s["fields"][0]["labels"].append({"value": "EVENT", "description": "x"}))
     report = push(ls_workspace)
     assert report.config_changed and not report.removed_values_in_use
     with LabelStudioClient(connect(ls_workspace)) as client:
@@ -158,7 +151,7 @@ def test_scheme_change_updates_the_config_and_refuses_to_remove_a_label_in_use(l
             {"from_name": "entities", "to_name": "text", "type": "labels",
              "value": {"start": 0, "end": 7, "text": task["data"]["text"][:7], "labels": ["EVENT"]}}])
     # removing EVENT now would orphan that annotation: refused, nothing changed
-    _edit_scheme(ls_workspace, lambda s: s["fields"][0]["labels"].pop())
+    edit_scheme(ls_workspace, lambda s: s["fields"][0]["labels"].pop())
     with pytest.raises(PushRefused, match="entities: EVENT in 1 annotation"):
         push(ls_workspace)
     with LabelStudioClient(connect(ls_workspace)) as client:

@@ -15,7 +15,7 @@ from toolkit.scheme import Scheme, build_scheme_files
 from toolkit.tasks import build_tasks
 from toolkit.validate import ERROR_TYPES, validate_file, validate_workspace
 
-from .conftest import DATA, SEED, add_raw
+from .conftest import DATA, SEED, add_raw, edit_scheme
 
 DEFECTS = DATA / "defects"
 
@@ -81,20 +81,13 @@ def _write_annotations(ws, records):
     pq.write_table(records_to_table(records, scheme), ws.annotations_dir / "annotations.parquet")
 
 
-def _edit_scheme(ws, edit):
-    scheme = json.loads(ws.scheme_path.read_text())
-    edit(scheme)
-    ws.scheme_path.write_text(json.dumps(scheme, indent=2))
-    build_scheme_files(ws.schemas_dir)
-
-
 def test_scheme_change_quarantines_with_an_explanation_and_the_fix_moves_records_back(seeded):
     records = _seed_records(seeded)
     _write_annotations(seeded, records)
     assert validate_workspace(seeded).valid
     # the scheme drops ORG, which one span of each annotation uses
     original = seeded.scheme_path.read_text()
-    _edit_scheme(seeded, lambda s: s["fields"][0]["labels"].pop(1))
+    edit_scheme(seeded, lambda s: s["fields"][0]["labels"].pop(1))
     report = validate_workspace(seeded)
     assert not report.valid
     assert (report.records, report.valid_records, report.quarantined, report.newly_quarantined) == (2, 0, 2, 2)
@@ -118,7 +111,7 @@ def test_scheme_change_quarantines_with_an_explanation_and_the_fix_moves_records
 
 def test_a_field_added_to_the_scheme_does_not_invalidate_old_records(seeded):
     _write_annotations(seeded, _seed_records(seeded))
-    _edit_scheme(seeded, lambda s: s["fields"].append({"name": "arrests", "kind": "number", "integer": True,
+    edit_scheme(seeded, lambda s: s["fields"].append({"name": "arrests", "kind": "number", "integer": True,
                                                        "min": 0, "description": "People arrested."}))
     report = validate_workspace(seeded)
     assert report.valid and report.valid_records == 2

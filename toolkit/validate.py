@@ -421,16 +421,8 @@ def quarantine_entry(record: dict[str, Any], errors: list[ValidationError]) -> d
 
 
 def _read_quarantine(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
-        return
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path} line {number} is not JSON ({exc})",
-                                     hint="restore the file, or run `toolkit pull` to rebuild it") from None
+    if path.exists():
+        yield from _iter_json_lines(path, hint="restore the file, or run `toolkit pull` to rebuild it")
 
 
 def validate_export(path: Path, scheme: Scheme, *, fast: bool = True) -> Report:
@@ -526,14 +518,14 @@ def validate_records(records: Iterable[dict[str, Any]], scheme: Scheme, ws: Work
     return report
 
 
-def _iter_json_lines(path: Path) -> Iterator[dict[str, Any]]:
+def _iter_json_lines(path: Path, hint: str = "fix or remove the line") -> Iterator[dict[str, Any]]:
     with open(path, encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
             if line.strip():
                 try:
                     yield json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise InputError(f"{path} line {number} is not JSON ({exc})", hint="fix or remove the line") from None
+                    raise InputError(f"{path} line {number} is not JSON ({exc})", hint=hint) from None
 
 
 def _first_json_line(path: Path) -> Any:
