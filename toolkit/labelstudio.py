@@ -257,6 +257,11 @@ class LabelStudioClient:
                               hint="check the server version; run the command again (it resumes)")
         return data
 
+    def has_predictions(self, project_id: int) -> bool:
+        data = self.get_json("/api/tasks", f"counting the predictions of project {project_id}",
+                             {"project": project_id, "page": 1, "page_size": 1, "include": "id"})
+        return bool(isinstance(data, dict) and data.get("total_predictions"))
+
     def predictions(self, project_id: int) -> list[dict[str, Any]]:
         """Every prediction of a project (the export gives only their ids)."""
         data = self.get_json("/api/predictions/", f"reading the predictions of project {project_id}",

@@ -27,6 +27,7 @@ import gzip
 import hashlib
 import json
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -121,7 +122,7 @@ def _public_url(url: str) -> str:
 # Reading from the server, resumably ------------------------------------------------------
 
 class _Checkpoint:
-    """Chunks already read, kept in annotations/.cache/pull/ until the pull completes."""
+    """Chunks already read, kept in annotations/.cache/pull/project-N/ until the pull completes."""
 
     def __init__(self, ws: Workspace, key: dict[str, Any]) -> None:
         self.dir = ws.cache_dir / "pull" / f"project-{key['project_id']}"
@@ -141,37 +142,66 @@ class _Checkpoint:
         return self.dir / f"chunk-{start}.json.gz"
 
     def save(self, start: int, tasks: list[dict[str, Any]]) -> None:
-        with atomicio.atomic_path(self.chunk_path(start)) as tmp, gzip.open(tmp, "wt", encoding="utf-8") as fh:
-            json.dump(tasks, fh, ensure_ascii=False)
+        # One serialisation and a fast compression level: the checkpoint is scratch, the snapshot
+        # is the record.
+        data = gzip.compress(json.dumps(tasks, ensure_ascii=False).encode("utf-8"), compresslevel=1, mtime=0)
+        with atomicio.atomic_path(self.chunk_path(start)) as tmp:
+            tmp.write_bytes(data)
         self.done.append(start)
         atomicio.write_json(self.meta, {"key": self.key, "done": self.done})
 
     def load(self, start: int) -> list[dict[str, Any]]:
-        with gzip.open(self.chunk_path(start), "rt", encoding="utf-8") as fh:
-            return json.load(fh)
+        return json.loads(gzip.decompress(self.chunk_path(start).read_bytes()))
 
     def discard(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _read_server(ws: Workspace, conn: Connection, client: LabelStudioClient, project_id: int, chunk: int,
-                 report: PullReport, progress: Progress) -> Iterator[dict[str, Any]] | None:
+def _with_predictions(task: dict[str, Any], predictions: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Label Studio's export lists predictions by id only; put the objects in their place."""
+    if predictions and task.get("predictions"):
+        task["predictions"] = [predictions.get(p, p) if isinstance(p, int) else p for p in task["predictions"]]
+    return task
+
+
+def _read_project(ws: Workspace, conn: Connection, client: LabelStudioClient, project_id: int, chunk: int,
+                  report: PullReport, progress: Progress, sink: "_Sink", checkpoints: list[_Checkpoint]) -> None:
+    """Read one project chunk by chunk into ``sink``; fail unless every task was read.
+
+    Chunks are handed to a worker thread that checkpoints, snapshots and normalises them while
+    the next request is in flight: the server's time and ours overlap instead of adding up.
+    """
     total, low, high = client.task_bounds(project_id)
     key = {"server": _server_key(conn), "project_id": project_id, "total": total, "low": low, "high": high,
            "chunk": chunk}
     checkpoint = _Checkpoint(ws, key)
+    checkpoints.append(checkpoint)
     report.resumed_chunks += len(checkpoint.done)
+    predictions = ({int(p["id"]): p for p in client.predictions(project_id)}
+                   if client.has_predictions(project_id) else {})
     starts = list(range(low, high + 1, chunk)) if low is not None and high is not None else []
-    progress.start(total, "pull")
     seen: set[int] = set()
-    for start in starts:
-        if start in checkpoint.done:
-            tasks = checkpoint.load(start)
-        else:
-            tasks = client.export_tasks(project_id, range(start, min(start + chunk, high + 1)))
+
+    def process(start: int, tasks: list[dict[str, Any]], fresh: bool) -> None:
+        if fresh:
             checkpoint.save(start, tasks)
-        seen.update(int(t["id"]) for t in tasks)
+        for task in sorted(tasks, key=lambda t: t["id"]):
+            sink.add(_with_predictions(task, predictions))
         progress.advance(len(tasks))
+
+    progress.start(total, f"pull project {project_id}")
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        pending: list[Future] = []
+        for start in starts:
+            fresh = start not in checkpoint.done
+            tasks = (client.export_tasks(project_id, range(start, min(start + chunk, high + 1))) if fresh
+                     else checkpoint.load(start))
+            seen.update(int(t["id"]) for t in tasks)
+            pending.append(worker.submit(process, start, tasks, fresh))
+            while len(pending) > 1:  # at most one chunk waiting: bounded memory
+                pending.pop(0).result()
+        for future in pending:
+            future.result()
     progress.finish()
     after, _low, _high = client.task_bounds(project_id)
     if len(seen) != total or after != total:
@@ -180,31 +210,15 @@ def _read_server(ws: Workspace, conn: Connection, client: LabelStudioClient, pro
             f"read {len(seen)} distinct tasks of project {project_id} on {conn.url}, but the server counts "
             f"{total} before and {after} after the pull: the project changed while it was read",
             hint="run `toolkit pull` again; nothing in annotations/ was changed")
-    return checkpoint
 
 
-def _prediction_objects(client: LabelStudioClient, project_id: int, checkpoint: _Checkpoint,
-                        starts: list[int]) -> dict[int, dict[str, Any]]:
-    """Label Studio's export lists predictions by id only; fetch them when it did."""
-    by_id = any(isinstance(p, int) for start in starts for t in checkpoint.load(start)
-                for p in t.get("predictions") or [])
-    if not by_id:
-        return {}
-    return {int(p["id"]): p for p in client.predictions(project_id)}
-
-
-def _with_predictions(task: dict[str, Any], predictions: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    if predictions and task.get("predictions"):
-        task["predictions"] = [predictions.get(p, p) if isinstance(p, int) else p for p in task["predictions"]]
-    return task
-
+# Snapshots ----------------------------------------------------------------------------------
 
 def _snapshot_name(now: dt.datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z.jsonl.gz"
 
 
-def _write_snapshot(ws: Workspace, tasks: Iterable[dict[str, Any]]) -> tuple[Path, str, int]:
-    """The raw tasks, one per line, gzipped; returns (path, sha256, number of tasks). Never overwrites."""
+def _new_snapshot_path(ws: Workspace) -> Path:
     folder = _exports_dir(ws)
     folder.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc)
@@ -212,16 +226,7 @@ def _write_snapshot(ws: Workspace, tasks: Iterable[dict[str, Any]]) -> tuple[Pat
     while path.exists():  # two pulls within a millisecond
         now += dt.timedelta(milliseconds=1)
         path = folder / _snapshot_name(now)
-    count = 0
-    with atomicio.atomic_path(path) as tmp:
-        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
-            for task in tasks:
-                fh.write(json.dumps(task, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
-                count += 1
-        digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
-    with contextlib.suppress(OSError):
-        path.chmod(0o444)  # immutable: a snapshot is evidence
-    return path, digest, count
+    return path
 
 
 def iter_snapshot(path: Path) -> Iterator[dict[str, Any]]:
@@ -283,19 +288,25 @@ def _previous_state(ws: Workspace, scheme: Scheme) -> tuple[dict[int, tuple[str,
     return annotations, tasks
 
 
-def _normalise_snapshot(ws: Workspace, scheme: Scheme, snapshot: Path, users: dict[int, str],
-                        report: PullReport) -> None:
-    paths = _paths(ws)
-    checker = RecordChecker(scheme, article_ids=_article_ids(ws))
-    previous, previous_tasks = _previous_state(ws, scheme)
-    current: dict[int, tuple[str, str]] = {}
-    task_ids: set[int] = set()
-    offsets = OffsetStats()
-    quarantine_types: dict[str, int] = {}
-    with contextlib.ExitStack() as stack:
-        tmp = {name: stack.enter_context(atomicio.atomic_path(path)) for name, path in paths.items()
+class _Sink:
+    """Takes tasks one at a time: writes the raw snapshot and the normalised, validated outputs,
+    all to temporary files. ``commit`` renames them into place, the snapshot first; ``abort``
+    (or any exception) leaves the workspace as it was."""
+
+    def __init__(self, ws: Workspace, scheme: Scheme, users: dict[int, str], report: PullReport) -> None:
+        self.ws, self.scheme, self.users, self.report = ws, scheme, users, report
+        self.checker = RecordChecker(scheme, article_ids=_article_ids(ws))
+        self.previous, self.previous_tasks = _previous_state(ws, scheme)
+        self.current: dict[int, tuple[str, str]] = {}
+        self.task_ids: set[int] = set()
+        self.offsets = OffsetStats()
+        self.quarantine_types: dict[str, int] = {}
+        self.count = 0
+        self.stack = contextlib.ExitStack()
+        paths = _paths(ws)
+        tmp = {name: self.stack.enter_context(atomicio.atomic_path(path)) for name, path in paths.items()
                if name != "report"}
-        writers = {
+        self.writers = {
             "annotations": _TableWriter(tmp["annotations"], records_arrow_schema(scheme),
                                         lambda rows: records_to_table(rows, scheme)),
             "drafts": _TableWriter(tmp["drafts"], drafts_to_table([], scheme).schema,
@@ -303,55 +314,90 @@ def _normalise_snapshot(ws: Workspace, scheme: Scheme, snapshot: Path, users: di
             "predictions": _TableWriter(tmp["predictions"], predictions_to_table([], scheme).schema,
                                         lambda rows: predictions_to_table(rows, scheme)),
         }
-        quarantine = stack.enter_context(open(tmp["quarantine"], "w", encoding="utf-8"))
-        for task in iter_snapshot(snapshot):
-            result: NormalisedTask = normalise_task(task, scheme, users)
-            report.tasks += 1
-            if isinstance(task, dict) and "id" in task:
-                task_ids.add(int(task["id"]))
-            offsets = offsets + result.offsets
-            report.notes.extend(result.notes)
-            # Every annotation is accounted for: a record, or a quarantine entry of kind "annotation".
-            report.annotations += len(result.records) + sum(q["kind"] == "annotation" for q in result.quarantine)
-            valid = []
-            data = (task.get("data") or {}) if isinstance(task, dict) else {}
-            text = data.get("text")
-            for record in result.records:
-                if data.get(REVIEW_KEY):  # a reviewer's answer in the review project is the truth
-                    record["ground_truth"] = True
-                errors = checker.errors(record, text if isinstance(text, str) else None)
-                if errors:
-                    result.quarantine.append(quarantine_entry(record, errors))
-                    continue
-                valid.append(record)
-                report.cancelled += bool(record["was_cancelled"])
-                report.ground_truth += bool(record["ground_truth"])
-                current[int(record["annotation_id"])] = (str(_ts(record["updated_at"])),
-                                                         result_hash(record, scheme))
-            report.valid += len(valid)
-            writers["annotations"].add(valid)
-            writers["drafts"].add(result.drafts)
-            writers["predictions"].add(result.predictions)
-            report.drafts += len(result.drafts)
-            report.predictions += len(result.predictions)
-            for entry in result.quarantine:
-                report.quarantined += 1
-                for error in entry["errors"]:
-                    quarantine_types[error["type"]] = quarantine_types.get(error["type"], 0) + 1
-                quarantine.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
-        for writer in writers.values():
+        self.quarantine = self.stack.enter_context(open(tmp["quarantine"], "w", encoding="utf-8"))
+        # Entered last so that it is renamed first: the raw snapshot lands before anything else.
+        self.snapshot_path = _new_snapshot_path(ws)
+        snapshot_tmp = self.stack.enter_context(atomicio.atomic_path(self.snapshot_path))
+        self.snapshot_raw = self.stack.enter_context(open(snapshot_tmp, "wb"))
+        self.snapshot = self.stack.enter_context(
+            gzip.GzipFile(fileobj=self.snapshot_raw, mode="wb", mtime=0, compresslevel=6))
+
+    def add(self, task: dict[str, Any]) -> None:
+        self.snapshot.write(json.dumps(task, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
+        self.count += 1
+        report = self.report
+        result: NormalisedTask = normalise_task(task, self.scheme, self.users)
+        report.tasks += 1
+        if isinstance(task, dict) and "id" in task:
+            self.task_ids.add(int(task["id"]))
+        self.offsets = self.offsets + result.offsets
+        report.notes.extend(result.notes)
+        # Every annotation is accounted for: a record, or a quarantine entry of kind "annotation".
+        report.annotations += len(result.records) + sum(q["kind"] == "annotation" for q in result.quarantine)
+        data = (task.get("data") or {}) if isinstance(task, dict) else {}
+        text = data.get("text")
+        valid = []
+        for record in result.records:
+            if data.get(REVIEW_KEY):  # a reviewer's answer in the review project is the truth
+                record["ground_truth"] = True
+            errors = self.checker.errors(record, text if isinstance(text, str) else None)
+            if errors:
+                result.quarantine.append(quarantine_entry(record, errors))
+                continue
+            valid.append(record)
+            report.cancelled += bool(record["was_cancelled"])
+            report.ground_truth += bool(record["ground_truth"])
+            self.current[int(record["annotation_id"])] = (str(_ts(record["updated_at"])),
+                                                          result_hash(record, self.scheme))
+        report.valid += len(valid)
+        self.writers["annotations"].add(valid)
+        self.writers["drafts"].add(result.drafts)
+        self.writers["predictions"].add(result.predictions)
+        report.drafts += len(result.drafts)
+        report.predictions += len(result.predictions)
+        for entry in result.quarantine:
+            report.quarantined += 1
+            for error in entry["errors"]:
+                self.quarantine_types[error["type"]] = self.quarantine_types.get(error["type"], 0) + 1
+            self.quarantine.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+
+    def commit(self) -> None:
+        report = self.report
+        for writer in self.writers.values():
             writer.close()
-        report.offsets = offsets.to_dict()
-        report.quarantined_by_type = dict(sorted(quarantine_types.items()))
+        self.snapshot.close()
+        self.snapshot_raw.flush()
+        report.offsets = self.offsets.to_dict()
+        report.quarantined_by_type = dict(sorted(self.quarantine_types.items()))
         changes = report.changes
-        for annotation_id, (updated, digest) in sorted(current.items()):
-            if annotation_id not in previous:
+        for annotation_id, (updated, digest) in sorted(self.current.items()):
+            if annotation_id not in self.previous:
                 changes.added.append(annotation_id)
-            elif previous[annotation_id] != (updated, digest):
+            elif self.previous[annotation_id] != (updated, digest):
                 changes.changed.append(annotation_id)
-        changes.deleted = sorted(set(previous) - set(current))
-        changes.tasks_deleted = sorted(previous_tasks - task_ids) if previous_tasks is not None else []
-        atomicio.write_json(paths["report"], report.to_dict())
+        changes.deleted = sorted(set(self.previous) - set(self.current))
+        changes.tasks_deleted = sorted(self.previous_tasks - self.task_ids) if self.previous_tasks is not None else []
+        self.stack.close()  # renames: snapshot first, then the other files
+        with contextlib.suppress(OSError):
+            self.snapshot_path.chmod(0o444)  # immutable: a snapshot is evidence
+        report.snapshot = self.ws.relative(self.snapshot_path)
+        report.snapshot_sha256 = _sha256(self.snapshot_path)
+        _record_snapshot(self.ws, {
+            "file": self.snapshot_path.name, "sha256": report.snapshot_sha256,
+            "bytes": self.snapshot_path.stat().st_size, "tasks": self.count, "annotations": report.annotations,
+            "source": report.source, "pulled_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+        atomicio.write_json(_paths(self.ws)["report"], report.to_dict())
+
+    def abort(self, exc: BaseException) -> None:
+        self.stack.__exit__(type(exc), exc, exc.__traceback__)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _ts(value: Any) -> Any:
@@ -385,21 +431,18 @@ def pull(workspace: Workspace, *, from_export: str | Path | None = None, progres
         if review_id is not None:
             report.source["review_project_id"] = review_id
         chunk = min(max(chunk_size or workspace.config.labelstudio.page_size, 1), 1000)
-        # The review project (`toolkit review`) is read with the main one: its answers are ground truth.
-        read = [(pid, _read_server(workspace, conn, client, pid, chunk, report, progress))
-                for pid in [project_id] + ([review_id] if review_id is not None else [])]
-        users = client.users()
-
-        def tasks() -> Iterator[dict[str, Any]]:
-            for pid, checkpoint in read:
-                starts = sorted(checkpoint.done)
-                predictions = _prediction_objects(client, pid, checkpoint, starts)
-                for start in starts:
-                    for task in sorted(checkpoint.load(start), key=lambda t: t["id"]):
-                        yield _with_predictions(task, predictions)
-
-        snapshot, digest, count = _write_snapshot(workspace, tasks())
-        _finish(workspace, scheme, snapshot, digest, count, users, report)
+        sink = _Sink(workspace, scheme, client.users(), report)
+        checkpoints: list[_Checkpoint] = []
+        try:
+            # The review project (`toolkit review`) is read with the main one: its answers are ground truth.
+            for pid in [project_id] + ([review_id] if review_id is not None else []):
+                _read_project(workspace, conn, client, pid, chunk, report, progress, sink, checkpoints)
+        except BaseException as exc:
+            sink.abort(exc)
+            raise
+        sink.commit()
+        for checkpoint in checkpoints:
+            checkpoint.discard()
         shutil.rmtree(workspace.cache_dir / "pull", ignore_errors=True)
         return report
     finally:
@@ -412,33 +455,16 @@ def _pull_from_export(ws: Workspace, scheme: Scheme, path: Path, progress: Progr
 
     if not path.exists():
         raise InputNotFound(f"{path}: no such export file", hint="export the project from Label Studio first")
-    file_digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            file_digest.update(block)
-    report = PullReport(source={"kind": "export", "file": path.name, "sha256": file_digest.hexdigest()})
+    report = PullReport(source={"kind": "export", "file": path.name, "sha256": _sha256(path)})
+    sink = _Sink(ws, scheme, {}, report)
     progress.start(None, "pull")
-    snapshot, digest, count = _write_snapshot(ws, _counting(iter_export_tasks(path, scheme), progress))
-    progress.finish()
-    _finish(ws, scheme, snapshot, digest, count, {}, report)
-    return report
-
-
-def _counting(tasks: Iterator[dict[str, Any]], progress: Progress) -> Iterator[dict[str, Any]]:
-    for task in tasks:
-        progress.advance()
-        yield task
-
-
-def _finish(ws: Workspace, scheme: Scheme, snapshot: Path, digest: str, count: int, users: dict[int, str],
-            report: PullReport) -> None:
-    report.snapshot = ws.relative(snapshot)
-    report.snapshot_sha256 = digest
     try:
-        _normalise_snapshot(ws, scheme, snapshot, users, report)
-    except BaseException:
-        # The snapshot stays (it is the raw data, complete); it is just not indexed as pulled.
+        for task in iter_export_tasks(path, scheme):
+            sink.add(task)
+            progress.advance()
+    except BaseException as exc:
+        sink.abort(exc)
         raise
-    _record_snapshot(ws, {"file": snapshot.name, "sha256": digest, "bytes": snapshot.stat().st_size, "tasks": count,
-                          "annotations": report.annotations, "source": report.source,
-                          "pulled_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+    progress.finish()
+    sink.commit()
+    return report
