@@ -1,0 +1,776 @@
+"""Inter-annotator agreement (``toolkit agree``): how far annotators agree, field by field.
+
+The unit of analysis is the article: several tasks for one article count as one unit, and an
+annotator who answered one article twice counts once (the latest answer). Cancelled
+annotations and ground-truth records are left out and counted. For each field of the scheme:
+
+- single choices: observed agreement, Cohen's kappa (two annotators; the mean over pairs
+  with more), Fleiss' kappa, Krippendorff's alpha (nominal, any number of annotators, with
+  missing answers);
+- multiple choices: a binary (chosen / not chosen) alpha per choice and the mean Jaccard
+  similarity between pairs of annotators;
+- numbers: Krippendorff's alpha (interval), exact-match rate and mean absolute difference
+  over pairs; an empty number is missing, not zero, and is counted;
+- spans: pairwise exact-match and overlap F1, per label and micro/macro overall, a
+  chance-corrected alpha over tokens (or characters, without the texts) and the label
+  confusion between annotators;
+- per annotator: tasks, cancellations, median lead time, agreement with the others and with
+  the gold result.
+
+A statistic that does not exist on the data (kappa when one category was used, alpha with
+nothing to pair) is ``None`` with the reason in ``undefined``, never 0 or NaN.
+
+Krippendorff's alpha is computed here from per-unit sums (``_alpha_from_sums``), which also
+makes each bootstrap resample a matrix product. The ``krippendorff`` package is the
+reference the tests hold it to (1e-9), not a runtime dependency: it is GPL-3.0 licensed and
+the toolkit is Apache-2.0. Cohen's and Fleiss' kappa are a few lines each, tested against scikit-learn
+and statsmodels. Confidence intervals are percentile bootstraps over articles: each
+statistic is a function of per-article sums, so one resample costs a matrix product.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field as dataclass_field
+from functools import partial
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from .errors import ToolkitError
+from .scheme import ChoiceField, NumberField, Scheme, SpanField
+
+__all__ = [
+    "UndefinedMetric",
+    "compute_agreement",
+    "metric",
+    "cohen_kappa",
+    "fleiss_kappa",
+    "observed_agreement",
+    "krippendorff_alpha",
+    "SpanComparison",
+    "compare_spans",
+]
+
+CONFIDENCE = 0.95
+OUTSIDE = "O"  # the token / character label of "no span here"
+_TOKEN = re.compile(r"\S+")
+
+
+class UndefinedMetric(ToolkitError, ValueError):
+    """A statistic has no value on these data; the message says why."""
+
+
+def metric(value: float | None, n: int, *, ci: Sequence[float] | None = None,
+           undefined: str | None = None, **extra: Any) -> dict[str, Any]:
+    """One metric entry: ``{"value", "n" (units), "ci", "undefined"}`` plus any ``extra`` keys."""
+    if value is not None:
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"metric value must be finite, got {value}")
+    return {"value": value, "n": int(n), "ci": [float(x) for x in ci] if ci is not None else None,
+            "undefined": undefined, **extra}
+
+
+def _entry(compute: Callable[[], float], n: int, **extra: Any) -> dict[str, Any]:
+    try:
+        return metric(compute(), n, **extra)
+    except UndefinedMetric as exc:
+        return metric(None, n, undefined=exc.message, **extra)
+
+
+# ------------------------------------------------------------------------------ formulas
+
+
+def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float:
+    """Cohen's kappa of two annotators' labels on the same units (``a[i]``, ``b[i]``)."""
+    if len(a) != len(b):
+        raise ValueError(f"cohen_kappa needs two equally long label lists, got {len(a)} and {len(b)}")
+    n = len(a)
+    if n == 0:
+        raise UndefinedMetric("the two annotators share no labelled unit")
+    agree = sum(x == y for x, y in zip(a, b))
+    count_a, count_b = Counter(a), Counter(b)
+    chance = sum(count_a[c] * count_b[c] for c in count_a)  # n^2 times the chance agreement
+    if chance == n * n:
+        raise UndefinedMetric("only one category was used, so chance agreement is 1 and kappa is undefined")
+    return (n * agree - chance) / (n * n - chance)
+
+
+def fleiss_kappa(table: Any) -> float:
+    """Fleiss' kappa of a units x categories table of counts, every row summing to the same m >= 2."""
+    table = np.asarray(table, dtype=float)
+    if table.ndim != 2 or table.shape[0] == 0:
+        raise UndefinedMetric("no unit to compare")
+    raters = table.sum(axis=1)
+    m = raters[0]
+    if not np.all(raters == m):
+        raise ValueError("fleiss_kappa needs the same number of ratings on every unit")
+    if m < 2:
+        raise UndefinedMetric("Fleiss' kappa needs at least two ratings per unit")
+    if np.count_nonzero(table.sum(axis=0)) < 2:
+        raise UndefinedMetric("only one category was used, so chance agreement is 1 and kappa is undefined")
+    p_category = table.sum(axis=0) / table.sum()
+    p_unit = ((table * table).sum(axis=1) - m) / (m * (m - 1))
+    p_chance = float((p_category * p_category).sum())
+    return (float(p_unit.mean()) - p_chance) / (1 - p_chance)
+
+
+def observed_agreement(units: Iterable[Iterable[Hashable | None]]) -> float:
+    """Mean over units (with >= 2 values) of the share of annotator pairs that agree.
+
+    Each unit is the values the annotators gave; ``None`` (not given) is left out. With two
+    annotators this is the share of units they agree on.
+    """
+    shares = [_pair_agreement(Counter(v for v in values if v is not None)) for values in units]
+    shares = [s for s in shares if s is not None]
+    if not shares:
+        raise UndefinedMetric("no unit has values from two or more annotators, so nothing can be compared")
+    return sum(shares) / len(shares)
+
+
+def _pair_agreement(counts: Counter) -> float | None:
+    m = sum(counts.values())
+    if m < 2:
+        return None
+    return sum(c * (c - 1) for c in counts.values()) / (m * (m - 1))
+
+
+def krippendorff_alpha(reliability_data: Any, level: str = "nominal") -> float:
+    """Krippendorff's alpha of an annotators x units matrix (``np.nan`` = missing).
+
+    ``level`` is "nominal" or "interval". Raises ``UndefinedMetric`` when no unit has two
+    values or every paired value is the same.
+    """
+    data = np.asarray(reliability_data, dtype=float)
+    present = ~np.isnan(data)
+    domain = np.unique(data[present])
+    counts = np.zeros((data.shape[1], len(domain)), dtype=np.int64)
+    rows, cols = np.nonzero(present)
+    np.add.at(counts, (cols, np.searchsorted(domain, data[rows, cols])), 1)
+    return _alpha_point(counts, domain, level, names=[_fmt(v) for v in domain])
+
+
+def _fmt(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _alpha_point(counts: np.ndarray, domain: np.ndarray, level: str, names: Sequence[str]) -> float:
+    """Alpha from a units x values count matrix."""
+    pairable = counts.sum(axis=1) >= 2
+    if not pairable.any():
+        raise UndefinedMetric("no unit has values from two or more annotators, so nothing can be compared")
+    counts = counts[pairable]
+    used = counts.sum(axis=0) > 0
+    if used.sum() < 2:
+        only = names[int(np.argmax(used))]
+        raise UndefinedMetric(f"every value compared is {only!r}, so no disagreement is expected "
+                              "by chance and alpha is undefined")
+    counts, domain = counts[:, used], np.asarray(domain)[used]
+    return float(_alpha_from_sums(level, _alpha_terms(level, counts, domain).sum(axis=0, keepdims=True))[0])
+
+
+def _alpha_terms(level: str, counts: np.ndarray, domain: np.ndarray) -> np.ndarray:
+    """Per-unit additive terms from whose (weighted) sums alpha follows; see ``_alpha_from_sums``.
+
+    alpha = 1 - (n - 1) * Do / De with n the number of pairable values, Do the sum over units
+    of the within-unit disagreement of all ordered pairs divided by (m_u - 1), and De the
+    disagreement of all ordered pairs of pairable values. Nominal: De = n^2 - sum_v n_v^2,
+    terms [Do_u, m_u, n_u1..n_uV]. Interval (squared difference): De = 2 (n S2 - S1^2),
+    terms [Do_u, m_u, S1_u, S2_u].
+    """
+    counts = np.asarray(counts, dtype=float)
+    m = counts.sum(axis=1)
+    keep = m >= 2
+    denom = np.where(keep, m - 1, 1.0)
+    if level == "nominal":
+        within = (m * m - (counts * counts).sum(axis=1)) / denom
+        terms = np.column_stack([within, m, counts])
+    elif level == "interval":
+        x = np.asarray(domain, dtype=float)
+        x = x - (counts[keep].sum(axis=0) @ x) / max(m[keep].sum(), 1)  # centre: fewer rounding errors
+        safe_m = np.where(keep, m, 1.0)
+        unit_mean = (counts @ x) / safe_m
+        spread = (counts * (x[None, :] - unit_mean[:, None]) ** 2).sum(axis=1)
+        within = 2 * m * spread / denom
+        terms = np.column_stack([within, m, counts @ x, counts @ (x * x)])
+    else:
+        raise ValueError(f"level must be 'nominal' or 'interval', not {level!r}")
+    terms[~keep] = 0.0
+    return terms
+
+
+def _alpha_from_sums(level: str, sums: np.ndarray) -> np.ndarray:
+    """Alpha for each row of summed ``_alpha_terms``; NaN where alpha is undefined."""
+    within, n = sums[:, 0], sums[:, 1]
+    if level == "nominal":
+        expected = n * n - (sums[:, 2:] ** 2).sum(axis=1)
+        defined = (n >= 2) & (expected > 0.5)  # counts are whole numbers
+    else:
+        s1, s2 = sums[:, 2], sums[:, 3]
+        expected = 2 * (n * s2 - s1 * s1)
+        defined = (n >= 2) & (expected > 1e-12 * 2 * n * s2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(defined, 1 - (n - 1) * within / np.where(defined, expected, 1.0), np.nan)
+
+
+def _ratio(sums: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sums[:, 1] > 0, sums[:, 0] / np.where(sums[:, 1] > 0, sums[:, 1], 1), np.nan)
+
+
+# --------------------------------------------------------------------------------- spans
+
+
+@dataclass(frozen=True)
+class SpanComparison:
+    """Two annotators' spans on one article, compared. Counters are keyed by label."""
+
+    count_a: Counter
+    count_b: Counter
+    exact: Counter  # same start, end and label
+    overlap: Counter  # same label, overlapping; one-to-one, largest overlap first
+    confusion: Counter  # (label_a, label_b) of paired spans; OUTSIDE for an unpaired one
+
+    def f1(self, kind: str, label: str | None = None) -> float:
+        matched = getattr(self, kind)
+        tp = matched[label] if label else sum(matched.values())
+        total = (self.count_a[label] + self.count_b[label]) if label else \
+            sum(self.count_a.values()) + sum(self.count_b.values())
+        if total == 0:
+            raise UndefinedMetric("neither annotator marked a span")
+        return 2 * tp / total
+
+
+def _as_span(span: Any) -> tuple[int, int, str]:
+    if isinstance(span, Mapping):
+        return int(span["start"]), int(span["end"]), str(span["label"])
+    start, end, label = span[:3]
+    return int(start), int(end), str(label)
+
+
+def compare_spans(a: Iterable[Any], b: Iterable[Any]) -> SpanComparison:
+    """Compare two annotators' spans (dicts with start/end/label, or (start, end, label) tuples).
+
+    Exact match: same start, end and label. Overlap match: same label and overlapping ranges,
+    paired one-to-one, largest overlap first (exact pairs first on ties), so overlap matches
+    are never fewer than exact ones. Confusion pairs spans first by identical offsets (any
+    label), then the rest by overlap with the same label; what is left is paired with "O".
+    """
+    a = sorted(_as_span(s) for s in a)
+    b = sorted(_as_span(s) for s in b)
+    exact = Counter(s[2] for s in (Counter(a) & Counter(b)).elements())
+    overlap = Counter(a[i][2] for i, _ in _match_overlaps(a, b))
+
+    confusion: Counter = Counter()
+    by_offsets: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for j, (start, end, _) in enumerate(b):
+        by_offsets[(start, end)].append(j)
+    left_a, used_b = [], set()
+    for i, (start, end, label) in enumerate(a):
+        free = [j for j in by_offsets.get((start, end), []) if j not in used_b]
+        if free:
+            j = next((j for j in free if b[j][2] == label), free[0])
+            used_b.add(j)
+            confusion[(label, b[j][2])] += 1
+        else:
+            left_a.append(a[i])
+    left_b = [s for j, s in enumerate(b) if j not in used_b]
+    paired_a, paired_b = set(), set()
+    for i, j in _match_overlaps(left_a, left_b):
+        paired_a.add(i)
+        paired_b.add(j)
+        confusion[(left_a[i][2], left_b[j][2])] += 1
+    confusion.update((s[2], OUTSIDE) for i, s in enumerate(left_a) if i not in paired_a)
+    confusion.update((OUTSIDE, s[2]) for j, s in enumerate(left_b) if j not in paired_b)
+    return SpanComparison(Counter(s[2] for s in a), Counter(s[2] for s in b), exact, overlap, confusion)
+
+
+def _match_overlaps(a: Sequence[tuple[int, int, str]], b: Sequence[tuple[int, int, str]]) -> list[tuple[int, int]]:
+    candidates = []
+    for i, (sa, ea, la) in enumerate(a):
+        for j, (sb, eb, lb) in enumerate(b):
+            size = min(ea, eb) - max(sa, sb)
+            if la == lb and size > 0:
+                candidates.append((-size, (sa, ea) != (sb, eb), i, j))
+    pairs, used_a, used_b = [], set(), set()
+    for _, _, i, j in sorted(candidates):
+        if i not in used_a and j not in used_b:
+            used_a.add(i)
+            used_b.add(j)
+            pairs.append((i, j))
+    return pairs
+
+
+def _label_units(spans_by_annotator: Sequence[list[tuple[int, int, str]]], codes: Mapping[str, int],
+                 text: str | None) -> np.ndarray:
+    """Units x labels counts for the token alpha of one article (column 0 = OUTSIDE).
+
+    With the text, the units are its whitespace tokens, each labelled with the label covering
+    most of its characters (OUTSIDE when none does). Without it, the units are the character
+    positions covered by any annotator's span.
+    """
+    v = len(codes) + 1  # codes number the labels from 1; 0 is OUTSIDE
+    length = len(text) if text is not None else max((e for spans in spans_by_annotator for _, e, _ in spans),
+                                                     default=0)
+    char_labels = np.zeros((len(spans_by_annotator), length), dtype=np.int64)
+    for k, spans in enumerate(spans_by_annotator):
+        for start, end, label in spans:
+            char_labels[k, max(start, 0):min(end, length)] = codes[label]
+    if text is not None:
+        bounds = np.array([m.span() for m in _TOKEN.finditer(text)], dtype=np.int64).reshape(-1, 2)
+        unit_labels = np.zeros((len(spans_by_annotator), len(bounds)), dtype=np.int64)
+        for k in range(len(spans_by_annotator)):
+            covered = np.zeros((length + 1, v), dtype=np.int64)
+            covered[1:] = np.cumsum(np.eye(v, dtype=np.int64)[char_labels[k]], axis=0)
+            per_label = (covered[bounds[:, 1]] - covered[bounds[:, 0]])[:, 1:]
+            unit_labels[k] = np.where(per_label.sum(axis=1) > 0, per_label.argmax(axis=1) + 1, 0)
+    else:
+        unit_labels = char_labels[:, (char_labels > 0).any(axis=0)]
+    counts = np.zeros((unit_labels.shape[1], v), dtype=np.int64)
+    for row in unit_labels:
+        counts[np.arange(len(row)), row] += 1
+    return counts
+
+
+# ----------------------------------------------------------------------------- collecting
+
+
+def _who(record: Mapping[str, Any]) -> str:
+    return str(record.get("annotator_email") or record.get("annotator_id"))
+
+
+@dataclass
+class _Data:
+    votes: dict[str, dict[str, dict[str, Any]]]  # article -> annotator -> latest record
+    used: int = 0
+    cancelled: int = 0
+    ground_truth: int = 0
+    repeats: int = 0
+    people: dict[str, dict[str, Any]] = dataclass_field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.articles = sorted(self.votes)
+        self.index = {a: i for i, a in enumerate(self.articles)}
+
+
+def _collect(records: Iterable[Mapping[str, Any]]) -> _Data:
+    votes: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    people: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"tasks_done": 0, "cancelled": 0, "ground_truth": 0, "lead_times": []})
+    counts = Counter()
+    for record in records:
+        who = _who(record)
+        if record.get("was_cancelled"):
+            counts["cancelled"] += 1
+            people[who]["cancelled"] += 1
+            continue
+        if record.get("ground_truth"):
+            counts["ground_truth"] += 1
+            people[who]["ground_truth"] += 1
+            continue
+        counts["used"] += 1
+        person = people[who]
+        person["tasks_done"] += 1
+        if record.get("lead_time") is not None:
+            person["lead_times"].append(float(record["lead_time"]))
+        earlier = votes[record["article_id"]].get(who)
+        if earlier is not None:
+            counts["repeats"] += 1
+            if _recency(earlier) > _recency(record):
+                continue
+        votes[record["article_id"]][who] = dict(record)
+    return _Data(dict(votes), used=counts["used"], cancelled=counts["cancelled"],
+                 ground_truth=counts["ground_truth"], repeats=counts["repeats"], people=dict(people))
+
+
+def _recency(record: Mapping[str, Any]) -> tuple[str, int]:
+    return str(record.get("updated_at") or record.get("created_at") or ""), int(record.get("annotation_id") or 0)
+
+
+class _Tally:
+    """Sums (numerator, denominator, units) per annotator, field and metric."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, dict[str, dict[str, list[Any]]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(lambda: [0.0, 0.0, set()])))
+
+    def add(self, who: str, field: str, name: str, article: str, num: float, den: float) -> None:
+        cell = self.sums[who][field][name]
+        cell[0] += num
+        cell[1] += den
+        cell[2].add(article)
+
+    def entries(self, who: str, missing: str) -> dict[str, dict[str, dict[str, Any]]]:
+        # Only span F1 can have nothing to divide: both sides marked no span.
+        return {f: {name: metric(num / den if den else None, len(units), undefined=None if den else missing)
+                    for name, (num, den, units) in by_name.items()}
+                for f, by_name in self.sums.get(who, {}).items()}
+
+
+class _Bootstrap:
+    """Percentile intervals for statistics that are functions of per-article sums."""
+
+    def __init__(self, n_articles: int) -> None:
+        self.n = n_articles
+        self.stats: list[tuple[dict[str, Any], np.ndarray, Callable[[np.ndarray], np.ndarray]]] = []
+
+    def add(self, entry: dict[str, Any], terms: np.ndarray, statistic: Callable[[np.ndarray], np.ndarray]) -> None:
+        if entry["value"] is not None:
+            self.stats.append((entry, np.asarray(terms, dtype=float), statistic))
+
+    def run(self, resamples: int, seed: int) -> None:
+        if resamples <= 0 or self.n == 0 or not self.stats:
+            return
+        rng = np.random.Generator(np.random.PCG64(seed))
+        values: list[list[np.ndarray]] = [[] for _ in self.stats]
+        block = max(1, min(resamples, 2_000_000 // self.n))
+        for done in range(0, resamples, block):
+            b = min(block, resamples - done)
+            draws = rng.integers(0, self.n, size=(b, self.n))
+            offsets = (draws + self.n * np.arange(b)[:, None]).ravel()
+            weights = np.bincount(offsets, minlength=b * self.n).reshape(b, self.n).astype(float)
+            for k, (_, terms, statistic) in enumerate(self.stats):
+                values[k].append(statistic(weights @ terms))
+        tail = (1 - CONFIDENCE) / 2 * 100
+        for (entry, _, _), chunks in zip(self.stats, values):
+            got = np.concatenate(chunks)
+            got = got[np.isfinite(got)]
+            entry["resamples"] = int(got.size)
+            if got.size:
+                entry["ci"] = [float(x) for x in np.percentile(got, [tail, 100 - tail])]
+
+
+# --------------------------------------------------------------------------------- fields
+
+
+def _pairs(given: Mapping[str, Any]) -> Iterable[tuple[tuple[str, Any], tuple[str, Any]]]:
+    return combinations(sorted(given.items()), 2)
+
+
+def _choice_field(f: ChoiceField, data: _Data, boot: _Bootstrap, tally: _Tally) -> dict[str, Any]:
+    given = {a: {w: r[f.name] for w, r in by.items() if r.get(f.name) is not None} for a, by in data.votes.items()}
+    ratings = sum(len(g) for g in given.values())
+    out: dict[str, Any] = {"kind": "choice", "multiple": f.multiple, "ratings": ratings,
+                           "not_given": sum(len(by) for by in data.votes.values()) - ratings}
+    if f.multiple:
+        return out | _multiple_choice(f, given, data, boot, tally)
+    seen = Counter(v for g in given.values() for v in g.values())
+    domain = list(f.values) + sorted(set(seen) - set(f.values), key=str)
+    code = {v: i for i, v in enumerate(domain)}
+    counts = np.zeros((len(data.articles), len(domain)), dtype=np.int64)
+    for a, g in given.items():
+        for v in g.values():
+            counts[data.index[a], code[v]] += 1
+    units = int((counts.sum(axis=1) >= 2).sum())
+    for a, g in given.items():
+        for (x, vx), (y, vy) in _pairs(g):
+            tally.add(x, f.name, "agreement_rate", a, vx == vy, 1)
+            tally.add(y, f.name, "agreement_rate", a, vx == vy, 1)
+    out["units"] = units
+    out["values"] = {v: seen[v] for v in domain if seen[v]}
+    out["observed_agreement"] = _entry(lambda: observed_agreement(g.values() for g in given.values()), units)
+    out["cohen_kappa"] = _cohen(given)
+    out["fleiss_kappa"] = _fleiss(counts)
+    out["alpha_nominal"] = _entry(lambda: _alpha_point(counts, np.arange(len(domain)), "nominal", domain), units)
+    boot.add(out["alpha_nominal"], _alpha_terms("nominal", counts, np.arange(len(domain))),
+             lambda s: _alpha_from_sums("nominal", s))
+    return out
+
+
+def _cohen(given: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    pairs: dict[tuple[str, str], tuple[list, list, list]] = defaultdict(lambda: ([], [], []))
+    for a, g in given.items():
+        for (x, vx), (y, vy) in _pairs(g):
+            pairs[(x, y)][0].append(vx)
+            pairs[(x, y)][1].append(vy)
+            pairs[(x, y)][2].append(a)
+    raters = {w for g in given.values() for w in g}
+    if not pairs:
+        return metric(None, 0, undefined="no article has this field from two annotators, so there is no pair "
+                                         "to compute Cohen's kappa on")
+    if len(raters) == 2:
+        ((x, y), (va, vb, _)), = pairs.items()
+        return _entry(lambda: cohen_kappa(va, vb), len(va), annotators=[x, y])
+    kappas, units, skipped = [], set(), 0
+    for va, vb, arts in pairs.values():
+        try:
+            kappas.append(cohen_kappa(va, vb))
+            units.update(arts)
+        except UndefinedMetric:
+            skipped += 1
+    note = (f"{len(raters)} annotators: the mean of Cohen's kappa over the {len(kappas)} annotator pair(s) "
+            f"that share articles" + (f"; {skipped} pair(s) where kappa is undefined left out" if skipped else ""))
+    if not kappas:
+        return metric(None, 0, undefined="kappa is undefined for every annotator pair (each used one "
+                                         "category only)", pairs=0, note=note)
+    return metric(sum(kappas) / len(kappas), len(units), pairs=len(kappas), note=note)
+
+
+def _fleiss(counts: np.ndarray) -> dict[str, Any]:
+    m = counts.sum(axis=1)
+    rated = m[m >= 2]
+    if rated.size == 0:
+        return metric(None, 0, undefined="no article has this field from two or more annotators")
+    sizes, freq = np.unique(rated, return_counts=True)
+    modal = int(sizes[freq == freq.max()].max())
+    table = counts[m == modal]
+    left_out = int(rated.size - table.shape[0])
+    note = (f"Fleiss' kappa needs the same number of annotators on every article: the {table.shape[0]} "
+            f"article(s) with {modal} were used, {left_out} with another number left out") if left_out else None
+    return _entry(lambda: fleiss_kappa(table), table.shape[0], raters=modal, left_out=left_out, note=note)
+
+
+def _multiple_choice(f: ChoiceField, given: Mapping[str, Mapping[str, Any]], data: _Data,
+                     boot: _Bootstrap, tally: _Tally) -> dict[str, Any]:
+    chosen = {a: {w: set(v) for w, v in g.items()} for a, g in given.items()}
+    seen = Counter(v for g in chosen.values() for s in g.values() for v in s)
+    domain = list(f.values) + sorted(set(seen) - set(f.values), key=str)
+    jaccard = np.zeros((len(data.articles), 2))
+    for a, g in chosen.items():
+        scores = []
+        for (x, sx), (y, sy) in _pairs(g):
+            score = len(sx & sy) / len(sx | sy) if sx | sy else 1.0
+            scores.append(score)
+            tally.add(x, f.name, "mean_jaccard", a, score, 1)
+            tally.add(y, f.name, "mean_jaccard", a, score, 1)
+        if scores:
+            jaccard[data.index[a]] = [sum(scores) / len(scores), 1]
+    units = int(jaccard[:, 1].sum())
+    per_choice = {}
+    for value in domain:
+        counts = np.zeros((len(data.articles), 2), dtype=np.int64)
+        for a, g in chosen.items():
+            for s in g.values():
+                counts[data.index[a], int(value in s)] += 1
+        per_choice[value] = {"chosen": seen[value], "alpha_nominal": _entry(
+            partial(_alpha_point, counts, np.arange(2), "nominal", ["not chosen", "chosen"]), units)}
+    out = {"units": units, "values": {v: seen[v] for v in domain if seen[v]},
+           "mean_jaccard": metric(float(_ratio(jaccard.sum(axis=0, keepdims=True))[0]), units) if units else
+           metric(None, 0, undefined="no article has this field from two or more annotators"),
+           "per_choice": per_choice,
+           "note": "an empty selection is an answer (nothing chosen); two empty selections agree fully"}
+    boot.add(out["mean_jaccard"], jaccard, _ratio)
+    return out
+
+
+def _number_field(f: NumberField, data: _Data, boot: _Bootstrap, tally: _Tally) -> dict[str, Any]:
+    given = {a: {w: float(r[f.name]) for w, r in by.items() if r.get(f.name) is not None}
+             for a, by in data.votes.items()}
+    ratings = sum(len(g) for g in given.values())
+    domain = np.unique([v for g in given.values() for v in g.values()]).astype(float)
+    counts = np.zeros((len(data.articles), len(domain)), dtype=np.int64)
+    pair_terms = np.zeros((len(data.articles), 3))  # equal pairs, pairs, sum of |difference|
+    one_empty = 0
+    for a, by in data.votes.items():
+        g, i = given[a], data.index[a]
+        for v in g.values():
+            counts[i, np.searchsorted(domain, v)] += 1
+        for (x, vx), (y, vy) in _pairs(g):
+            pair_terms[i] += [vx == vy, 1, abs(vx - vy)]
+            tally.add(x, f.name, "exact_match", a, vx == vy, 1)
+            tally.add(y, f.name, "exact_match", a, vx == vy, 1)
+        k = len(g)
+        one_empty += k * (len(by) - k)
+    units = int((counts.sum(axis=1) >= 2).sum())
+    pairs = int(pair_terms[:, 1].sum())
+    no_pairs = "no article has this number from two annotators"
+    out: dict[str, Any] = {
+        "kind": "number", "ratings": ratings,
+        "not_given": sum(len(by) for by in data.votes.values()) - ratings,
+        "pairs_one_empty": one_empty, "units": units,
+        "alpha_interval": _entry(lambda: _alpha_point(counts, domain, "interval", [_fmt(v) for v in domain]), units),
+        "exact_match": metric(pair_terms[:, 0].sum() / pairs, units, pairs=pairs) if pairs else
+        metric(None, 0, undefined=no_pairs, pairs=0),
+        "mean_abs_diff": metric(pair_terms[:, 2].sum() / pairs, units, pairs=pairs) if pairs else
+        metric(None, 0, undefined=no_pairs, pairs=0),
+        "note": "an empty number is missing, not zero: pairs compare numbers both annotators gave; "
+                "pairs_one_empty counts pairs where only one of them gave a number",
+    }
+    boot.add(out["alpha_interval"], _alpha_terms("interval", counts, domain), lambda s: _alpha_from_sums("interval", s))
+    return out
+
+
+def _span_field(f: SpanField, data: _Data, boot: _Bootstrap, tally: _Tally,
+                texts: Mapping[str, str] | None) -> dict[str, Any]:
+    spans = {a: {w: [_as_span(s) for s in (r.get(f.name) or [])] for w, r in by.items()}
+             for a, by in data.votes.items()}
+    labels = list(f.values) + sorted({s[2] for by in spans.values() for ss in by.values() for s in ss} - set(f.values))
+    totals = {k: Counter() for k in ("exact", "overlap", "count")}
+    label_units: Counter = Counter()
+    confusion: Counter = Counter()
+    micro = np.zeros((len(data.articles), 3))  # 2 * exact tp, 2 * overlap tp, spans of both
+    n_pairs = 0
+    for a, by in spans.items():
+        labels_here = set()
+        for (x, sx), (y, sy) in _pairs(by):
+            cmp = compare_spans(sx, sy)
+            n_pairs += 1
+            totals["exact"].update(cmp.exact)
+            totals["overlap"].update(cmp.overlap)
+            totals["count"].update(cmp.count_a + cmp.count_b)
+            labels_here.update(cmp.count_a + cmp.count_b)
+            confusion.update(tuple(sorted(p, key=lambda lab: (lab != OUTSIDE, lab))) for p in cmp.confusion.elements())
+            tp_e, tp_o, total = sum(cmp.exact.values()), sum(cmp.overlap.values()), \
+                sum(cmp.count_a.values()) + sum(cmp.count_b.values())
+            micro[data.index[a]] += [2 * tp_e, 2 * tp_o, total]
+            for who in (x, y):
+                tally.add(who, f.name, "overlap_f1", a, 2 * tp_o, total)
+                tally.add(who, f.name, "exact_f1", a, 2 * tp_e, total)
+        label_units.update(labels_here)
+    units = sum(1 for by in spans.values() if len(by) >= 2)
+    none = "no spans were marked on any article that two annotators labelled"
+    out: dict[str, Any] = {"kind": "spans", "units": units, "pairs": n_pairs, "exact": {}, "overlap": {}}
+    per_label = {}
+    for lab in labels:
+        if totals["count"][lab]:
+            per_label[lab] = {"spans": totals["count"][lab], **{
+                f"{kind}_f1": metric(2 * totals[kind][lab] / totals["count"][lab], label_units[lab])
+                for kind in ("exact", "overlap")}}
+    total = micro[:, 2].sum()
+    for kind, col in (("exact", 0), ("overlap", 1)):
+        out[kind]["micro_f1"] = metric(micro[:, col].sum() / total, units) if total else \
+            metric(None, units, undefined=none)
+        f1s = [per_label[lab][f"{kind}_f1"]["value"] for lab in per_label]
+        out[kind]["macro_f1"] = metric(sum(f1s) / len(f1s), units, labels=len(f1s)) if f1s else \
+            metric(None, units, undefined=none)
+        boot.add(out[kind]["micro_f1"], micro[:, [col, 2]], _ratio)
+    out["per_label"] = per_label
+    out["token_alpha"] = _token_alpha(spans, labels, data, boot, texts)
+    out["confusion"] = [{"labels": list(k), "count": c}
+                        for k, c in sorted(confusion.items(), key=lambda kc: (-kc[1], kc[0]))]
+    out["note"] = ("pairs of annotators have no order, so confusion counts unordered label pairs; "
+                   f"{OUTSIDE!r} means one annotator marked a span the other did not pair with any of theirs")
+    return out
+
+
+def _token_alpha(spans: Mapping[str, Mapping[str, list[tuple[int, int, str]]]], labels: Sequence[str],
+                 data: _Data, boot: _Bootstrap, texts: Mapping[str, str] | None) -> dict[str, Any]:
+    codes = {lab: k + 1 for k, lab in enumerate(labels)}
+    domain = [OUTSIDE, *labels]
+    blocks, terms = [], np.zeros((len(data.articles), 2 + len(domain)))
+    with_text = without_text = 0
+    for a, by in spans.items():
+        if len(by) < 2:
+            continue
+        text = texts.get(a) if texts is not None else None
+        with_text += text is not None
+        without_text += text is None
+        counts = _label_units([by[w] for w in sorted(by)], codes, text)
+        blocks.append(counts)
+        terms[data.index[a]] = _alpha_terms("nominal", counts, np.arange(len(domain))).sum(axis=0)
+    if with_text and not without_text:
+        basis, note = "tokens", "units are the whitespace tokens of the articles"
+    else:
+        basis = "characters" if not with_text else "mixed"
+        note = (f"units are the character positions covered by any annotator's span on {without_text} "
+                "article(s) without text (text outside every span is left out, so agreement on unmarked text "
+                "does not count)"
+                + (f", and whitespace tokens on {with_text} article(s) with text" if with_text else ""))
+    counts = np.concatenate(blocks) if blocks else np.zeros((0, len(domain)), dtype=np.int64)
+    entry = _entry(lambda: _alpha_point(counts, np.arange(len(domain)), "nominal", domain),
+                   with_text + without_text, units=int((counts.sum(axis=1) >= 2).sum()), basis=basis, note=note)
+    boot.add(entry, terms, lambda s: _alpha_from_sums("nominal", s))
+    return entry
+
+
+# ------------------------------------------------------------------------------ the whole
+
+
+def _gold_agreement(data: _Data, scheme: Scheme, gold: Mapping[str, Mapping[str, Any]]) -> _Tally:
+    tally = _Tally()
+    for a, by in data.votes.items():
+        row = gold.get(a)
+        if row is None or row.get("status") == "unresolved":
+            continue
+        for who, record in by.items():
+            for f in scheme.fields:
+                mine, theirs = record.get(f.name), row.get(f.name)
+                if isinstance(f, SpanField):
+                    cmp = compare_spans(mine or [], theirs or [])
+                    total = sum(cmp.count_a.values()) + sum(cmp.count_b.values())
+                    tally.add(who, f.name, "overlap_f1", a, 2 * sum(cmp.overlap.values()), total)
+                    tally.add(who, f.name, "exact_f1", a, 2 * sum(cmp.exact.values()), total)
+                elif isinstance(f, ChoiceField) and mine is not None and theirs is not None:
+                    same = set(mine) == set(theirs) if f.multiple else mine == theirs
+                    tally.add(who, f.name, "accuracy", a, same, 1)
+                elif isinstance(f, NumberField) and mine is not None and theirs is not None:
+                    tally.add(who, f.name, "exact_match", a, float(mine) == float(theirs), 1)
+    return tally
+
+
+def compute_agreement(records: Iterable[Mapping[str, Any]], scheme: Scheme, *,
+                      gold: Mapping[str, Mapping[str, Any]] | None = None,
+                      texts: Mapping[str, str] | None = None,
+                      bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Agreement between annotators on validated annotation ``records``, for every scheme field.
+
+    ``gold`` maps article_id to a gold record (same field keys; rows with status
+    "unresolved" are skipped) for each annotator's agreement with the gold result.
+    ``texts`` maps article_id to the article text, so the span alpha runs over tokens rather
+    than characters. ``bootstrap`` resamples of the articles (0: none), drawn from
+    ``numpy.random.PCG64(seed)``, give 95% percentile intervals for the headline figures.
+    Returns plain JSON-able data; see the module docstring for what is measured.
+    """
+    data = _collect(records)
+    boot = _Bootstrap(len(data.articles))
+    tally = _Tally()
+    fields: dict[str, Any] = {}
+    for f in scheme.fields:
+        if isinstance(f, SpanField):
+            fields[f.name] = _span_field(f, data, boot, tally, texts)
+        elif isinstance(f, ChoiceField):
+            fields[f.name] = _choice_field(f, data, boot, tally)
+        elif isinstance(f, NumberField):
+            fields[f.name] = _number_field(f, data, boot, tally)
+        else:
+            fields[f.name] = {"kind": "text", "note": "free text is not compared"}
+    boot.run(bootstrap, seed)
+
+    gold_tally = _gold_agreement(data, scheme, gold) if gold is not None else None
+    shared = Counter(w for by in data.votes.values() if len(by) >= 2 for w in by)
+    detail = {}
+    for who in sorted(data.people):
+        person = data.people[who]
+        detail[who] = {
+            "tasks_done": person["tasks_done"], "cancelled": person["cancelled"],
+            "ground_truth": person["ground_truth"],
+            "median_lead_time": statistics.median(person["lead_times"]) if person["lead_times"] else None,
+            "articles_shared": shared[who],
+            "agreement": tally.entries(who, "no spans on the articles shared with others"),
+            "gold": gold_tally.entries(who, "no spans on the articles with a gold result")
+            if gold_tally is not None else None,
+        }
+
+    headline = []
+    for name, out in fields.items():
+        picks = {"choice": [("alpha_nominal",), ("mean_jaccard",)], "number": [("alpha_interval",)],
+                 "spans": [("overlap", "micro_f1"), ("exact", "micro_f1"), ("token_alpha",)]}.get(out["kind"], [])
+        for path in picks:
+            entry = out
+            for key in path:
+                entry = entry.get(key) if entry is not None else None
+            if entry is None:
+                continue
+            ci = entry["ci"]
+            headline.append({"field": name, "metric": ".".join(path), "value": entry["value"],
+                             "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None,
+                             "n": entry["n"], "undefined": entry["undefined"]})
+    return {
+        "annotations": data.used,
+        "cancelled_excluded": data.cancelled,
+        "ground_truth_excluded": data.ground_truth,
+        "repeats_ignored": data.repeats,
+        "articles": len(data.articles),
+        "articles_multi": sum(1 for by in data.votes.values() if len(by) >= 2),
+        "annotators": len({w for by in data.votes.values() for w in by}),
+        "bootstrap": {"resamples": bootstrap, "seed": seed, "confidence": CONFIDENCE, "unit": "article"},
+        "fields": fields,
+        "annotators_detail": detail,
+        "headline": headline,
+    }
