@@ -462,6 +462,72 @@ def _print_validation(report: Any) -> None:
         out.print("all valid", markup=False)
 
 
+# agree / review -----------------------------------------------------------------------------
+
+@app.command("agree")
+@handle_errors
+def agree_cli(as_json: bool = typer.Option(False, "--json", help="Print all figures as JSON.")) -> None:
+    """Compute inter-annotator agreement and the gold labels from the validated annotations.
+
+    Writes annotations/agreement.json, agreement.md, agreement-*.png and gold.parquet. Gold
+    follows the [gold] policy in toolkit.toml; ties and articles with too few annotations are
+    listed as unresolved (send them to `toolkit review`).
+
+    Example: toolkit agree
+    """
+    from .agree import agree, headline_rows
+
+    report = agree(_state().workspace())
+    if as_json:
+        print_json(report.to_dict())
+        return
+    a = report.agreement
+    out.print(f"Agreement: {a['annotations']} annotations by {a['annotators']} annotator(s) on {a['articles']} "
+              f"article(s) ({a['articles_multi']} with two or more); {a['cancelled_excluded']} cancelled left out",
+              markup=False)
+    table = Table("field", "metric", "value", "95% CI / note", box=None, pad_edge=False)
+    for row in headline_rows(a):
+        table.add_row(*row)
+    out.print(table)
+    out.print(f"Gold: {report.resolved} resolved ({report.by_ground_truth} by ground truth), "
+              f"{len(report.unresolved)} unresolved", markup=False)
+    for item in report.unresolved[:10]:
+        out.print(f"  {item['article_id']}: {item['reason']}", markup=False)
+    if len(report.unresolved) > 10:
+        out.print(f"  ... and {len(report.unresolved) - 10} more (annotations/agreement.md)", markup=False)
+    out.print("Wrote " + ", ".join(report.outputs), markup=False)
+
+
+@app.command("review")
+@handle_errors
+def review_cli(
+    article: Optional[list[str]] = typer.Option(None, "--article", help="Review this article id (repeatable) "
+                                                                       "instead of the unresolved ones."),
+    lowest: int = typer.Option(0, min=0, help="Also send the N articles with the lowest agreement."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be sent; change nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Send unresolved (or low-agreement) articles to a review project for adjudication.
+
+    Each annotator's version is attached as a prediction named after the annotator. The
+    reviewer's submission comes back with `toolkit pull` as ground truth and resolves the
+    article on the next `toolkit agree`.
+
+    Example: toolkit review --lowest 20
+    """
+    from .review import review
+
+    report = review(_state().workspace(), articles=article or None, lowest=lowest, dry_run=dry_run)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    verb = "would send" if dry_run else "sent"
+    out.print(f"Review -> {report.server}, project {report.project_id or '(new)'}: {verb} {report.sent} article(s) "
+              f"with {report.predictions} annotator version(s); {report.already_there} already there", markup=False)
+    if report.project_id and not dry_run:
+        out.print(f"Open {report.server}/projects/{report.project_id}/data to adjudicate.", markup=False)
+
+
 # pull ---------------------------------------------------------------------------------------
 
 @app.command("pull")
