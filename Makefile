@@ -31,6 +31,17 @@ demo: venv studio-env
 	$(BIN)/toolkit tasks
 	$(BIN)/toolkit studio start
 	$(BIN)/toolkit push
+	$(BIN)/toolkit verify
+	$(BIN)/python -c "$$LOAD_LATEST_RELEASE"
+
+# The last step of the demo: load the latest release the way an ML engineer would.
+define LOAD_LATEST_RELEASE
+import pathlib, datasets
+latest = max(pathlib.Path("releases").glob("v*.*.*"), key=lambda p: tuple(map(int, p.name[1:].split("."))))
+print(f"datasets.load_dataset({str(latest)!r}, 'documents'):")
+print(datasets.load_dataset(str(latest), "documents"))
+endef
+export LOAD_LATEST_RELEASE
 
 test: venv-dev studio-env
 	$(BIN)/python -m pytest

@@ -528,6 +528,100 @@ def review_cli(
         out.print(f"Open {report.server}/projects/{report.project_id}/data to adjudicate.", markup=False)
 
 
+# release / verify ---------------------------------------------------------------------------
+
+@app.command("release")
+@handle_errors
+def release_cli(
+    version: Optional[str] = typer.Argument(None, help="Semantic version X.Y.Z (default: proposed from the "
+                                                       "changes since the last release)."),
+    push_to_hub: Optional[str] = typer.Option(None, "--push-to-hub", metavar="ORG/NAME",
+                                              help="Upload the release to the Hugging Face Hub as one commit "
+                                                   "tagged vX.Y.Z (HF_TOKEN from the environment)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be released or uploaded."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Cut an immutable, versioned release in releases/vX.Y.Z (Hugging Face layout).
+
+    Without VERSION the next version is proposed: major when the scheme removed or renamed a
+    label or field, minor when articles or labels were added, patch otherwise. An existing
+    version is never overwritten; with --push-to-hub an existing release is uploaded as it is.
+
+    Example: toolkit release 0.2.0    or    toolkit release 0.2.0 --push-to-hub my-org/news-events --dry-run
+    """
+    from .release import list_releases, propose_version, push_to_hub as hub, release
+
+    ws = _state().workspace()
+    if version is None:
+        version, why = propose_version(ws)
+        err.print(f"proposed version {version}: {why}", markup=False)
+    version = version.removeprefix("v")
+    existing = version in list_releases(ws)
+    result: dict[str, Any] = {}
+    if not existing:
+        if dry_run and not push_to_hub:
+            out.print(f"would release v{version} (--dry-run: nothing written)", markup=False)
+            return
+        report = release(ws, version, progress=RichProgress())
+        result["release"] = report.to_dict()
+        if not as_json:
+            a = report.articles
+            out.print(f"Released {report.path}: " + ", ".join(f"{k} {v}" for k, v in a.items()) +
+                      f"; {report.unresolved_held_back} unresolved article(s) held back; {report.files} files, "
+                      f"{report.bytes / 1e6:.1f} MB", markup=False)
+            out.print(f"Load it: datasets.load_dataset({report.path!r}, 'documents')", markup=False)
+    elif not push_to_hub:
+        from .release import ReleaseExists
+
+        raise ReleaseExists(f"releases/v{version} exists already; a release is never overwritten",
+                            hint="choose the next version (or omit it to get one proposed)")
+    if push_to_hub:
+        plan = hub(ws.releases_dir / f"v{version}", push_to_hub, dry_run=dry_run)
+        result["hub"] = plan.to_dict() if hasattr(plan, "to_dict") else plan.__dict__
+        if not as_json:
+            verb = "would upload" if dry_run else "uploaded"
+            out.print(f"Hub: {verb} {len(plan.files)} files ({plan.bytes / 1e6:.1f} MB) to {push_to_hub} as one "
+                      f"commit {plan.commit_message!r}, tagged {plan.revision_tag}", markup=False)
+            if dry_run:
+                for item in plan.files:
+                    out.print(f"  {item['path']}  {item['bytes']} bytes", markup=False)
+    if as_json:
+        print_json(result)
+
+
+@app.command("verify")
+@handle_errors
+def verify_cli(
+    release_dir: Optional[Path] = typer.Argument(None, metavar="RELEASE",
+                                                 help="A release folder (default: the latest in releases/)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Recompute every checksum of a release; report changed, missing and extra files (exit 1 if any).
+
+    Example: toolkit verify releases/v0.1.0
+    """
+    from .release import ReleaseNotFound, list_releases, verify_release
+
+    if release_dir is None:
+        ws = _state().workspace()
+        versions = list_releases(ws)
+        if not versions:
+            raise ReleaseNotFound("no release in releases/ yet", hint="cut one with `toolkit release`")
+        release_dir = ws.releases_dir / f"v{versions[-1]}"
+    report = verify_release(release_dir)
+    if as_json:
+        print_json(report.to_dict())
+    elif report.ok:
+        out.print(f"{report.path}: all {report.checked} files match the manifest", markup=False)
+    else:
+        for kind in ("changed", "missing", "extra"):
+            for name in getattr(report, kind):
+                out.print(f"{kind}: {name}", markup=False)
+        out.print(f"{report.path}: does NOT match its manifest", markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 # pull ---------------------------------------------------------------------------------------
 
 @app.command("pull")

@@ -77,12 +77,26 @@ class GoldConfig:
 
 
 @dataclass(frozen=True)
+class ReleaseConfig:
+    # Split ratios (they must add up to 1), and the salt of the split hash.
+    train: float = 0.8
+    validation: float = 0.1
+    test: float = 0.1
+    seed: str = "toolkit"
+    # Field whose gold value stratifies the splits (default: the first single choice) and span
+    # field the `ner` config is made from (default: the first span field).
+    stratify_field: str = ""
+    ner_field: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     project: ProjectConfig = field(default_factory=ProjectConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     tasks: TasksConfig = field(default_factory=TasksConfig)
     labelstudio: LabelStudioConfig = field(default_factory=LabelStudioConfig)
     gold: GoldConfig = field(default_factory=GoldConfig)
+    release: ReleaseConfig = field(default_factory=ReleaseConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -222,6 +236,13 @@ numbers = "median"
 span_min_agree = 0
 bootstrap = 1000
 seed = 0
+
+[release]
+# Split ratios (must add up to 1) and the salt of the deterministic split hash.
+train = 0.8
+validation = 0.1
+test = 0.1
+seed = "toolkit"
 '''
 
 

@@ -22,6 +22,9 @@ GITIGNORE = """\
 .labelstudio/
 # Checkpoints and temporary files of interrupted runs
 annotations/.cache/
+# A release being written, and the lock that keeps two from interleaving
+releases/.lock
+releases/.v*.tmp-*
 *.tmp
 __pycache__/
 """

@@ -1,0 +1,462 @@
+"""The documents of a release: dataset card (README.md), DATASHEET.md, CHANGELOG.md, plots.
+
+Everything is rendered from the release context that ``toolkit.release`` gathers (real
+counts from the data written, the other stages' reports), never from hand-kept text. The
+card's YAML front matter declares the configs, data files and features, so that
+``datasets.load_dataset(folder, config)`` reads the typed features offline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .scheme import ChoiceField, NumberField, SpanField, TextField
+
+SPLITS = ("train", "validation", "test")
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+def _n(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    return _n(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                        (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+        if n < limit:
+            return name
+    return "10M<n<100M"
+
+
+def _splits_present(ctx: dict[str, Any], config: str) -> list[str]:
+    return [s for s in SPLITS if ctx["files"].get(config, {}).get(s)]
+
+
+def _total(ctx: dict[str, Any]) -> int:
+    return sum(ctx["stats"]["articles"].values())
+
+
+def _headline_rows(ctx: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for h in ctx.get("agreement_headline") or []:
+        ci = (f"[{_n(h.get('ci_low'))}, {_n(h.get('ci_high'))}]"
+              if h.get("ci_low") is not None else "–")
+        rows.append([h.get("field"), h.get("metric"), h.get("value"), ci, h.get("n")])
+    return rows
+
+
+# ---------------------------------------------------------------------------- card
+
+
+def card_metadata(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The YAML front matter: Hub metadata, configs with data files, features per config."""
+    project = ctx["project"]
+    configs, infos = [], []
+    for config, features in ctx["feature_objects"].items():
+        splits = _splits_present(ctx, config)
+        if not splits:
+            continue
+        entry: dict[str, Any] = {"config_name": config,
+                                 "data_files": [{"split": s, "path": f"{config}/{s}-*.parquet"} for s in splits]}
+        if config == "documents":
+            entry["default"] = True
+        configs.append(entry)
+        infos.append({
+            "config_name": config,
+            "features": features._to_yaml_list(),
+            "splits": [{"name": s, "num_examples": ctx["stats"]["articles"][s]} for s in splits],
+        })
+    languages = [lang for lang in ctx["stats"]["languages"] if lang != "(unknown)"]
+    tasks = ["text-classification"] + (["token-classification"] if ctx.get("ner_field") else [])
+    meta: dict[str, Any] = {
+        "pretty_name": project["title"],
+        "license": project["license"] or "other",
+        "size_categories": [_size_category(_total(ctx))],
+        "task_categories": tasks,
+        "task_ids": ["multi-class-classification"] + (["named-entity-recognition"] if ctx.get("ner_field") else []),
+        "tags": ["toolkit", f"scheme-{ctx['scheme'].name}"],
+        "configs": configs,
+        "dataset_info": infos,
+    }
+    if languages:
+        meta["language"] = languages
+    return meta
+
+
+def _field_rows(ctx: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for f in ctx["scheme"].fields:
+        if isinstance(f, TextField):
+            rows.append([f.name, "free text", "not published (annotator notes)", f.description])
+            continue
+        if isinstance(f, (SpanField, ChoiceField)):
+            values = ", ".join(f.values)
+            kind = "entity spans" if isinstance(f, SpanField) else (
+                "choices (several)" if f.multiple else "one choice")
+        else:
+            assert isinstance(f, NumberField)
+            values = "integer" if f.integer else "number"
+            kind = "number (null when not stated)"
+        rows.append([f.name, kind, values, f.description])
+    return rows
+
+
+def _split_table(ctx: dict[str, Any]) -> str:
+    stats = ctx["stats"]
+    rows = [[s, stats["articles"][s], ctx["clusters"][s], stats["tokens"][s]] for s in SPLITS]
+    rows.append(["**total**", _total(ctx), sum(ctx["clusters"].values()), sum(stats["tokens"].values())])
+    return _table(["split", "articles", "near-duplicate clusters", "tokens (ner)"], rows)
+
+
+def _label_tables(ctx: dict[str, Any]) -> str:
+    out = []
+    for name, by_split in ctx["stats"]["labels"].items():
+        labels = sorted({label for counts in by_split.values() for label in counts})
+        rows = [[label] + [by_split[s].get(label, 0) for s in SPLITS]
+                + [sum(by_split[s].get(label, 0) for s in SPLITS)] for label in labels]
+        out.append(f"**{name}**\n\n" + _table(["value", *SPLITS, "total"], rows))
+    for name, n in ctx["stats"]["numbers"].items():
+        out.append(f"**{name}**: given for {_n(n['n'])} articles; mean {_n(n['mean'])}, max {_n(n['max'])}, "
+                   f"zero in {_n(n['zero'])}.")
+    return "\n\n".join(out)
+
+
+def _agreement_section(ctx: dict[str, Any]) -> str:
+    rows = _headline_rows(ctx)
+    agreement = ctx["stats"]["agreement"]
+    parts = []
+    if rows:
+        parts.append(_table(["field", "metric", "value", "95% CI", "n"], rows))
+    else:
+        parts.append("No `annotations/agreement.json` was found when this release was made, so no "
+                     "inter-annotator agreement figures are given.")
+    if ctx.get("stratify_field"):
+        parts.append(
+            f"The `agreement` column of each article is the share of its annotators whose "
+            f"`{ctx['stratify_field']}` answer equals the gold one; it is null when the gold value comes from a "
+            f"ground-truth (reviewer) annotation. Mean over {_n(agreement['n'])} articles: "
+            f"{_n(agreement['mean'])}.")
+    return "\n\n".join(parts)
+
+
+def render_card(ctx: dict[str, Any]) -> str:
+    project, scheme, stats = ctx["project"], ctx["scheme"], ctx["stats"]
+    front = yaml.safe_dump(card_metadata(ctx), sort_keys=False, allow_unicode=True, width=1000)
+    ner = ctx.get("ner_field")
+    load = ['ds = load_dataset("ORG/NAME", "documents")  # or a local path to this folder']
+    if ner:
+        load.append('ner = load_dataset("ORG/NAME", "ner")')
+    ingest = ctx.get("ingest") or {}
+    counts = ctx.get("annotation_counts") or {}
+    citation = (f"@misc{{{project['name'].replace('-', '_')}_{ctx['version'].replace('.', '_')},\n"
+                f"  title = {{{project['title']}}},\n  version = {{{ctx['version']}}},\n"
+                f"  year = {{{ctx['created'][:4]}}},\n  note = {{Released with toolkit {ctx['toolkit_version']}}}\n}}")
+    sections = [
+        f"---\n{front}---",
+        f"# {project['title']} (v{ctx['version']})",
+        project["description"] or f"News articles annotated with the `{scheme.name}` scheme.",
+        f"{_n(_total(ctx))} articles, each with gold labels decided from several annotators. Released "
+        f"{ctx['created'][:10]}; see [DATASHEET.md](DATASHEET.md) for the full datasheet and "
+        f"[CHANGELOG.md](CHANGELOG.md) for what changed.",
+        "```python\nfrom datasets import load_dataset\n" + "\n".join(load) + "\n```",
+        "## Task",
+        "- **documents**: one row per article with its gold labels: "
+        + ", ".join(f"`{f.name}`" for f in scheme.fields if not isinstance(f, TextField))
+        + ". Use it for document classification or span extraction.",
+        (f"- **ner**: the same articles as tokens with BIO `ner_tags` from `{ner}`, for token classification; "
+         f"`conll/{{split}}.txt` holds the same as CoNLL-2003 text (`token -X- _ tag`)." if ner else ""),
+        "## Scheme",
+        f"Scheme `{scheme.name}` version {scheme.version} (sha256 `{ctx['scheme_hash'][:16]}…`, full text in "
+        f"`scheme.json`). {scheme.description}",
+        _table(["field", "kind", "values", "description"], _field_rows(ctx)),
+        "Class ids follow the order of the values above (`ClassLabel`); spans are character offsets "
+        "(Python code points) into `text`.",
+        "## Collection",
+        f"Articles were scraped from {len(stats['sources'])} source(s), published "
+        f"{stats['published']['min'] or '?'} to {stats['published']['max'] or '?'} "
+        f"({_n(stats['published']['undated'])} without a date). Ingest read {_n(ingest.get('documents_read'))} "
+        f"documents, removed {_n(ingest.get('exact_duplicates'))} exact duplicates and rejected "
+        f"{_n(ingest.get('rejected'))}; near-duplicates are kept and grouped into clusters.",
+        "## Annotation process",
+        f"Annotated in Label Studio by {_n(counts.get('annotators'))} annotator(s) "
+        f"({_n(counts.get('annotations'))} submitted annotations). Gold labels follow the policy in "
+        f"`toolkit.toml` `[gold]`: ground truth wins, else majority vote per field; articles with a tie "
+        f"stay unresolved and are **not** in this release ({_n(ctx['unresolved']['count'])} held back).",
+        "## Agreement",
+        _agreement_section(ctx),
+        "## Splits",
+        _split_table(ctx),
+        f"Deterministic: each near-duplicate cluster goes whole to one split (no leakage of syndicated copies "
+        f"between train and test), clusters are stratified by "
+        f"`{ctx.get('stratify_field') or 'nothing'}` and ordered by a salted hash of the cluster id, "
+        f"then cut at train {ctx['options']['train']} / validation {ctx['options']['validation']} / "
+        f"test {ctx['options']['test']} (salt `{ctx['options']['seed']}`).",
+        "## Limitations",
+        _limitations(ctx),
+        "## License",
+        f"`{project['license']}`. The article texts remain the property of their publishers; check the "
+        f"terms of each source before redistribution.",
+        "## Citation",
+        f"```bibtex\n{citation}\n```",
+    ]
+    return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def _limitations(ctx: dict[str, Any]) -> str:
+    items = [
+        "News coverage over-represents some places, outlets and kinds of events; the label distribution "
+        "below reflects what was scraped, not the world.",
+        "Gold labels come from a small number of annotators per article; see the agreement figures.",
+        f"{_n(ctx['unresolved']['count'])} article(s) whose annotators disagreed were held back, which may "
+        "remove the hardest cases.",
+    ]
+    conv = ctx.get("ner_conversion") or {}
+    if conv.get("widened") or conv.get("dropped_overlap"):
+        items.append(f"In the `ner` config {_n(conv.get('widened'))} span(s) were widened to whole tokens and "
+                     f"{_n(conv.get('dropped_overlap'))} overlapping span(s) dropped (BIO cannot nest); the "
+                     f"`documents` config keeps every gold span as annotated.")
+    if ctx.get("gold_without_article"):
+        items.append(f"{_n(ctx['gold_without_article'])} gold row(s) refer to articles missing from "
+                     "articles.parquet and were left out.")
+    return "\n".join(f"- {item}" for item in items)
+
+
+# ------------------------------------------------------------------------ datasheet
+
+
+def render_datasheet(ctx: dict[str, Any], *, prefix: str = "") -> str:
+    """The seven sections of *Datasheets for Datasets* (Gebru et al., 2021), with real figures.
+
+    ``prefix`` is put before links to files of the release (for the workspace's copy).
+    """
+    project, stats, scheme = ctx["project"], ctx["stats"], ctx["scheme"]
+    ingest = ctx.get("ingest") or {}
+    counts = ctx.get("annotation_counts") or {}
+    quarantine = ctx.get("quarantine") or {}
+    plots = ctx.get("plots") or {}
+    sources = list(stats["sources"].items())
+    source_rows = [[name, n] for name, n in sources[:15]]
+    if len(sources) > 15:
+        source_rows.append([f"({len(sources) - 15} more)", sum(n for _, n in sources[15:])])
+    reasons = [[r, n] for r, n in ctx["unresolved"]["reasons"].items()]
+    images = "\n\n".join(f"![{title}]({prefix}{path})" for title, path in plots.items())
+    exports = ctx.get("exports") or []
+    sections = [
+        f"# Datasheet: {project['title']} v{ctx['version']}",
+        f"Filled in by `toolkit release` on {ctx['created'][:10]} from the data in "
+        f"[`{prefix or './'}`]({prefix or './'}), following *Datasheets for Datasets* (Gebru et al., 2021).",
+        "## Motivation",
+        f"{project['description'] or 'A dataset of annotated news articles.'} It was created to train and "
+        f"evaluate models that find the entities and classify the events described in news text, with labels "
+        f"defined by the scheme `{scheme.name}` (v{scheme.version}).",
+        "## Composition",
+        f"Each instance is one news article (title, text, publication date, source URL) with gold labels. "
+        f"{_n(_total(ctx))} articles are released; {_n(ctx['unresolved']['count'])} annotated articles were "
+        f"held back as unresolved"
+        + (":" if reasons else ".")
+        + ("\n\n" + _table(["reason", "articles"], reasons) if reasons else ""),
+        _split_table(ctx),
+        "Labels per split:",
+        _label_tables(ctx),
+        images,
+        f"Publication dates: {stats['published']['min'] or '?'} to {stats['published']['max'] or '?'} "
+        f"({_n(stats['published']['undated'])} undated). Languages: "
+        + ", ".join(f"{k} ({_n(v)})" for k, v in stats["languages"].items()) + ".",
+        "Sources:",
+        _table(["source", "articles"], source_rows) if source_rows else "(none recorded)",
+        "The texts are news reports of violent events and name real people (victims, suspects, officials): "
+        "they may be offensive or distressing, and contain personal information that was already public.",
+        "## Collection process",
+        f"Articles were scraped from the sources above and ingested with `toolkit ingest`: "
+        f"{_n(ingest.get('files_read'))} files, {_n(ingest.get('documents_read'))} documents read, "
+        f"{_n(ingest.get('exact_duplicates'))} exact duplicates removed, {_n(ingest.get('rejected'))} rejected "
+        f"({', '.join(f'{k}: {v}' for k, v in (ingest.get('rejected_by_reason') or {}).items()) or 'none'}), "
+        f"{_n(ingest.get('near_duplicate_clusters'))} near-duplicate clusters covering "
+        f"{_n(ingest.get('articles_in_clusters'))} articles.",
+        "Annotation snapshots that went into this release:\n\n"
+        + (_table(["snapshot", "sha256", "tasks"], [[e.get("file"), (e.get("sha256") or "")[:16] + "…",
+                                                      e.get("tasks")] for e in exports])
+           if exports else "(no pull snapshot recorded)"),
+        "## Preprocessing, cleaning, labeling",
+        f"Encoding repaired, boilerplate stripped, article ids derived from the cleaned text. Labeled in "
+        f"Label Studio by {_n(counts.get('annotators'))} annotator(s): {_n(counts.get('annotations'))} submitted "
+        f"and {_n(counts.get('cancelled'))} cancelled annotations. Records that failed validation were "
+        f"quarantined, not used: "
+        + (", ".join(f"{_n(v)} {k}" for k, v in quarantine.items()) if quarantine else "none") + ".",
+        "Annotators per released article:\n\n"
+        + _table(["annotators", "articles"], [[k, v] for k, v in stats["annotators_per_article"].items()]),
+        "How gold labels were decided:\n\n"
+        + _table(["decided by", "articles"], [[k, v] for k, v in stats["decided_by"].items()]),
+        "Agreement:\n\n" + _agreement_section(ctx),
+        "## Uses",
+        "Training and evaluating named-entity recognition and event classification on news text; studying "
+        "annotation agreement. Not for decisions about individuals, nor as a record of what happened: the "
+        "labels describe what the articles report.",
+        "## Distribution",
+        f"As a folder of Parquet files with a dataset card, laid out as a Hugging Face dataset repository, "
+        f"under the license `{project['license']}`; checksums in `manifest.json` (`toolkit verify`), "
+        f"Croissant metadata in `croissant.json`.",
+        "## Maintenance",
+        f"Maintained in the project's workspace; each release is immutable and versioned (this is "
+        f"v{ctx['version']}: {ctx['reason']}). Errors are fixed in a new patch release; see CHANGELOG.md.",
+    ]
+    return "\n\n".join(s for s in sections if s) + "\n"
+
+
+# ------------------------------------------------------------------------ changelog
+
+
+def render_changelog(ctx: dict[str, Any]) -> str:
+    diff = ctx.get("diff")
+    lines = [f"# Changelog: v{ctx['version']}", "",
+             f"Released {ctx['created'][:10]}. Version reason: {ctx['reason']}.", ""]
+    if diff is None:
+        lines.append(f"First release: {_n(_total(ctx))} articles.")
+        return "\n".join(lines) + "\n"
+    if diff.get("error"):
+        lines.append(diff["error"])
+        return "\n".join(lines) + "\n"
+    prev = diff["previous"]
+    scheme = diff["scheme"]
+    lines += [f"Compared with **{prev}**.", "", "## Summary", "",
+              _table(["change", "count"], [
+                  ["articles added", diff["articles_added"]], ["articles removed", diff["articles_removed"]],
+                  *[[f"`{name}` changed", n] for name, n in diff["changed_counts"].items() if name != "split"],
+                  ["gold spans added", diff["spans_added"]], ["gold spans removed", diff["spans_removed"]],
+                  ["articles whose spans changed", diff["spans_changed_articles"]],
+                  ["articles that moved split", diff["changed_counts"].get("split", 0)],
+              ]), ""]
+    if scheme["added"] or scheme["removed"]:
+        lines += ["## Scheme", ""] + [f"- removed: {x}" for x in scheme["removed"]] \
+            + [f"- added: {x}" for x in scheme["added"]] + [""]
+    note = f" (first {ctx.get('changelog_rows', 200)} listed)"
+    for title, key, count in (("Articles added", "added", "articles_added"),
+                              ("Articles removed", "removed", "articles_removed")):
+        if diff[count]:
+            lines += [f"## {title}" + (note if diff[count] > len(diff[key]) else ""), ""]
+            lines += [f"- `{a}`" for a in diff[key]] + [""]
+    labels = [c for c in diff["changes"] if c["field"] != "split"]
+    moves = [c for c in diff["changes"] if c["field"] == "split"]
+    if labels:
+        lines += ["## Labels changed", "", _table(["article", "field", "old", "new"],
+                                                  [[f"`{c['article_id']}`", c["field"], c["old"], c["new"]]
+                                                   for c in labels]), ""]
+    if diff["span_changes"]:
+        lines += ["## Spans changed", "", _table(
+            ["article", "field", "", "span", "label", "text"],
+            [[f"`{c['article_id']}`", c["field"], c["change"], f"{c['start']}–{c['end']}", c["label"], c["text"]]
+             for c in diff["span_changes"]]), ""]
+    if moves:
+        lines += ["## Articles that moved split", "",
+                  "Splits are recomputed from all the data of each release; adding articles moves a few "
+                  "clusters near the cut points.", "",
+                  _table(["article", "before", "now"], [[f"`{c['article_id']}`", c["old"], c["new"]] for c in moves]),
+                  ""]
+    lines += _deltas(ctx)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _deltas(ctx: dict[str, Any]) -> list[str]:
+    old = ctx.get("previous_manifest") or {}
+    lines = []
+    old_head = {(h.get("field"), h.get("metric")): h.get("value") for h in old.get("agreement_headline") or []}
+    rows = []
+    for h in ctx.get("agreement_headline") or []:
+        before = old_head.get((h.get("field"), h.get("metric")))
+        delta = (h.get("value") - before) if isinstance(before, (int, float)) and isinstance(
+            h.get("value"), (int, float)) else None
+        rows.append([h.get("field"), h.get("metric"), before, h.get("value"), delta])
+    if rows:
+        lines += ["## Agreement", "", _table(["field", "metric", "before", "now", "Δ"], rows), ""]
+    old_labels = (old.get("stats") or {}).get("labels") or {}
+    rows = []
+    for name, by_split in ctx["stats"]["labels"].items():
+        before_split = old_labels.get(name) or {}
+        labels = sorted({lab for d in (*by_split.values(), *before_split.values()) for lab in d})
+        for label in labels:
+            now = sum(by_split.get(s, {}).get(label, 0) for s in SPLITS)
+            before = sum((before_split.get(s) or {}).get(label, 0) for s in SPLITS)
+            if now != before:
+                rows.append([name, label, before, now, f"{now - before:+,}"])
+    if rows:
+        lines += ["## Distribution", "", _table(["field", "value", "before", "now", "Δ"], rows), ""]
+    return lines
+
+
+# ---------------------------------------------------------------------------- plots
+
+
+def write_plots(folder: Path, ctx: dict[str, Any]) -> dict[str, str]:
+    """PNG plots of the label distribution and agreement; title -> path inside the release."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, str] = {}
+    labels = ctx["stats"]["labels"]
+    if labels:
+        fig, axes = plt.subplots(len(labels), 1, figsize=(8, 3.2 * len(labels)), squeeze=False)
+        for ax, (name, by_split) in zip(axes[:, 0], labels.items()):
+            values = sorted({v for counts in by_split.values() for v in counts},
+                            key=lambda v: -sum(by_split[s].get(v, 0) for s in SPLITS))
+            left = [0] * len(values)
+            for s in SPLITS:
+                widths = [by_split[s].get(v, 0) for v in values]
+                ax.barh(values, widths, left=left, label=s)
+                left = [a + b for a, b in zip(left, widths)]
+            ax.invert_yaxis()
+            ax.set_title(f"{name}: count per split")
+            ax.legend(loc="lower right", fontsize=8)
+            ax.tick_params(axis="y", labelsize=8)
+        fig.tight_layout()
+        fig.savefig(folder / "label_distribution.png", dpi=80, metadata={"Software": None})
+        plt.close(fig)
+        written["Label distribution"] = "plots/label_distribution.png"
+    headline = [h for h in ctx.get("agreement_headline") or [] if isinstance(h.get("value"), (int, float))]
+    hist = ctx["stats"]["agreement"]["histogram"]
+    if headline or any(hist):
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), squeeze=False)
+        ax = axes[0, 0]
+        if headline:
+            names = [f"{h['field']}\n{h['metric']}" for h in headline]
+            values = [h["value"] for h in headline]
+            low = [max(0.0, h["value"] - h["ci_low"]) if h.get("ci_low") is not None else 0 for h in headline]
+            high = [max(0.0, h["ci_high"] - h["value"]) if h.get("ci_high") is not None else 0 for h in headline]
+            ax.bar(names, values, yerr=[low, high], capsize=4)
+            ax.tick_params(axis="x", labelsize=7)
+            ax.set_title("Agreement (95% CI)")
+        else:
+            ax.set_axis_off()
+        ax = axes[0, 1]
+        ax.bar([i / 10 + 0.05 for i in range(10)], hist, width=0.09)
+        ax.set_xlim(0, 1)
+        ax.set_title(f"Per-article agreement on {ctx.get('stratify_field')}")
+        ax.set_xlabel("share of annotators agreeing with gold")
+        fig.tight_layout()
+        fig.savefig(folder / "agreement.png", dpi=80, metadata={"Software": None})
+        plt.close(fig)
+        written["Agreement"] = "plots/agreement.png"
+    return written
