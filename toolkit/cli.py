@@ -421,6 +421,8 @@ def validate_cli(
                                                      "a tasks.jsonl, a records .jsonl or a .parquet; default: the "
                                                      "workspace's annotations (and quarantine)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    workers: Optional[int] = typer.Option(None, min=1, help="Processes for validating an export file "
+                                                            "(default: the cores, at most 4)."),
 ) -> None:
     """Validate annotations against the scheme's JSON Schema and the semantic checks.
 
@@ -439,7 +441,7 @@ def validate_cli(
             ws = _state().workspace()
         except ToolkitError:
             ws = None  # a file can be checked against the default scheme outside a workspace
-        report = validate_file(ws, file)
+        report = validate_file(ws, file, workers=workers)
     if as_json:
         print_json(report.to_dict())
     else:

@@ -1,7 +1,8 @@
 """Read Label Studio export files made in the UI, one task at a time.
 
-Exports can be many gigabytes, so nothing here loads a whole file: JSON lists are
-streamed with ijson, JSONL line by line, gzip is decompressed on the fly. Every
+Exports can be many gigabytes, so nothing here loads a whole file: a JSON list is streamed
+item by item (``toolkit.jsonstream``), a single pretty-printed object with ijson, JSONL line by
+line, and gzip is decompressed on the fly. Every
 format comes out as full-format tasks (``{"id", "data", "annotations", ...}``), so
 ``toolkit.normalise.normalise_task`` needs to know only one shape.
 
@@ -146,9 +147,11 @@ def _containers(path: Path) -> Iterator[tuple[str, Iterator[Any]]]:
         if first == b"":
             raise InputError(f"{path} is empty", hint=_READ_HINT)
         if first == b"[":
-            # The "[" is consumed already; give it back to the parser.
-            source = _Chain(_CountingReader(io.BytesIO(b"[")), _CountingReader(stream))
-            yield "list", _parse_list(path, source, gzipped)
+            # The common case (what the Label Studio UI exports): the fast streaming splitter,
+            # which reads the file on its own.
+            from .jsonstream import iter_json_items
+
+            yield "list", iter_json_items(path)
         elif first != b"{":
             raise InputError(f"{path} is not a JSON export: it starts with {first!r}",
                              hint="give a Label Studio export in JSON, JSON_MIN or JSONL format "
@@ -224,16 +227,6 @@ def _parse_error(path: Path, exc: Exception, position: int, done: int,
 
 
 _STREAM_ERRORS = (ijson.JSONError, EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError)
-
-
-def _parse_list(path: Path, source: _Chain, gzipped: bool) -> Iterator[Any]:
-    done = 0
-    try:
-        for item in ijson.items(source, "item", use_float=True):
-            yield item
-            done += 1
-    except _STREAM_ERRORS as exc:
-        raise _parse_error(path, exc, source.position, done, gzipped) from None
 
 
 def _parse_object(path: Path, source: _Chain, gzipped: bool) -> Iterator[Any]:

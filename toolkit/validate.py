@@ -21,6 +21,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import multiprocessing
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -161,10 +163,10 @@ class SchemaLayer:
         self.validator = cls(self.schema, format_checker=cls.FORMAT_CHECKER)
         self.check: Callable[[dict[str, Any]], bool] | None = None
         if fast:
-            with contextlib.suppress(ImportError):
-                from .fastcheck import compile_record_check
+            from .fastcheck import compile_schema_check
 
-                self.check = compile_record_check(scheme)
+            # Compiled from the very schema jsonschema uses, so the two cannot drift apart.
+            self.check = compile_schema_check(self.schema)
 
     def errors(self, record: dict[str, Any]) -> list[ValidationError]:
         if self.check is not None and self.check(record):
@@ -216,6 +218,10 @@ def _empty(value: Any) -> bool:
     return value is None or value == [] or value == ""
 
 
+IDENTITY_KEYS = ("task_id", "article_id", "annotation_id", "annotator_id", "annotator_email", "was_cancelled",
+                 "ground_truth")
+
+
 class SemanticLayer:
     """Checks across fields and records. Keeps per-run state (ids seen), so use one per run."""
 
@@ -227,27 +233,26 @@ class SemanticLayer:
         self.per_annotator: dict[tuple[Any, Any], int] = {}
 
     def errors(self, record: dict[str, Any], text: str | None) -> list[ValidationError]:
-        found: list[ValidationError] = []
+        return self.record_errors(record, text) + self.cross_errors(record)
 
+    @staticmethod
+    def _adder(record: dict[str, Any], found: list[ValidationError]) -> Callable[..., None]:
         def add(kind: str, path: str, message: str, value: Any) -> None:
             found.append(ValidationError(
                 type=kind, path=path, value=_short(value), task_id=record.get("task_id"),
                 annotation_id=record.get("annotation_id"),
                 annotator=record.get("annotator_email") or record.get("annotator_id"),
                 message=f"task {record.get('task_id')}, annotation {record.get('annotation_id')}: {path}: {message}"))
+        return add
 
-        for f in self.scheme.fields:
-            value = record.get(f.name)
-            if isinstance(f, SpanField) and isinstance(value, list):
-                self._spans(f, value, text, add)
-            if f.required and not record.get("was_cancelled") and _empty(value):
-                add("missing-required", f.name, f"{f.name!r} is required by the scheme but empty", value)
-        if record.get("was_cancelled"):
-            filled = [f.name for f in self.scheme.fields if not _empty(record.get(f.name))]
-            if filled:
-                add("cancelled-with-results", filled[0],
-                    f"the annotation was cancelled (skipped) but has values for {', '.join(filled)}; "
-                    "un-skip it in Label Studio or clear it", record.get(filled[0]))
+    def cross_errors(self, record: dict[str, Any]) -> list[ValidationError]:
+        """Checks that need the records seen before: ids, annotators per task, known articles.
+
+        Needs only the record's identity (see ``IDENTITY_KEYS``), so that a parallel run can do
+        the per-record work elsewhere and this part in order, in one place.
+        """
+        found: list[ValidationError] = []
+        add = self._adder(record, found)
         annotation_id = record.get("annotation_id")
         if annotation_id in self.seen_ids:
             add("duplicate-id", "annotation_id", f"annotation id {annotation_id} occurs more than once",
@@ -270,6 +275,24 @@ class SemanticLayer:
         if self.task_ids is not None and record.get("task_id") not in self.task_ids:
             add("unknown-task", "task_id", f"task {record.get('task_id')} is not in the latest snapshot",
                 record.get("task_id"))
+        return found
+
+    def record_errors(self, record: dict[str, Any], text: str | None) -> list[ValidationError]:
+        """Checks of one record on its own (spans against the text, required, cancelled)."""
+        found: list[ValidationError] = []
+        add = self._adder(record, found)
+        for f in self.scheme.fields:
+            value = record.get(f.name)
+            if isinstance(f, SpanField) and isinstance(value, list):
+                self._spans(f, value, text, add)
+            if f.required and not record.get("was_cancelled") and _empty(value):
+                add("missing-required", f.name, f"{f.name!r} is required by the scheme but empty", value)
+        if record.get("was_cancelled"):
+            filled = [f.name for f in self.scheme.fields if not _empty(record.get(f.name))]
+            if filled:
+                add("cancelled-with-results", filled[0],
+                    f"the annotation was cancelled (skipped) but has values for {', '.join(filled)}; "
+                    "un-skip it in Label Studio or clear it", record.get(filled[0]))
         return found
 
     def _spans(self, f: SpanField, spans: list[Any], text: str | None, add: Callable[..., None]) -> None:
@@ -302,12 +325,19 @@ class RecordChecker:
     """Both layers for a stream of records."""
 
     def __init__(self, scheme: Scheme, *, schema: dict[str, Any] | None = None, article_ids: set[str] | None = None,
-                 task_ids: set[int] | None = None, fast: bool = True) -> None:
+                 task_ids: set[int] | None = None, fast: bool = True, semantic: bool = True) -> None:
         self.schema_layer = SchemaLayer(scheme, schema, fast=fast)
-        self.semantic = SemanticLayer(scheme, article_ids=article_ids, task_ids=task_ids)
+        self.semantic = SemanticLayer(scheme, article_ids=article_ids, task_ids=task_ids) if semantic else None
 
     def errors(self, record: dict[str, Any], text: str | None = None) -> list[ValidationError]:
-        return self.schema_layer.errors(record) + self.semantic.errors(record, text)
+        return self.record_errors(record, text) + self.cross_errors(record)
+
+    def record_errors(self, record: dict[str, Any], text: str | None = None) -> list[ValidationError]:
+        errors = self.schema_layer.errors(record)
+        return errors + self.semantic.record_errors(record, text) if self.semantic is not None else errors
+
+    def cross_errors(self, record: dict[str, Any]) -> list[ValidationError]:
+        return self.semantic.cross_errors(record) if self.semantic is not None else []
 
 
 # Records from Parquet ------------------------------------------------------------------
@@ -425,32 +455,131 @@ def _read_quarantine(path: Path) -> Iterator[dict[str, Any]]:
         yield from _iter_json_lines(path, hint="restore the file, or run `toolkit pull` to rebuild it")
 
 
-def validate_export(path: Path, scheme: Scheme, *, fast: bool = True) -> Report:
-    """Validate a Label Studio export file (JSON, JSON_MIN, JSONL; plain or gzipped), streamed."""
+def validate_export(path: Path, scheme: Scheme, *, fast: bool = True, semantic: bool = True,
+                    workers: int | None = None) -> Report:
+    """Validate a Label Studio export file (JSON, JSON_MIN, JSONL; plain or gzipped), streamed.
+
+    A JSON list is validated by ``workers`` processes (default: the cores, at most 4): this
+    process splits the stream into raw items, the workers decode, normalise and check them, and
+    the checks across records run here, in file order, so the report is the same as with one.
+    ``fast=False`` skips the compiled check (jsonschema on every record); ``semantic=False``
+    runs the JSON Schema layer only. Both exist for measuring; the defaults are what users get.
+    """
     from .exports import iter_export_tasks
     from .normalise import normalise_task
 
     report = Report(source=str(path))
-    checker = RecordChecker(scheme, fast=fast)
+    checker = RecordChecker(scheme, fast=fast, semantic=semantic)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4)
+    if workers > 1 and _is_json_list(path) and "fork" in multiprocessing.get_all_start_methods():
+        _validate_export_parallel(path, scheme, checker, report, workers, fast=fast, semantic=semantic)
+        report.valid_records = report.records - report.quarantined
+        return report
     for task in iter_export_tasks(path, scheme):
         result = normalise_task(task, scheme)
         text = (task.get("data") or {}).get("text") if isinstance(task, dict) else None
-        for record in result.records:
-            report.records += 1
-            errors = checker.errors(record, text if isinstance(text, str) else None)
-            report.errors.extend(errors)
-            report.quarantined += bool(errors)
-        for entry in result.quarantine:
-            if entry["kind"] == "annotation":
-                report.records += 1
-                report.quarantined += 1
-            report.errors.extend(ValidationError(type=e["type"], message=e["message"], path=e["path"],
-                                                 value=e.get("value", ""), task_id=entry.get("task_id"),
-                                                 annotation_id=entry.get("annotation_id"),
-                                                 annotator=entry.get("annotator_id"))
-                                 for e in entry["errors"])
+        text = text if isinstance(text, str) else None
+        _add_task_result(report, result, [checker.record_errors(r, text) for r in result.records], checker)
     report.valid_records = report.records - report.quarantined
     return report
+
+
+def _add_task_result(report: Report, result: Any, record_errors: list[list[ValidationError]],
+                     checker: RecordChecker) -> None:
+    """Fold one task's records (with their per-record errors) and mapping problems into ``report``."""
+    for record, errors in zip(result.records, record_errors):
+        report.records += 1
+        errors = errors + checker.cross_errors(record)
+        report.errors.extend(errors)
+        report.quarantined += bool(errors)
+    for entry in result.quarantine:
+        if entry["kind"] == "annotation":
+            report.records += 1
+            report.quarantined += 1
+        report.errors.extend(ValidationError(type=e["type"], message=e["message"], path=e["path"],
+                                             value=e.get("value", ""), task_id=entry.get("task_id"),
+                                             annotation_id=entry.get("annotation_id"),
+                                             annotator=entry.get("annotator_id"))
+                             for e in entry["errors"])
+
+
+def _is_json_list(path: Path) -> bool:
+    import gzip
+
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+        fh.seek(0)
+        stream = gzip.GzipFile(fileobj=fh) if head == b"\x1f\x8b" else fh
+        try:
+            start = stream.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        except OSError:
+            return False
+    return start[:1] == b"["
+
+
+# Worker side of the parallel validation (a forked process inherits the imports).
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(path: str, scheme: Scheme, fast: bool, semantic: bool) -> None:
+    _WORKER.update(path=Path(path), scheme=scheme, checker=RecordChecker(scheme, fast=fast, semantic=semantic))
+
+
+@dataclass
+class _Slim:
+    """What the parent needs of one task: record identities and mapping problems."""
+
+    records: list[dict[str, Any]]
+    quarantine: list[dict[str, Any]]
+
+
+def _worker_batch(batch: list[tuple[int, bytes]]) -> list[tuple[_Slim, list[list[ValidationError]]]]:
+    from .exports import _as_task
+    from .jsonstream import decode_item
+    from .normalise import normalise_task
+
+    path, scheme, checker = _WORKER["path"], _WORKER["scheme"], _WORKER["checker"]
+    out = []
+    for offset, raw in batch:
+        task = _as_task(decode_item(raw, source=path, offset=offset), path, scheme)
+        result = normalise_task(task, scheme)
+        text = (task.get("data") or {}).get("text") if isinstance(task, dict) else None
+        errors = [checker.record_errors(r, text if isinstance(text, str) else None) for r in result.records]
+        slim = _Slim([{k: r.get(k) for k in IDENTITY_KEYS} for r in result.records], result.quarantine)
+        out.append((slim, errors))
+    return out
+
+
+def _validate_export_parallel(path: Path, scheme: Scheme, checker: RecordChecker, report: Report, workers: int,
+                              *, fast: bool, semantic: bool, batch_size: int = 64) -> None:
+    from collections import deque
+
+    from .jsonstream import iter_raw_items
+
+    def batches() -> Iterator[list[tuple[int, bytes]]]:
+        batch: list[tuple[int, bytes]] = []
+        for item in iter_raw_items(path):
+            batch.append(item)
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers, initializer=_worker_init, initargs=(str(path), scheme, fast, semantic)) as pool:
+        pending: deque = deque()  # a bounded number in flight keeps memory bounded
+
+        def drain(limit: int) -> None:
+            while len(pending) > limit:
+                for slim, errors in pending.popleft().get():
+                    _add_task_result(report, slim, errors, checker)
+
+        for batch in batches():
+            pending.append(pool.apply_async(_worker_batch, (batch,)))
+            drain(4 * workers)
+        drain(0)
 
 
 def validate_tasks(path: Path, schema: dict[str, Any]) -> Report:
@@ -482,7 +611,7 @@ def validate_tasks(path: Path, schema: dict[str, Any]) -> Report:
     return report
 
 
-def validate_file(ws: Workspace | None, path: Path) -> Report:
+def validate_file(ws: Workspace | None, path: Path, *, workers: int | None = None) -> Report:
     """Validate a file by its kind: a tasks.jsonl, an annotations Parquet, or a Label Studio export."""
     if not path.exists():
         raise InputNotFound(f"{path}: no such file", hint="give an export file, a tasks.jsonl or a .parquet")
@@ -500,7 +629,7 @@ def validate_file(ws: Workspace | None, path: Path) -> Report:
         from .scheme import build_task_schema
 
         return validate_tasks(path, build_task_schema(scheme))
-    return validate_export(path, scheme)
+    return validate_export(path, scheme, workers=workers)
 
 
 def validate_records(records: Iterable[dict[str, Any]], scheme: Scheme, ws: Workspace | None, *,
