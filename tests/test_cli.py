@@ -174,3 +174,11 @@ def test_python_dash_m_toolkit_runs():
                             check=False, cwd=REPO)
     assert result.returncode == 0
     assert result.stdout.startswith("toolkit ")
+
+
+def test_page_size_above_what_label_studio_accepts_is_refused():
+    from toolkit.config import config_from_dict
+    from toolkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"page_size must be 1-900"):
+        config_from_dict({"labelstudio": {"page_size": 1000}})

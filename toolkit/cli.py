@@ -632,7 +632,7 @@ def pull_cli(
     from_export: Optional[Path] = typer.Option(None, "--from-export", exists=False,
                                                help="Read a Label Studio export file (JSON or JSON_MIN, "
                                                     "optionally .gz) instead of the server."),
-    chunk_size: Optional[int] = typer.Option(None, min=1, max=1000,
+    chunk_size: Optional[int] = typer.Option(None, min=1, max=900,
                                              help="Task ids per request (default [labelstudio] page_size)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:

@@ -16,6 +16,9 @@ from typing import Any
 from .errors import ConfigError
 
 CONFIG_FILE = "toolkit.toml"
+# Label Studio (Django) refuses requests with more than 1,000 query parameters, and a pull asks
+# for its chunk as ids[]=... parameters.
+MAX_IDS_PER_REQUEST = 900
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,8 @@ class TasksConfig:
 class LabelStudioConfig:
     url: str = ""  # empty: the embedded server started by `toolkit studio`
     port: int = 8080
-    # Task ids per request when pulling (at most 1000), and per page when listing.
+    # Task ids per request when pulling, and per page when listing. At most 900: Label Studio
+    # (Django) answers 400 to a request with more than 1,000 query parameters.
     page_size: int = 500
     # Seconds to wait for one answer, and how often a failed read is retried (with backoff).
     timeout: float = 60.0
@@ -166,8 +170,9 @@ def _check(config: Config, source: str) -> None:
         raise ConfigError(f"{source}: [gold] numbers must be \"median\" or \"majority\", min_annotations >= 1, "
                           "span_min_agree >= 0 and bootstrap >= 0")
     ls = config.labelstudio
-    if not 1 <= ls.page_size <= 1000 or ls.timeout <= 0 or ls.retries < 0:
-        raise ConfigError(f"{source}: [labelstudio] page_size must be 1-1000, timeout positive, retries >= 0")
+    if not 1 <= ls.page_size <= MAX_IDS_PER_REQUEST or ls.timeout <= 0 or ls.retries < 0:
+        raise ConfigError(f"{source}: [labelstudio] page_size must be 1-{MAX_IDS_PER_REQUEST}, timeout positive, "
+                          "retries >= 0")
     if ing.shingle_size < 1 or ing.num_perm < 16 or ing.batch_size < 1 or ing.max_file_mb <= 0:
         raise ConfigError(
             f"{source}: [ingest] shingle_size, batch_size and max_file_mb must be positive "
@@ -224,7 +229,7 @@ one_per_cluster = false
 # Empty: the embedded server (`toolkit studio start`). LABEL_STUDIO_URL overrides it.
 url = ""
 port = 8080
-# Task ids per request when pulling (at most 1000).
+# Task ids per request when pulling (at most 900).
 page_size = 500
 timeout = 60.0
 retries = 4

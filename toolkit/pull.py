@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import atomicio
+from .config import MAX_IDS_PER_REQUEST
 from .errors import InputNotFound, ProjectNotFound, PullIncomplete
 from .labelstudio import Connection, LabelStudioClient, client_for, connect
 from .normalise import (
@@ -430,7 +431,7 @@ def pull(workspace: Workspace, *, from_export: str | Path | None = None, progres
         report = PullReport(source={"kind": "server", "url": _public_url(conn.url), "project_id": project_id})
         if review_id is not None:
             report.source["review_project_id"] = review_id
-        chunk = min(max(chunk_size or workspace.config.labelstudio.page_size, 1), 1000)
+        chunk = min(max(chunk_size or workspace.config.labelstudio.page_size, 1), MAX_IDS_PER_REQUEST)
         sink = _Sink(workspace, scheme, client.users(), report)
         checkpoints: list[_Checkpoint] = []
         try:
