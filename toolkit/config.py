@@ -61,7 +61,7 @@ class LabelStudioConfig:
     port: int = 8080
     # Task ids per request when pulling, and per page when listing. At most 900: Label Studio
     # (Django) answers 400 to a request with more than 1,000 query parameters.
-    page_size: int = 500
+    page_size: int = 900
     # Seconds to wait for one answer, and how often a failed read is retried (with backoff).
     timeout: float = 60.0
     retries: int = 4
@@ -230,7 +230,7 @@ one_per_cluster = false
 url = ""
 port = 8080
 # Task ids per request when pulling (at most 900).
-page_size = 500
+page_size = 900
 timeout = 60.0
 retries = 4
 
