@@ -199,6 +199,10 @@ def test_card_datasheet_and_workspace_datasheet(ws: Workspace) -> None:
     meta = yaml.safe_load(card.split("---\n")[1])
     assert [c["config_name"] for c in meta["configs"]] == ["documents", "ner"]
     assert meta["configs"][0]["data_files"][0] == {"split": "train", "path": "documents/train-*.parquet"}
+    # datasets ignores (with a warning) split entries that lack any of these three
+    for info in meta["dataset_info"]:
+        for split in info["splits"]:
+            assert set(split) == {"name", "num_bytes", "num_examples"} and split["num_bytes"] > 0
     for section in ("## Task", "## Scheme", "## Collection", "## Annotation process", "## Agreement", "## Splits",
                     "## Limitations", "## License", "## Citation"):
         assert section in card

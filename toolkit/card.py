@@ -85,7 +85,9 @@ def card_metadata(ctx: dict[str, Any]) -> dict[str, Any]:
         infos.append({
             "config_name": config,
             "features": features._to_yaml_list(),
-            "splits": [{"name": s, "num_examples": ctx["stats"]["articles"][s]} for s in splits],
+            # name, num_bytes and num_examples: datasets ignores a split entry without all three.
+            "splits": [{"name": s, "num_bytes": ctx.get("file_bytes", {}).get(config, {}).get(s, 0),
+                        "num_examples": ctx["stats"]["articles"][s]} for s in splits],
         })
     languages = [lang for lang in ctx["stats"]["languages"] if lang != "(unknown)"]
     tasks = ["text-classification"] + (["token-classification"] if ctx.get("ner_field") else [])

@@ -1020,6 +1020,8 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
                 "feature_objects": features,
                 "files": {config: {s: [p.relative_to(tmp).as_posix() for p in paths] for s, paths in by.items()}
                           for config, by in files.items()},
+                "file_bytes": {config: {s: sum(p.stat().st_size for p in paths) for s, paths in by.items()}
+                               for config, by in files.items()},
                 "options": dataclasses.asdict(options),
                 "stats": stats.to_dict(), "clusters": plan.clusters, "strata": plan.strata,
                 "unresolved": {"count": inputs.unresolved, "reasons": dict(inputs.unresolved_reasons.most_common())},
