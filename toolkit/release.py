@@ -54,6 +54,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import __version__, atomicio
+from .config import ReleaseConfig
 from .errors import ToolkitError
 from .progress import NullProgress, Progress
 from .scheme import ChoiceField, Scheme, SpanField, TextField
@@ -122,30 +123,16 @@ class HubError(ReleaseError):
 
 
 @dataclass(frozen=True)
-class ReleaseOptions:
-    """How a release is cut. Defaults here; a ``[release]`` section of toolkit.toml overrides."""
+class ReleaseOptions(ReleaseConfig):
+    """How a release is cut: the ``[release]`` settings of toolkit.toml (``ReleaseConfig``:
+    split ratios, split salt, stratify and NER fields) plus the sizes of the write path."""
 
-    train: float = 0.8
-    validation: float = 0.1
-    test: float = 0.1
-    # Salt of the split hash: change it to draw other splits from the same data.
-    seed: str = "toolkit"
-    # Field whose gold value stratifies the splits (default: first single choice field),
-    # and span field the ``ner`` config is made from (default: first span field).
-    stratify_field: str = ""
-    ner_field: str = ""
     rows_per_shard: int = 250_000
     batch_size: int = 10_000
 
     @classmethod
     def from_workspace(cls, ws: Workspace) -> ReleaseOptions:
-        section = getattr(ws.config, "release", None)
-        if section is None:
-            options = cls()
-        else:
-            known = {f.name for f in dataclasses.fields(cls)}
-            values = section if isinstance(section, dict) else dataclasses.asdict(section)
-            options = cls(**{k: v for k, v in values.items() if k in known})
+        options = cls(**dataclasses.asdict(ws.config.release))
         options.check()
         return options
 
