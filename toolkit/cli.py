@@ -412,6 +412,63 @@ def push_cli(
     out.print(f"Open {report.server}/projects/{report.project_id}/data to label.", markup=False)
 
 
+# pull ---------------------------------------------------------------------------------------
+
+@app.command("pull")
+@handle_errors
+def pull_cli(
+    from_export: Optional[Path] = typer.Option(None, "--from-export", exists=False,
+                                               help="Read a Label Studio export file (JSON or JSON_MIN, "
+                                                    "optionally .gz) instead of the server."),
+    chunk_size: Optional[int] = typer.Option(None, min=1, max=900,
+                                             help="Task ids per request (default [labelstudio] page_size)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Read every task and annotation back, snapshot it, normalise and validate it.
+
+    Writes annotations/exports/<timestamp>.jsonl.gz (raw, immutable), annotations.parquet,
+    drafts.parquet, predictions.parquet, quarantine.jsonl and pull-report.json. An interrupted
+    pull resumes where it stopped.
+
+    Example: toolkit pull    or    toolkit pull --from-export project-1-at-2024-11-25.json
+    """
+    from .pull import pull
+
+    report = pull(_state().workspace(), from_export=from_export, chunk_size=chunk_size, progress=RichProgress())
+    if as_json:
+        print_json(report.to_dict())
+        return
+    source = report.source
+    where = source.get("url", "") + f" project {source['project_id']}" if source["kind"] == "server" \
+        else source["file"]
+    out.print(f"Pull <- {where}" + (f" (resumed, {report.resumed_chunks} chunk(s) already read)"
+                                   if report.resumed_chunks else ""), markup=False)
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for name, value in [
+        ("tasks", report.tasks), ("annotations", report.annotations),
+        ("  valid (annotations.parquet)", report.valid), ("  of which cancelled", report.cancelled),
+        ("  of which ground truth", report.ground_truth), ("drafts", report.drafts),
+        ("predictions", report.predictions), ("quarantined entries", report.quarantined),
+    ]:
+        table.add_row(name, str(value))
+    out.print(table)
+    o = report.offsets
+    if o.get("checked"):
+        out.print(f"span offsets: {o['checked']} checked, {o['converted']} converted from UTF-16, "
+                  f"{o['repaired']} repaired, {o['quarantined']} quarantined", markup=False)
+    if report.quarantined_by_type:
+        out.print("quarantine reasons: " + ", ".join(f"{k} {v}" for k, v in report.quarantined_by_type.items()),
+                  markup=False)
+    c = report.changes
+    out.print(f"since the last pull: {len(c.added)} added, {len(c.changed)} changed, {len(c.deleted)} deleted "
+              f"annotation(s); {len(c.tasks_deleted)} task(s) deleted", markup=False)
+    if c.deleted or c.tasks_deleted:
+        out.print("  (deleted ones stay in the earlier snapshots in annotations/exports/)", markup=False)
+    out.print(f"snapshot: {report.snapshot}", markup=False)
+
+
 # validate -----------------------------------------------------------------------------------
 
 @app.command("validate")
@@ -622,63 +679,6 @@ def verify_cli(
         out.print(f"{report.path}: does NOT match its manifest", markup=False)
     if not report.ok:
         raise typer.Exit(1)
-
-
-# pull ---------------------------------------------------------------------------------------
-
-@app.command("pull")
-@handle_errors
-def pull_cli(
-    from_export: Optional[Path] = typer.Option(None, "--from-export", exists=False,
-                                               help="Read a Label Studio export file (JSON or JSON_MIN, "
-                                                    "optionally .gz) instead of the server."),
-    chunk_size: Optional[int] = typer.Option(None, min=1, max=900,
-                                             help="Task ids per request (default [labelstudio] page_size)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-) -> None:
-    """Read every task and annotation back, snapshot it, normalise and validate it.
-
-    Writes annotations/exports/<timestamp>.jsonl.gz (raw, immutable), annotations.parquet,
-    drafts.parquet, predictions.parquet, quarantine.jsonl and pull-report.json. An interrupted
-    pull resumes where it stopped.
-
-    Example: toolkit pull    or    toolkit pull --from-export project-1-at-2024-11-25.json
-    """
-    from .pull import pull
-
-    report = pull(_state().workspace(), from_export=from_export, chunk_size=chunk_size, progress=RichProgress())
-    if as_json:
-        print_json(report.to_dict())
-        return
-    source = report.source
-    where = source.get("url", "") + f" project {source['project_id']}" if source["kind"] == "server" \
-        else source["file"]
-    out.print(f"Pull <- {where}" + (f" (resumed, {report.resumed_chunks} chunk(s) already read)"
-                                   if report.resumed_chunks else ""), markup=False)
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    for name, value in [
-        ("tasks", report.tasks), ("annotations", report.annotations),
-        ("  valid (annotations.parquet)", report.valid), ("  of which cancelled", report.cancelled),
-        ("  of which ground truth", report.ground_truth), ("drafts", report.drafts),
-        ("predictions", report.predictions), ("quarantined entries", report.quarantined),
-    ]:
-        table.add_row(name, str(value))
-    out.print(table)
-    o = report.offsets
-    if o.get("checked"):
-        out.print(f"span offsets: {o['checked']} checked, {o['converted']} converted from UTF-16, "
-                  f"{o['repaired']} repaired, {o['quarantined']} quarantined", markup=False)
-    if report.quarantined_by_type:
-        out.print("quarantine reasons: " + ", ".join(f"{k} {v}" for k, v in report.quarantined_by_type.items()),
-                  markup=False)
-    c = report.changes
-    out.print(f"since the last pull: {len(c.added)} added, {len(c.changed)} changed, {len(c.deleted)} deleted "
-              f"annotation(s); {len(c.tasks_deleted)} task(s) deleted", markup=False)
-    if c.deleted or c.tasks_deleted:
-        out.print("  (deleted ones stay in the earlier snapshots in annotations/exports/)", markup=False)
-    out.print(f"snapshot: {report.snapshot}", markup=False)
 
 
 def main() -> None:
