@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gzip
-import hashlib
 import json
 import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -382,7 +381,7 @@ class _Sink:
         with contextlib.suppress(OSError):
             self.snapshot_path.chmod(0o444)  # immutable: a snapshot is evidence
         report.snapshot = self.ws.relative(self.snapshot_path)
-        report.snapshot_sha256 = _sha256(self.snapshot_path)
+        report.snapshot_sha256 = atomicio.sha256_file(self.snapshot_path)
         _record_snapshot(self.ws, {
             "file": self.snapshot_path.name, "sha256": report.snapshot_sha256,
             "bytes": self.snapshot_path.stat().st_size, "tasks": self.count, "annotations": report.annotations,
@@ -391,14 +390,6 @@ class _Sink:
 
     def abort(self, exc: BaseException) -> None:
         self.stack.__exit__(type(exc), exc, exc.__traceback__)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _ts(value: Any) -> Any:
@@ -456,7 +447,7 @@ def _pull_from_export(ws: Workspace, scheme: Scheme, path: Path, progress: Progr
 
     if not path.exists():
         raise InputNotFound(f"{path}: no such export file", hint="export the project from Label Studio first")
-    report = PullReport(source={"kind": "export", "file": path.name, "sha256": _sha256(path)})
+    report = PullReport(source={"kind": "export", "file": path.name, "sha256": atomicio.sha256_file(path)})
     sink = _Sink(ws, scheme, {}, report)
     progress.start(None, "pull")
     try:

@@ -60,28 +60,32 @@ def load_state(ws: Workspace) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {"servers": {}}
 
 
-def save_project_id(ws: Workspace, conn: Connection, project_id: int) -> None:
+def _save_server_state(ws: Workspace, conn: Connection, key: str, project_id: int) -> None:
     state = load_state(ws)
-    state.setdefault("servers", {}).setdefault(_server_key(conn), {})["project_id"] = project_id
+    state.setdefault("servers", {}).setdefault(_server_key(conn), {})[key] = project_id
     _state_path(ws).parent.mkdir(parents=True, exist_ok=True)
     atomicio.write_json(_state_path(ws), state)
+
+
+def save_project_id(ws: Workspace, conn: Connection, project_id: int) -> None:
+    _save_server_state(ws, conn, "project_id", project_id)
+
+
+def _stored(ws: Workspace, conn: Connection, key: str) -> int | None:
+    entry = load_state(ws).get("servers", {}).get(_server_key(conn)) or {}
+    return int(entry[key]) if entry.get(key) else None
 
 
 def stored_project_id(ws: Workspace, conn: Connection) -> int | None:
-    entry = load_state(ws).get("servers", {}).get(_server_key(conn))
-    return int(entry["project_id"]) if entry else None
+    return _stored(ws, conn, "project_id")
 
 
 def stored_review_project_id(ws: Workspace, conn: Connection) -> int | None:
-    entry = load_state(ws).get("servers", {}).get(_server_key(conn)) or {}
-    return int(entry["review_project_id"]) if entry.get("review_project_id") else None
+    return _stored(ws, conn, "review_project_id")
 
 
 def save_review_project_id(ws: Workspace, conn: Connection, project_id: int) -> None:
-    state = load_state(ws)
-    state.setdefault("servers", {}).setdefault(_server_key(conn), {})["review_project_id"] = project_id
-    _state_path(ws).parent.mkdir(parents=True, exist_ok=True)
-    atomicio.write_json(_state_path(ws), state)
+    _save_server_state(ws, conn, "review_project_id", project_id)
 
 
 def resolve_project(ws: Workspace, conn: Connection, client: LabelStudioClient) -> dict[str, Any] | None:

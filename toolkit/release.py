@@ -837,14 +837,6 @@ def _remove_stale_temporaries(ws: Workspace) -> list[str]:
 # ------------------------------------------------------------------------- checksums
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _release_files(folder: Path) -> list[str]:
     """Every file below ``folder`` except the manifest, as sorted POSIX paths."""
     found = []
@@ -1021,10 +1013,10 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
             atomicio.write_text(tmp / "README.md", card.render_card(context))
             atomicio.write_text(tmp / "DATASHEET.md", card.render_datasheet(context))
             atomicio.write_text(tmp / "CHANGELOG.md", card.render_changelog(context))
-            entries = {rel: {"sha256": _sha256(tmp / rel), "bytes": (tmp / rel).stat().st_size}
+            entries = {rel: {"sha256": atomicio.sha256_file(tmp / rel), "bytes": (tmp / rel).stat().st_size}
                        for rel in _release_files(tmp)}
             atomicio.write_json(tmp / "croissant.json", croissant.build(context, entries))
-            entries["croissant.json"] = {"sha256": _sha256(tmp / "croissant.json"),
+            entries["croissant.json"] = {"sha256": atomicio.sha256_file(tmp / "croissant.json"),
                                          "bytes": (tmp / "croissant.json").stat().st_size}
             entries = dict(sorted(entries.items()))
             bad = [rel for rel in entries if Path(rel).suffix not in ALLOWED_SUFFIXES]
@@ -1036,7 +1028,7 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
                            "hash": inputs.scheme.hash()},
                 "reason": reason, "previous": latest.name if latest else None,
                 "exports": context["exports"],
-                "inputs": {name: _sha256(path) for name, path in (
+                "inputs": {name: atomicio.sha256_file(path) for name, path in (
                     ("annotations/articles.parquet", ws.articles_path),
                     ("annotations/gold.parquet", ws.annotations_dir / "gold.parquet")) if path.is_file()},
                 "options": context["options"],
@@ -1091,7 +1083,7 @@ def verify_release(path: str | os.PathLike[str]) -> VerifyReport:
         file = folder / rel
         if not file.is_file():
             missing.append(rel)
-        elif file.stat().st_size != entry.get("bytes") or _sha256(file) != entry.get("sha256"):
+        elif file.stat().st_size != entry.get("bytes") or atomicio.sha256_file(file) != entry.get("sha256"):
             changed.append(rel)
     extra = [rel for rel in present if rel not in listed]
     return VerifyReport(str(folder), not (changed or missing or extra), changed, missing, extra, len(listed),
