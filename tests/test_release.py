@@ -577,7 +577,7 @@ def test_batch_tagger_matches_the_reference_on_random_spans() -> None:
 
     labels = ["C", "A", "B"]  # not in alphabetical order: ties sort by label text
     names = conll.tag_names(labels)
-    alphabet = "ab cd,.\u00a0\n\téü日-!  \u2003x"
+    alphabet = "ab cd,.\u00a0\n\téü日-!  \u2003x😀\u0301«\u200b_"
     for seed in range(5):
         rng = random.Random(seed)
         texts, spans = [], []

@@ -192,75 +192,116 @@ def read_conll(fh: IO[str]) -> list[ConllDocument]:
 
 # ------------------------------------------------------------------ Arrow batches
 #
-# Tokenising a million articles one regex match at a time costs minutes; Arrow's RE2
-# kernels do the same in C++. RE2's \w is ASCII-only and its Unicode tables differ from
-# Python's, so the character classes are spelled out from Python's own \w and \s: the
-# batch tokeniser then agrees with ``tokenize`` on every code point (tested).
+# Tokenising a million articles one regex match at a time costs minutes. The batch
+# tokeniser works on the UTF-8 bytes of a whole batch at once with numpy: a table gives
+# every code point its class under Python's own ``\w`` and ``\s`` (so it agrees with
+# ``tokenize`` on every code point, tested); tokens start where a run of word characters
+# starts or at any other non-space character; and the token strings are the batch's bytes
+# with the whitespace taken out, cut at the token boundaries. No Python object per token
+# is ever made, and ASCII text (most of it) never leaves bytes.
 
-
-def _ranges(pattern: re.Pattern[str]) -> str:
-    parts = []
-    start = None
-    for code in range(0x110001):
-        hit = code < 0x110000 and not 0xD800 <= code <= 0xDFFF and pattern.match(chr(code)) is not None
-        if hit and start is None:
-            start = code
-        elif not hit and start is not None:
-            end = code - 1
-            parts.append(f"\\x{{{start:x}}}" if start == end else f"\\x{{{start:x}}}-\\x{{{end:x}}}")
-            start = None
-    return "".join(parts)
+_SPACE, _WORD, _OTHER = 0, 1, 2
 
 
 @cache
-def _classes() -> tuple[str, str, np.ndarray]:
-    word, space = _ranges(re.compile(r"\w")), _ranges(re.compile(r"\s"))
-    space_codes = np.array([c for c in range(0x3001) if chr(c).isspace() and re.match(r"\s", chr(c))],
-                           dtype=np.uint32)
-    return word, space, space_codes
-
-
-def tokenize_batch(texts: pa.Array) -> pa.ListArray:
-    """``tokenize`` (tokens only) of every text, as a list<string> array.
-
-    Every character that is neither a word character nor a plain space gets spaces around
-    it, the text is split at spaces, and the empty pieces and whitespace characters other
-    than the space (now tokens of their own) are dropped.
-    """
-    word, _, _ = _classes()
-    spaced = pc.replace_substring_regex(texts, f"([^{word} ])", r" \1 ")
-    pieces = pc.split_pattern(spaced, " ")
-    flat = pc.list_flatten(pieces)
-    keep = pc.invert(pc.is_in(flat, value_set=_dropped_pieces())).to_numpy(zero_copy_only=False)
-    kept = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))
-    offsets = kept[pieces.offsets.to_numpy()]
-    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), flat.filter(pa.array(keep)))
-
-
-@cache
-def _dropped_pieces() -> pa.Array:
-    return pa.array(["", *(chr(c) for c in _classes()[2] if c != 0x20)], pa.string())
-
-
-@cache
-def _space_table() -> np.ndarray:
-    table = np.zeros(0x3001, dtype=bool)
-    table[_classes()[2]] = True
+def _char_classes() -> np.ndarray:
+    """Class (``_SPACE``, ``_WORD``, ``_OTHER``) of every code point, from Python's ``re``."""
+    table = np.full(0x110000, _OTHER, dtype=np.uint8)
+    for low, high in ((0, 0xD800), (0xE000, 0x110000)):  # surrogates never occur in UTF-8
+        chars = "".join(map(chr, range(low, high)))
+        for pattern, kind in ((r"\w+", _WORD), (r"\s+", _SPACE)):
+            for match in re.finditer(pattern, chars):
+                table[low + match.start():low + match.end()] = kind
     return table
 
 
-def _is_space(codes: np.ndarray) -> np.ndarray:
-    table = _space_table()
-    return table[np.minimum(codes, len(table) - 1)] & (codes < len(table))
+@cache
+def _byte_classes() -> pa.Array:
+    """Class of every byte value: ASCII characters, and ``_OTHER`` for the bytes of longer characters."""
+    return pa.array(np.concatenate((_char_classes()[:128], np.full(128, _OTHER, dtype=np.uint8))))
 
 
-def _code_points(texts: pa.Array) -> np.ndarray:
-    """All code points of the batch, back to back."""
+@dataclass
+class _Tokens:
+    """Tokens of a batch: ``tokens`` (list<string>, one list per text) and the byte offsets
+    of each token in the batch's UTF-8 data, with what maps character offsets to bytes."""
+
+    tokens: pa.ListArray
+    starts: np.ndarray  # byte offset of each token in the batch
+    ends: np.ndarray
+    char_offsets: np.ndarray  # character offset of each text in the batch, plus the total
+    tails: np.ndarray  # the batch's tail bytes (those after the first of a character), minus their rank
+
+    def to_bytes(self, chars: np.ndarray) -> np.ndarray:
+        """Byte offsets in the batch of global character offsets (the end of the batch included).
+
+        Character c starts after c whole characters and the tail bytes among them: those
+        with at most c non-tail bytes before them.
+        """
+        return chars + np.searchsorted(self.tails, chars, "right") if len(self.tails) else chars
+
+
+def _tokenize_arrow(texts: pa.Array) -> _Tokens:
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    if texts.null_count:
+        texts = pc.fill_null(texts, "")
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[texts.offset:texts.offset + len(texts) + 1]
-    data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-    if not (data >= 0x80).any():  # ASCII: bytes are code points
-        return data.astype(np.uint32)
-    return np.frombuffer(data.tobytes().decode("utf-8").encode("utf-32-le"), dtype=np.uint32)
+    byte_offsets = offsets.astype(np.int64) - offsets[0]
+    n_bytes = int(byte_offsets[-1])
+    data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if n_bytes \
+        else np.zeros(0, dtype=np.uint8)
+    table = _char_classes()
+    kind = pc.take(_byte_classes(), pa.array(data)).to_numpy(zero_copy_only=False)
+    high = np.flatnonzero(data >= 0x80)
+    tails = np.zeros(0, dtype=np.int64)
+    # Byte i continues the token of byte i - 1: within a run of word characters, or a tail
+    # byte of a multi-byte character. Never across two texts.
+    continues = np.zeros(n_bytes + 1, dtype=bool)
+    if len(high):
+        tail = (data[high] & 0xC0) == 0x80
+        lead = high[~tail]
+        b0 = data[lead].astype(np.uint32)
+        size = 2 + (b0 >= 0xE0).astype(np.int64) + (b0 >= 0xF0)
+        b1, b2, b3 = (data[np.minimum(lead + k, n_bytes - 1)].astype(np.uint32) & 0x3F for k in (1, 2, 3))
+        code = np.where(size == 2, ((b0 & 0x1F) << 6) | b1,
+                        np.where(size == 3, ((b0 & 0x0F) << 12) | (b1 << 6) | b2,
+                                 ((b0 & 0x07) << 18) | (b1 << 12) | (b2 << 6) | b3))
+        kind = kind.copy()  # writable
+        kind[lead] = table[code]
+        for extra in (1, 2, 3):  # tail bytes take their character's class
+            has = lead[size > extra]
+            kind[has + extra] = kind[has]
+        tails = high[tail]
+        continues[tails] = True
+        tails = tails - np.arange(len(tails))
+    word = kind == _WORD
+    continues[1:-1] |= word[1:] & word[:-1]
+    lengths = byte_offsets[1:] - byte_offsets[:-1]
+    continues[byte_offsets[:-1][lengths > 0]] = False
+    continues[-1] = False
+    keep = kind != _SPACE
+    starts = np.flatnonzero(keep & ~continues[:-1])
+    ends = np.flatnonzero(keep & ~continues[1:]) + 1
+    n_tokens = len(starts)
+    # Tokens cover every kept byte, in order: token k starts, in the kept bytes, at the
+    # summed lengths of the tokens before it.
+    compact = np.zeros(n_tokens + 1, dtype=np.int64)
+    np.cumsum(ends - starts, out=compact[1:])
+    flat = pa.StringArray.from_buffers(n_tokens, pa.py_buffer(compact.astype(np.int32)),
+                                       pa.py_buffer(data[keep]))
+    list_offsets = np.searchsorted(starts, byte_offsets).astype(np.int32)
+    if len(tails):
+        char_offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(pc.utf8_length(texts).to_numpy(zero_copy_only=False), out=char_offsets[1:])
+    else:
+        char_offsets = byte_offsets
+    return _Tokens(pa.ListArray.from_arrays(pa.array(list_offsets), flat), starts, ends, char_offsets, tails)
+
+
+def tokenize_batch(texts: pa.Array) -> pa.ListArray:
+    """``tokenize`` (tokens only) of every text, as a list<string> array."""
+    return _tokenize_arrow(texts).tokens
 
 
 def tag_batch(texts: pa.Array, spans: pa.Array, labels: Sequence[str],
@@ -268,27 +309,23 @@ def tag_batch(texts: pa.Array, spans: pa.Array, labels: Sequence[str],
     """Tokens and BIO tag ids (indices into ``tag_names(labels)``) of a batch of texts.
 
     ``spans``: list<struct<start, end, label: string>> per text (or a Python list of lists).
-    Same result as ``tokenize`` + ``bio_tags`` per text, computed with Arrow and numpy.
-    Tokens cover every character that is not whitespace, so in the batch's text with its
-    whitespace removed ("compact" coordinates) token i starts at the sum of the lengths of
-    the tokens before it, and span offsets map to token indices by binary search.
+    Same result as ``tokenize`` + ``bio_tags`` per text, computed with Arrow and numpy:
+    span offsets, moved to the batch's global character offsets, map to token indices by
+    binary search on the token starts and ends.
     """
     stats = stats if stats is not None else TagStats()
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
     if not isinstance(spans, (pa.Array, pa.ChunkedArray)):
         spans = pa.array([s or [] for s in spans],
                          pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64()), ("label", pa.string())])))
     if isinstance(spans, pa.ChunkedArray):
         spans = spans.combine_chunks()
-    tokens = tokenize_batch(texts)
-    flat = pc.list_flatten(tokens)
-    tags = np.zeros(len(flat), dtype=np.int64)
+    tok = _tokenize_arrow(texts)
+    n_tokens = len(tok.starts)
+    tags = np.zeros(n_tokens, dtype=np.int64)
     flat_spans = pc.list_flatten(spans)
     n_spans = len(flat_spans)
     if n_spans:
         doc = pc.list_parent_indices(spans).to_numpy()
-        text_lengths = pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.int64)
         raw_start = flat_spans.field("start").to_numpy(zero_copy_only=False).astype(np.int64)
         raw_end = flat_spans.field("end").to_numpy(zero_copy_only=False).astype(np.int64)
         label = pc.index_in(flat_spans.field("label"), pa.array(list(labels))).to_numpy(zero_copy_only=False)
@@ -296,77 +333,89 @@ def tag_batch(texts: pa.Array, spans: pa.Array, labels: Sequence[str],
         alphabetical = np.argsort(np.argsort(np.array(list(labels), dtype=object)))
         order = np.lexsort((alphabetical[label.astype(np.int64)], -raw_end, raw_start, doc))
         doc, raw_start, raw_end, label = doc[order], raw_start[order], raw_end[order], label[order].astype(np.int64)
-        start = np.clip(raw_start, 0, text_lengths[doc])
-        end = np.clip(raw_end, 0, text_lengths[doc])
-        text_offsets = np.concatenate(([0], np.cumsum(text_lengths)))
-        is_space = _is_space(_code_points(texts))
-        spaces = np.concatenate(([0], np.cumsum(is_space, dtype=np.int64)))
-        # Global compact coordinates: the whitespace-free text of the whole batch.
-        base = text_offsets[doc]
-        compact_start = base + start - spaces[base + start]
-        compact_end = base + end - spaces[base + end]
-        lengths = pc.utf8_length(flat).to_numpy(zero_copy_only=False).astype(np.int64)
-        token_starts = np.concatenate(([0], np.cumsum(lengths)))
-        empty = (compact_end <= compact_start) | (raw_end <= raw_start)
-        first = np.searchsorted(token_starts, compact_start, "right") - 1
-        last = np.searchsorted(token_starts, compact_end - 1, "right") - 1
+        base = tok.char_offsets[doc]
+        length = tok.char_offsets[doc + 1] - base
+        clipped_start, clipped_end = np.clip(raw_start, 0, length), np.clip(raw_end, 0, length)
+        start, end = tok.to_bytes(base + clipped_start), tok.to_bytes(base + clipped_end)
+        # Tokens overlapping [start, end): the first whose end > start to the last whose start < end.
+        first = np.searchsorted(tok.ends, start, "right")
+        last = np.searchsorted(tok.starts, end, "left") - 1
+        empty = (first > last) | (raw_end <= raw_start)
         # Token indices are global and increase with the document, so a span overlaps an
         # earlier one of its document exactly when it starts at or before their furthest end.
         reach = np.where(empty, -1, last)
         before = np.concatenate(([-1], np.maximum.accumulate(reach)[:-1]))
         overlap = ~empty & (first <= before)
+        keep = ~empty & ~overlap
         if overlap.any():
             # Which overlapping spans BIO keeps depends on the ones kept before: decide those
             # documents one span at a time, as bio_tags does.
-            keep = ~empty & ~overlap
             for d in np.unique(doc[overlap]):
                 last_kept = -1
                 for k in np.flatnonzero(doc == d):
                     keep[k] = not empty[k] and first[k] > last_kept
                     if keep[k]:
                         last_kept = last[k]
-        else:
-            keep = ~empty
-        starts_in_space = is_space[np.minimum(base + start, len(is_space) - 1)]
-        ends_in_space = is_space[np.maximum(base + end - 1, 0)]
-        widened = keep & ((token_starts[first] != compact_start) | (token_starts[last + 1] != compact_end)
-                          | starts_in_space | ends_in_space | (raw_start != start) | (raw_end != end))
+        widened = keep & ((tok.starts[np.minimum(first, n_tokens - 1)] != start)
+                          | (tok.ends[np.maximum(last, 0)] != end)
+                          | (clipped_start != raw_start) | (clipped_end != raw_end)) if n_tokens else keep
+        first, last, label = first[keep], last[keep], label[keep]
         stats.spans += n_spans
         stats.dropped_empty += int(empty.sum())
         stats.dropped_overlap += int((~empty & ~keep).sum())
         stats.widened += int(widened.sum())
-        first, last, label = first[keep], last[keep], label[keep]
-        inside = np.zeros(len(flat) + 1, dtype=np.int64)
-        np.add.at(inside, first + 1, 2 + 2 * label)
-        np.add.at(inside, last + 1, -(2 + 2 * label))
+        # Kept spans do not overlap: tag ids are B = 1 + 2 * label, then I = 2 + 2 * label.
+        inside = np.zeros(n_tokens + 1, dtype=np.int64)
+        inside[first + 1] += 2 + 2 * label
+        inside[last + 1] -= 2 + 2 * label
         tags = np.cumsum(inside[:-1])
         tags[first] = 1 + 2 * label
-    tag_lists = pa.ListArray.from_arrays(tokens.offsets, pa.array(tags, pa.int64()))
-    return tokens, tag_lists
+    tag_lists = pa.ListArray.from_arrays(tok.tokens.offsets, pa.array(tags, pa.int64()))
+    return tok.tokens, tag_lists
 
 
-def conll_buffer(tokens: pa.ListArray, tags: pa.ListArray, names: Sequence[str]) -> pa.Buffer | bytes:
+@cache
+def _line_ends(names: tuple[str, ...]) -> pa.Array:
+    """What follows a token on its line, per (tag, where): ``where`` 0 inside a sentence,
+    1 at a sentence end, 2 at the end of a document followed by another."""
+    ends = ("\n", "\n\n", "\n\n" + DOCSTART + "\n\n")
+    return pa.array([f" -X- _ {name}{end}" for name in names for end in ends], pa.string())
+
+
+def conll_buffer(tokens: pa.ListArray, tags: pa.ListArray, names: Sequence[str]) -> bytes:
     """CoNLL-2003 text of a batch, exactly what ``write_document`` writes for each document
     (documents without tokens are left out)."""
+    return b"".join(conll_chunks(tokens, tags, names))
+
+
+def conll_chunks(tokens: pa.ListArray, tags: pa.ListArray, names: Sequence[str]) -> list[Any]:
+    """``conll_buffer`` as buffers to write one after the other, without copying them into one."""
     flat_tokens = pc.list_flatten(tokens)
     n = len(flat_tokens)
     if n == 0:
-        return b""
+        return []
     tag_ids = pc.list_flatten(tags).to_numpy(zero_copy_only=False)
-    tag_text = pa.array(list(names), pa.string()).take(pa.array(tag_ids))
     offsets = tokens.offsets.to_numpy()
-    non_empty = offsets[1:] > offsets[:-1]
+    doc_last = offsets[1:][offsets[1:] > offsets[:-1]] - 1
     inside_next = np.zeros(n + 1, dtype=bool)
     inside_next[:n] = (tag_ids > 0) & (tag_ids % 2 == 0)
-    blank = pc.is_in(flat_tokens, pa.array(sorted(_SENTENCE_END))).to_numpy(zero_copy_only=False)
-    blank = blank & ~inside_next[1:]
-    blank[offsets[1:][non_empty] - 1] = True
-    first = np.zeros(n, dtype=np.int8)
-    first[offsets[:-1][non_empty]] = 1
-    prefix = pa.array(["", DOCSTART + "\n\n"]).take(pa.array(first))
-    suffix = pa.array(["\n", "\n\n"]).take(pa.array(blank.astype(np.int8)))
-    lines = pc.binary_join_element_wise(prefix, flat_tokens, " -X- _ ", tag_text, suffix, "")
-    # A string array without nulls keeps its values back to back in one buffer.
-    value_offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32 if lines.type == pa.string() else np.int64)
-    value_offsets = value_offsets[lines.offset:lines.offset + n + 1]
-    return lines.buffers()[2][int(value_offsets[0]):int(value_offsets[-1])]
+    # Sentence ends: one-byte tokens that are a full stop, question or exclamation mark.
+    value_offsets = np.frombuffer(flat_tokens.buffers()[1], dtype=np.int32)[flat_tokens.offset:][:n + 1]
+    data = np.frombuffer(flat_tokens.buffers()[2], dtype=np.uint8)
+    first_byte = data[np.minimum(value_offsets[:-1], len(data) - 1)]
+    mark = np.zeros(n, dtype=bool)
+    for char in _SENTENCE_END:
+        mark |= first_byte == ord(char)
+    where = (mark & (np.diff(value_offsets) == 1) & ~inside_next[1:]).astype(np.int64)
+    where[doc_last] = 2
+    where[doc_last[-1]] = 1
+    # Token k, then what ends its line: one ``take`` from the tokens followed by the line
+    # ends leaves the whole text back to back in the result's data buffer.
+    source = pa.concat_arrays([flat_tokens, _line_ends(tuple(names))])
+    order = np.empty(2 * n, dtype=np.int32)
+    order[0::2] = np.arange(n, dtype=np.int32)
+    order[1::2] = n + tag_ids * 3 + where
+    lines = source.take(pa.array(order))
+    value_offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset:lines.offset + 2 * n + 1]
+    body = lines.buffers()[2][int(value_offsets[0]):int(value_offsets[-1])]
+    return [DOCSTART.encode() + b"\n\n", body]
