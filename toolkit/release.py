@@ -43,7 +43,8 @@ import json
 import os
 import re
 import shutil
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -250,30 +251,44 @@ def _article_agreement(ws: Workspace, gold: pa.Table, stratify: ChoiceField | No
     """Per article: the share of its annotators whose ``stratify`` answer equals the gold one.
 
     Null when the gold value comes from a ground-truth annotation (no vote was taken), when
-    the gold value is empty, or when annotations.parquet is not there.
+    the gold value is empty, or when annotations.parquet is not there. The votes stream
+    through in batches about the size of the gold table, so memory stays a small multiple
+    of that table's.
     """
-    empty = pa.nulls(gold.num_rows, pa.float32())
+    n = gold.num_rows
+    empty = pa.nulls(n, pa.float32())
     path = ws.annotations_dir / "annotations.parquet"
-    if stratify is None or not path.is_file():
+    if stratify is None or not path.is_file() or n == 0:
         return empty
+    columns = ["article_id", "was_cancelled", "ground_truth", stratify.name]
     try:
-        votes = pq.read_table(path, columns=["article_id", "was_cancelled", "ground_truth", stratify.name])
+        source = pq.ParquetFile(path)
+        if not set(columns) <= set(source.schema_arrow.names):
+            return empty
+        batches = source.iter_batches(batch_size=max(n, 65_536), columns=columns)
+        ids = gold["article_id"].combine_chunks()
+        truth = gold[stratify.name].combine_chunks()
+        agree = np.zeros(n, dtype=np.float64)
+        votes = np.zeros(n, dtype=np.float64)
+        for batch in batches:
+            counted = pc.and_(pc.invert(pc.fill_null(batch.column("was_cancelled"), False)),
+                              pc.invert(pc.fill_null(batch.column("ground_truth"), False)))
+            batch = batch.filter(counted)
+            row = pc.index_in(batch.column("article_id"), value_set=ids)
+            known = pc.is_valid(row)
+            row = pc.filter(row, known)
+            answer = pc.filter(batch.column(stratify.name), known)
+            same = pc.fill_null(pc.equal(answer, truth.take(row)), False)
+            row = row.to_numpy()
+            agree += np.bincount(row, weights=same.to_numpy(zero_copy_only=False), minlength=n)
+            votes += np.bincount(row, minlength=n)
     except (pa.ArrowInvalid, KeyError):
         return empty
-    votes = votes.filter(pc.and_(pc.invert(pc.fill_null(votes["was_cancelled"], False)),
-                                 pc.invert(pc.fill_null(votes["ground_truth"], False))))
-    truth = pa.table({"article_id": gold["article_id"], "gold": gold[stratify.name]})
-    joined = votes.join(truth, "article_id", join_type="inner")
-    agree = pc.fill_null(pc.equal(joined[stratify.name], joined["gold"]), False)
-    per_article = pa.table({"article_id": joined["article_id"], "agree": pc.cast(agree, pa.int64())}) \
-        .group_by("article_id").aggregate([("agree", "sum"), ("agree", "count")])
-    index = pc.index_in(gold["article_id"], per_article["article_id"])
-    share = pc.divide(pc.cast(per_article["agree_sum"], pa.float64()),
-                      pc.cast(per_article["agree_count"], pa.float64()))
-    values = pc.take(share, index)
-    by_vote = pc.and_(pc.equal(gold["decided_by"], "policy"), pc.is_valid(gold[stratify.name]))
-    result = pc.cast(pc.if_else(by_vote, values, pa.scalar(None, pa.float64())), pa.float32())
-    return result.combine_chunks() if isinstance(result, pa.ChunkedArray) else result
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = agree / votes
+    by_vote = (pc.and_(pc.equal(gold["decided_by"], "policy"), pc.is_valid(gold[stratify.name])).to_numpy(
+        zero_copy_only=False) & (votes > 0))
+    return pa.array(share.astype(np.float32), mask=~by_vote)
 
 
 # -------------------------------------------------------------------------------- plan
@@ -290,10 +305,12 @@ class _Plan:
     strata: dict[str, dict[str, int]]  # stratum -> split -> articles
 
 
-def _cluster_keys(cluster_ids: list[str], seed: str) -> np.ndarray:
+def _cluster_keys(cluster_ids: pa.Array, seed: str) -> np.ndarray:
+    """The split order of each cluster: the first 8 bytes of sha256(seed NUL cluster_id)."""
     salt = seed.encode() + b"\0"
-    return np.array([int.from_bytes(hashlib.sha256(salt + c.encode()).digest()[:8], "big")
-                     for c in cluster_ids], dtype=np.uint64)
+    sha256 = hashlib.sha256
+    digests = b"".join([sha256(salt + c.encode()).digest()[:8] for c in cluster_ids.to_pylist()])
+    return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
 
 
 def _make_plan(ws: Workspace, inputs: _Inputs) -> _Plan:
@@ -309,46 +326,52 @@ def _make_plan(ws: Workspace, inputs: _Inputs) -> _Plan:
     clusters: dict[str, int] = {s: 0 for s in SPLITS}
     strata: dict[str, dict[str, int]] = {}
     if released.any():
-        cluster = articles["cluster_id"].combine_chunks().take(pa.array(np.flatnonzero(released)))
+        cluster = articles["cluster_id"].combine_chunks().filter(pa.array(released))
         if inputs.stratify is not None:
             values = inputs.gold[inputs.stratify.name].combine_chunks().take(pa.array(gold_index[released]))
-            stratum = pc.fill_null(values, "").to_numpy(zero_copy_only=False)
+            stratum = pc.fill_null(values, "")
         else:
-            stratum = np.full(int(released.sum()), "", dtype=object)
-        # Majority stratum of each cluster (ties: the value first in sort order).
-        frame = pa.table({"cluster": cluster, "stratum": pa.array(stratum, pa.string())})
+            stratum = pa.array([""] * len(cluster), pa.string())
+        # Majority stratum of each cluster (ties: the value first in sort order), and its size.
+        frame = pa.table({"cluster": cluster, "stratum": stratum})
         counts = frame.group_by(["cluster", "stratum"]).aggregate([([], "count_all")]) \
             .sort_by([("cluster", "ascending"), ("count_all", "descending"), ("stratum", "ascending")])
-        cl = counts["cluster"].to_numpy(zero_copy_only=False)
-        first = np.ones(len(cl), dtype=bool)
-        first[1:] = cl[1:] != cl[:-1]
-        majority = counts.filter(pa.array(first))
-        sizes = frame.group_by("cluster").aggregate([([], "count_all")])
-        size_of = dict(zip(sizes["cluster"].to_pylist(), sizes["count_all"].to_pylist()))
-        cluster_ids = majority["cluster"].to_pylist()
-        cluster_stratum = majority["stratum"].to_pylist()
-        cluster_size = np.array([size_of[c] for c in cluster_ids], dtype=np.int64)
+        first = np.ones(counts.num_rows, dtype=bool)
+        first[1:] = pc.not_equal(counts["cluster"].slice(1), counts["cluster"].slice(0, counts.num_rows - 1)) \
+            .to_numpy(zero_copy_only=False)
+        majority = counts.filter(pa.array(first))  # one row per cluster, clusters in sort order
+        sizes = frame.group_by("cluster").aggregate([([], "count_all")]).sort_by("cluster")
+        cluster_ids = majority["cluster"].combine_chunks()
+        cluster_size = sizes["count_all"].to_numpy().astype(np.int64)
         keys = _cluster_keys(cluster_ids, inputs.options.seed)
-        cluster_split = np.zeros(len(cluster_ids), dtype=np.int8)
-        by_stratum: dict[str, list[int]] = defaultdict(list)
-        for i, s in enumerate(cluster_stratum):
-            by_stratum[s].append(i)
+        # Within each stratum (in sort order), clusters in key order (ties: cluster id), cut
+        # where the middle of a cluster passes the ratio of the stratum's articles.
+        stratum_codes = pc.dictionary_encode(majority["stratum"].combine_chunks())
+        names = stratum_codes.dictionary.to_pylist()
+        rank = np.argsort(np.argsort(np.array(names, dtype=object)))
+        code = rank[stratum_codes.indices.to_numpy()]
+        order = np.lexsort((np.arange(len(cluster_ids)), keys, code))
+        code, size = code[order], cluster_size[order]
+        ends = np.cumsum(size)
+        group_start = np.r_[0, np.flatnonzero(np.diff(code)) + 1]
+        group_of = np.repeat(np.arange(len(group_start)), np.diff(np.r_[group_start, len(code)]))
+        before = np.r_[0, ends][group_start][group_of]
+        total = (ends[np.r_[group_start[1:], len(code)] - 1] - np.r_[0, ends][group_start])[group_of]
+        middle = (ends - before - size / 2) / total
         cut1 = inputs.options.train
         cut2 = inputs.options.train + inputs.options.validation
-        for s, members in sorted(by_stratum.items()):
-            idx = np.array(members)
-            idx = idx[np.lexsort((np.array([cluster_ids[i] for i in idx]), keys[idx]))]
-            size = cluster_size[idx]
-            total = size.sum()
-            middle = (np.cumsum(size) - size / 2) / total
-            code = np.where(middle < cut1, 0, np.where(middle < cut2, 1, 2)).astype(np.int8)
-            cluster_split[idx] = code
-            strata[s] = {name: int(size[code == k].sum()) for k, name in enumerate(SPLITS)}
+        cluster_split = np.empty(len(cluster_ids), dtype=np.int8)
+        cluster_split[order] = np.where(middle < cut1, 0, np.where(middle < cut2, 1, 2))
+        by_name = sorted(names)
+        for g, start in enumerate(group_start):
+            stop = group_start[g + 1] if g + 1 < len(group_start) else len(code)
+            in_group = cluster_split[order[start:stop]]
+            strata[by_name[code[start]]] = {name: int(size[start:stop][in_group == k].sum())
+                                            for k, name in enumerate(SPLITS)}
         for k, name in enumerate(SPLITS):
             clusters[name] = int((cluster_split == k).sum())
-        split_of = pa.array(cluster_split)
-        position = pc.index_in(cluster, pa.array(cluster_ids, pa.string()))
-        split[released] = split_of.take(position).to_numpy()
+        position = pc.index_in(cluster, cluster_ids)
+        split[released] = pa.array(cluster_split).take(position).to_numpy()
     released_ids = articles["article_id"].combine_chunks().filter(pa.array(released))
     return _Plan(n, gold_index, split, released_ids, inputs.gold.num_rows - int(released.sum()), clusters, strata)
 
@@ -419,6 +442,7 @@ class _ShardedWriter:
         self.rows = 0
         self._writer: pq.ParquetWriter | None = None
         self._in_shard = 0
+        self.sealed: dict[Path, dict[str, Any]] = {}  # closed file -> manifest entry
 
     def write(self, table: pa.Table) -> None:
         start = 0
@@ -441,21 +465,57 @@ class _ShardedWriter:
         self._in_shard = 0
 
     def close(self) -> list[Path]:
-        """Close, and name the files ``{split}-NNNNN-of-NNNNN.parquet`` (the Hub's convention)."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+            self.sealed[self.paths[-1]] = _seal(self.paths[-1])
         return self.paths
 
     def finish(self) -> list[Path]:
+        """Close, and name the files ``{split}-NNNNN-of-NNNNN.parquet`` (the Hub's convention)."""
         self.close()
         final = []
         for i, path in enumerate(self.paths):
             target = path.with_name(f"{self.split}-{i:05d}-of-{len(self.paths):05d}.parquet")
             os.rename(path, target)
+            self.sealed[target] = self.sealed.pop(path)
             final.append(target)
         self.paths = final
         return final
+
+
+def _seal(path: Path) -> dict[str, Any]:
+    """fsync a finished file and take its manifest entry (sha256, bytes) while it is in the page cache."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+        while block := fh.read(1 << 20):
+            digest.update(block)
+        size = fh.tell()
+    return {"sha256": digest.hexdigest(), "bytes": size}
+
+
+class _TextWriter:
+    """A text file written in chunks, hashed as it goes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh = open(path, "wb")
+        self._digest = hashlib.sha256()
+        self._bytes = 0
+
+    def write(self, chunks: list[Any]) -> None:
+        for chunk in chunks:
+            self._fh.write(chunk)
+            self._digest.update(chunk)
+            self._bytes += len(memoryview(chunk))
+
+    def close(self) -> dict[str, Any]:
+        if not self._fh.closed:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+        return {"sha256": self._digest.hexdigest(), "bytes": self._bytes}
 
 
 @dataclass
@@ -559,8 +619,31 @@ def _ensure_labels_known(gold: pa.Table, inputs: _Inputs) -> None:
                 "declare", hint="run `toolkit pull` and `toolkit agree` again, then release")
 
 
+@dataclass
+class _Written:
+    """What ``_write_data`` wrote: files per config and split, and the manifest entry
+    (sha256, bytes) of each, taken as it was written."""
+
+    files: dict[str, dict[str, list[Path]]]
+    sealed: dict[Path, dict[str, Any]]
+    stats: _Stats
+    ner_conversion: dict[str, int]
+
+
+# Batches prepared ahead of the writer thread (each holds one batch's tables): bounds memory.
+_IN_FLIGHT = 6
+
+
 def _write_data(tmp: Path, ws: Workspace, inputs: _Inputs, plan: _Plan, features: dict[str, Any],
-                progress: Progress) -> tuple[dict[str, dict[str, list[Path]]], _Stats, dict[str, int]]:
+                progress: Progress) -> _Written:
+    """Stream articles.parquet batch by batch into the ``documents`` and ``ner`` Parquet files
+    and the CoNLL text of each split.
+
+    Two stages overlap: this thread joins each batch with its gold labels, gathers the
+    figures and tokenises and tags it; one writer thread renders the CoNLL text and encodes,
+    writes, fsyncs and hashes the files (Arrow, numpy and hashlib release the GIL for that
+    work). The writer runs the batches in order; at most ``_IN_FLIGHT`` wait for it.
+    """
     from . import conll
 
     options = inputs.options
@@ -569,49 +652,66 @@ def _write_data(tmp: Path, ws: Workspace, inputs: _Inputs, plan: _Plan, features
     writers = {s: _ShardedWriter(tmp / "documents", s, doc_schema, options.rows_per_shard) for s in SPLITS}
     ner_writers = {s: _ShardedWriter(tmp / "ner", s, ner_schema, options.rows_per_shard) for s in SPLITS} \
         if ner_schema is not None else {}
-    conll_files: dict[str, Any] = {}
+    conll_files: dict[str, _TextWriter] = {}
     stats = _Stats(inputs.scheme, inputs.published_fields)
     tag_stats = conll.TagStats()
     names = conll.tag_names(inputs.ner.values) if inputs.ner is not None else []
     columns = ["article_id", "title", "published", "source_url", "text", "source_name", "language"]
+
+    def write(split: str, documents: pa.Table, ner: tuple[pa.Table, pa.ListArray, pa.ListArray] | None) -> None:
+        writers[split].write(documents)
+        if ner is not None:
+            table, tokens, tags = ner
+            ner_writers[split].write(table)
+            conll_files[split].write(conll.conll_chunks(tokens, tags, names))
+
     offset = 0
     progress.start(plan.n_articles, "Writing release")
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-writer")
+    pending: deque[Future[None]] = deque()
     try:
-        with contextlib.ExitStack() as stack:
-            if ner_schema is not None:
-                (tmp / "conll").mkdir()
-                for s in SPLITS:
-                    conll_files[s] = stack.enter_context(open(tmp / "conll" / f"{s}.txt", "wb"))
-            source = pq.ParquetFile(ws.articles_path)
-            for batch in source.iter_batches(batch_size=options.batch_size, columns=columns):
-                codes = plan.split[offset:offset + batch.num_rows]
-                rows = plan.gold_index[offset:offset + batch.num_rows]
-                offset += batch.num_rows
-                for k, s in enumerate(SPLITS):
-                    mask = codes == k
-                    if not mask.any():
-                        continue
-                    articles = pa.Table.from_batches([batch]).filter(pa.array(mask))
-                    take = pa.array(rows[mask])
-                    gold = inputs.gold.take(take)
-                    agreement = inputs.agreement.take(take)
-                    stats.add(s, articles, gold, agreement)
-                    values = _gold_columns(gold, inputs, doc_schema)
-                    data = {"article_id": articles["article_id"], "title": articles["title"],
-                            "published": articles["published"], "source_url": articles["source_url"],
-                            "text": articles["text"], **values,
-                            "n_annotators": pc.cast(gold["n_annotators"], pa.int32()),
-                            "agreement": agreement}
-                    writers[s].write(pa.table(data, schema=doc_schema))
-                    if ner_schema is not None:
-                        spans = gold[inputs.ner.name]
-                        tokens, tags = conll.tag_batch(articles["text"], spans, inputs.ner.values, tag_stats)
-                        stats.tokens[s] += len(pc.list_flatten(tokens))
-                        ner_writers[s].write(pa.table({"article_id": articles["article_id"], "tokens": tokens,
-                                                       "ner_tags": tags}, schema=ner_schema))
-                        conll_files[s].write(conll.conll_buffer(tokens, tags, names))
-                progress.advance(batch.num_rows)
+        if ner_schema is not None:
+            (tmp / "conll").mkdir()
+            for s in SPLITS:
+                conll_files[s] = _TextWriter(tmp / "conll" / f"{s}.txt")
+        source = pq.ParquetFile(ws.articles_path)
+        for batch in source.iter_batches(batch_size=options.batch_size, columns=columns):
+            codes = plan.split[offset:offset + batch.num_rows]
+            rows = plan.gold_index[offset:offset + batch.num_rows]
+            offset += batch.num_rows
+            for k, s in enumerate(SPLITS):
+                mask = codes == k
+                if not mask.any():
+                    continue
+                articles = pa.Table.from_batches([batch]).filter(pa.array(mask))
+                take = pa.array(rows[mask])
+                gold = inputs.gold.take(take)
+                agreement = inputs.agreement.take(take)
+                stats.add(s, articles, gold, agreement)
+                values = _gold_columns(gold, inputs, doc_schema)
+                data = {"article_id": articles["article_id"], "title": articles["title"],
+                        "published": articles["published"], "source_url": articles["source_url"],
+                        "text": articles["text"], **values,
+                        "n_annotators": pc.cast(gold["n_annotators"], pa.int32()),
+                        "agreement": agreement}
+                ner = None
+                if ner_schema is not None:
+                    tokens, tags = conll.tag_batch(articles["text"], gold[inputs.ner.name], inputs.ner.values,
+                                                   tag_stats)
+                    stats.tokens[s] += int(tokens.offsets[-1].as_py() - tokens.offsets[0].as_py())
+                    ner = (pa.table({"article_id": articles["article_id"], "tokens": tokens, "ner_tags": tags},
+                                    schema=ner_schema), tokens, tags)
+                pending.append(pool.submit(write, s, pa.table(data, schema=doc_schema), ner))
+                while len(pending) > _IN_FLIGHT:
+                    pending.popleft().result()
+            progress.advance(batch.num_rows)
+        while pending:
+            pending.popleft().result()
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        sealed: dict[Path, dict[str, Any]] = {}
+        for s, text in conll_files.items():
+            sealed[text.path] = text.close()
         for writer in (*writers.values(), *ner_writers.values()):
             writer.close()
         progress.finish()
@@ -621,7 +721,10 @@ def _write_data(tmp: Path, ws: Workspace, inputs: _Inputs, plan: _Plan, features
         for s in SPLITS:
             if not files["ner"][s]:
                 (tmp / "conll" / f"{s}.txt").unlink()
-    return files, stats, tag_stats.to_dict()
+                del sealed[tmp / "conll" / f"{s}.txt"]
+    for writer in (*writers.values(), *ner_writers.values()):
+        sealed.update(writer.sealed)
+    return _Written(files, sealed, stats, tag_stats.to_dict())
 
 
 # ------------------------------------------------------------------------- changelog
@@ -984,7 +1087,8 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
         tmp.mkdir()
         try:
             features = _features(inputs)
-            files, stats, tag_stats = _write_data(tmp, ws, inputs, plan, features, progress)
+            written = _write_data(tmp, ws, inputs, plan, features, progress)
+            files, stats, tag_stats = written.files, written.stats, written.ner_conversion
             atomicio.write_json(tmp / "scheme.json", inputs.scheme.to_dict())
             diff = _diff(latest, tmp) if latest is not None else None
             previous_manifest = _read_json(latest / MANIFEST) if latest is not None else None
@@ -1013,7 +1117,9 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
             atomicio.write_text(tmp / "README.md", card.render_card(context))
             atomicio.write_text(tmp / "DATASHEET.md", card.render_datasheet(context))
             atomicio.write_text(tmp / "CHANGELOG.md", card.render_changelog(context))
-            entries = {rel: {"sha256": atomicio.sha256_file(tmp / rel), "bytes": (tmp / rel).stat().st_size}
+            sealed = {path.relative_to(tmp).as_posix(): entry for path, entry in written.sealed.items()}
+            entries = {rel: sealed.get(rel) or {"sha256": atomicio.sha256_file(tmp / rel),
+                                                "bytes": (tmp / rel).stat().st_size}
                        for rel in _release_files(tmp)}
             atomicio.write_json(tmp / "croissant.json", croissant.build(context, entries))
             entries["croissant.json"] = {"sha256": atomicio.sha256_file(tmp / "croissant.json"),
