@@ -224,7 +224,9 @@ def _read_inputs(ws: Workspace, options: ReleaseOptions) -> _Inputs:
     resolved_mask = pc.equal(gold["status"], "resolved")
     unresolved_reasons = Counter(
         _reason_kind(r) for r in gold.filter(pc.invert(resolved_mask))["reason"].to_pylist())
-    gold = gold.filter(resolved_mask).drop_columns(["status", "reason"])
+    # One chunk per column: the write loop takes rows from it batch by batch, and a take
+    # from a chunked column would first concatenate its chunks, every time.
+    gold = gold.filter(resolved_mask).drop_columns(["status", "reason"]).combine_chunks()
     if pc.count_distinct(gold["article_id"]).as_py() != gold.num_rows:
         raise ReleaseError("annotations/gold.parquet has more than one row for an article",
                            hint="run `toolkit agree` again")
@@ -631,7 +633,7 @@ class _Written:
 
 
 # Batches prepared ahead of the writer thread (each holds one batch's tables): bounds memory.
-_IN_FLIGHT = 6
+_IN_FLIGHT = 12
 
 
 def _write_data(tmp: Path, ws: Workspace, inputs: _Inputs, plan: _Plan, features: dict[str, Any],
@@ -639,10 +641,11 @@ def _write_data(tmp: Path, ws: Workspace, inputs: _Inputs, plan: _Plan, features
     """Stream articles.parquet batch by batch into the ``documents`` and ``ner`` Parquet files
     and the CoNLL text of each split.
 
-    Two stages overlap: this thread joins each batch with its gold labels, gathers the
-    figures and tokenises and tags it; one writer thread renders the CoNLL text and encodes,
-    writes, fsyncs and hashes the files (Arrow, numpy and hashlib release the GIL for that
-    work). The writer runs the batches in order; at most ``_IN_FLIGHT`` wait for it.
+    Three stages overlap: this thread joins each batch with its gold labels, gathers the
+    figures and tokenises and tags it; one thread encodes and writes the Parquet files, and
+    one renders, writes and hashes the CoNLL text (Arrow, numpy and hashlib release the GIL
+    for that work). Each writer takes the batches in order; at most ``_IN_FLIGHT`` writes
+    wait for them, which bounds the memory held.
     """
     from . import conll
 
@@ -658,16 +661,19 @@ def _write_data(tmp: Path, ws: Workspace, inputs: _Inputs, plan: _Plan, features
     names = conll.tag_names(inputs.ner.values) if inputs.ner is not None else []
     columns = ["article_id", "title", "published", "source_url", "text", "source_name", "language"]
 
-    def write(split: str, documents: pa.Table, ner: tuple[pa.Table, pa.ListArray, pa.ListArray] | None) -> None:
+    def write_tables(split: str, documents: pa.Table, ner: pa.Table | None) -> None:
         writers[split].write(documents)
         if ner is not None:
-            table, tokens, tags = ner
-            ner_writers[split].write(table)
-            conll_files[split].write(conll.conll_chunks(tokens, tags, names))
+            ner_writers[split].write(ner)
+
+    def write_text(split: str, tokens: pa.ListArray, tags: pa.ListArray) -> None:
+        conll_files[split].write(conll.conll_chunks(tokens, tags, names))
 
     offset = 0
     progress.start(plan.n_articles, "Writing release")
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-writer")
+    # One thread per kind of output, so that each file is written in batch order.
+    tables = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-parquet")
+    texts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-conll")
     pending: deque[Future[None]] = deque()
     try:
         if ner_schema is not None:
@@ -699,16 +705,18 @@ def _write_data(tmp: Path, ws: Workspace, inputs: _Inputs, plan: _Plan, features
                     tokens, tags = conll.tag_batch(articles["text"], gold[inputs.ner.name], inputs.ner.values,
                                                    tag_stats)
                     stats.tokens[s] += int(tokens.offsets[-1].as_py() - tokens.offsets[0].as_py())
-                    ner = (pa.table({"article_id": articles["article_id"], "tokens": tokens, "ner_tags": tags},
-                                    schema=ner_schema), tokens, tags)
-                pending.append(pool.submit(write, s, pa.table(data, schema=doc_schema), ner))
+                    ner = pa.table({"article_id": articles["article_id"], "tokens": tokens, "ner_tags": tags},
+                                   schema=ner_schema)
+                    pending.append(texts.submit(write_text, s, tokens, tags))
+                pending.append(tables.submit(write_tables, s, pa.table(data, schema=doc_schema), ner))
                 while len(pending) > _IN_FLIGHT:
                     pending.popleft().result()
             progress.advance(batch.num_rows)
         while pending:
             pending.popleft().result()
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for pool in (tables, texts):
+            pool.shutdown(wait=True, cancel_futures=True)
         sealed: dict[Path, dict[str, Any]] = {}
         for s, text in conll_files.items():
             sealed[text.path] = text.close()
@@ -1065,6 +1073,8 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
         inputs = _read_inputs(ws, options)
         _ensure_labels_known(inputs.gold, inputs)
         plan = _make_plan(ws, inputs)
+        # Hand back what reading the inputs needed only for a moment (Arrow's allocator keeps it).
+        pa.default_memory_pool().release_unused()
         if plan.released_ids is None or len(plan.released_ids) == 0:
             raise ReleaseError("no resolved article to release",
                                hint="pull annotations and run `toolkit agree`; unresolved articles are "
