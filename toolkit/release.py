@@ -129,7 +129,7 @@ class ReleaseOptions(ReleaseConfig):
     split ratios, split salt, stratify and NER fields) plus the sizes of the write path."""
 
     rows_per_shard: int = 250_000
-    batch_size: int = 10_000
+    batch_size: int = 5_000
 
     @classmethod
     def from_workspace(cls, ws: Workspace) -> ReleaseOptions:
@@ -189,7 +189,7 @@ class _Inputs:
     gold: pa.Table  # resolved rows only, columns needed for the release
     unresolved: int
     unresolved_reasons: Counter
-    agreement: pa.Array  # per-article agreement, aligned with ``gold``
+    agreement: pa.Array | None = None  # per-article agreement, aligned with ``gold`` (``_article_agreement``)
 
 
 def _read_inputs(ws: Workspace, options: ReleaseOptions) -> _Inputs:
@@ -220,19 +220,22 @@ def _read_inputs(ws: Workspace, options: ReleaseOptions) -> _Inputs:
     ner = pick(options.ner_field, SpanField, "ner_field")
     published = tuple(f for f in scheme.fields if not isinstance(f, TextField))
     columns = ["article_id", "status", "reason", "decided_by", "n_annotators"] + [f.name for f in published]
-    gold = pq.read_table(gold_path, columns=columns)
-    resolved_mask = pc.equal(gold["status"], "resolved")
-    unresolved_reasons = Counter(
-        _reason_kind(r) for r in gold.filter(pc.invert(resolved_mask))["reason"].to_pylist())
+    unresolved_reasons: Counter = Counter()
+    resolved = []
+    for batch in gold_file.iter_batches(batch_size=65_536, columns=columns):
+        mask = pc.equal(batch.column("status"), "resolved")
+        unresolved_reasons.update(_reason_kind(r) for r in batch.filter(pc.invert(mask)).column("reason").to_pylist())
+        resolved.append(batch.filter(mask).drop_columns(["status", "reason"]))
     # One chunk per column: the write loop takes rows from it batch by batch, and a take
     # from a chunked column would first concatenate its chunks, every time.
-    gold = gold.filter(resolved_mask).drop_columns(["status", "reason"]).combine_chunks()
+    gold = pa.Table.from_batches(resolved, schema=resolved[0].schema if resolved else None).combine_chunks() \
+        if resolved else pq.read_table(gold_path, columns=columns).drop_columns(["status", "reason"])
+    del resolved
     if pc.count_distinct(gold["article_id"]).as_py() != gold.num_rows:
         raise ReleaseError("annotations/gold.parquet has more than one row for an article",
                            hint="run `toolkit agree` again")
-    agreement = _article_agreement(ws, gold, stratify)
     return _Inputs(scheme, options, stratify, ner, published, gold,
-                   sum(unresolved_reasons.values()), unresolved_reasons, agreement)
+                   sum(unresolved_reasons.values()), unresolved_reasons)
 
 
 def _reason_kind(reason: str | None) -> str:
@@ -249,13 +252,18 @@ def _reason_kind(reason: str | None) -> str:
     return "; ".join(sorted(set(kinds)))
 
 
+# Votes read at a time when computing the per-article agreement. Each batch is looked up in a
+# hash table of the gold article ids, built again per batch: larger batches build it fewer
+# times, smaller ones hold less.
+_VOTES_BATCH = 262_144
+
+
 def _article_agreement(ws: Workspace, gold: pa.Table, stratify: ChoiceField | None) -> pa.Array:
     """Per article: the share of its annotators whose ``stratify`` answer equals the gold one.
 
     Null when the gold value comes from a ground-truth annotation (no vote was taken), when
     the gold value is empty, or when annotations.parquet is not there. The votes stream
-    through in batches about the size of the gold table, so memory stays a small multiple
-    of that table's.
+    through in batches (``_VOTES_BATCH``).
     """
     n = gold.num_rows
     empty = pa.nulls(n, pa.float32())
@@ -267,7 +275,7 @@ def _article_agreement(ws: Workspace, gold: pa.Table, stratify: ChoiceField | No
         source = pq.ParquetFile(path)
         if not set(columns) <= set(source.schema_arrow.names):
             return empty
-        batches = source.iter_batches(batch_size=max(n, 65_536), columns=columns)
+        batches = source.iter_batches(batch_size=_VOTES_BATCH, columns=columns)
         ids = gold["article_id"].combine_chunks()
         truth = gold[stratify.name].combine_chunks()
         agree = np.zeros(n, dtype=np.float64)
@@ -633,7 +641,7 @@ class _Written:
 
 
 # Batches prepared ahead of the writer thread (each holds one batch's tables): bounds memory.
-_IN_FLIGHT = 12
+_IN_FLIGHT = 8
 
 
 def _write_data(tmp: Path, ws: Workspace, inputs: _Inputs, plan: _Plan, features: dict[str, Any],
@@ -692,7 +700,8 @@ def _write_data(tmp: Path, ws: Workspace, inputs: _Inputs, plan: _Plan, features
                 articles = pa.Table.from_batches([batch]).filter(pa.array(mask))
                 take = pa.array(rows[mask])
                 gold = inputs.gold.take(take)
-                agreement = inputs.agreement.take(take)
+                agreement = inputs.agreement.take(take) if inputs.agreement is not None \
+                    else pa.nulls(len(take), pa.float32())
                 stats.add(s, articles, gold, agreement)
                 values = _gold_columns(gold, inputs, doc_schema)
                 data = {"article_id": articles["article_id"], "title": articles["title"],
@@ -1071,8 +1080,14 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
     with _release_lock(ws):
         stale = _remove_stale_temporaries(ws)
         inputs = _read_inputs(ws, options)
+        pa.default_memory_pool().release_unused()
         _ensure_labels_known(inputs.gold, inputs)
-        plan = _make_plan(ws, inputs)
+        # The per-article agreement (a pass over every vote) is needed only when writing:
+        # it is computed on a second thread while the split plan is made on this one.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-agreement") as side:
+            agreement = side.submit(_article_agreement, ws, inputs.gold, inputs.stratify)
+            plan = _make_plan(ws, inputs)
+            inputs.agreement = agreement.result()
         # Hand back what reading the inputs needed only for a moment (Arrow's allocator keeps it).
         pa.default_memory_pool().release_unused()
         if plan.released_ids is None or len(plan.released_ids) == 0:
