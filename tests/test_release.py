@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import io
 import json
@@ -309,6 +310,27 @@ def test_crash_in_the_middle_leaves_nothing(ws: Workspace, monkeypatch: pytest.M
 
     monkeypatch.setattr(card, "render_datasheet", boom)
     with pytest.raises(KeyboardInterrupt):
+        release(ws, now=NOW)
+    assert [p.name for p in ws.releases_dir.iterdir() if p.name not in (".gitkeep", ".lock")] == []
+    monkeypatch.undo()
+    assert release(ws, now=NOW).version == "0.1.0"
+
+
+@pytest.mark.parametrize("target", ["parquet", "conll"])
+def test_a_writer_thread_failing_stops_the_release_and_leaves_nothing(
+        ws: Workspace, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+    """The files are written on writer threads: an error there (here a full disk) must reach
+    the caller as itself, and leave no release and no temporary folder behind."""
+    from toolkit import release as release_module
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if target == "parquet":
+        monkeypatch.setattr(release_module._ShardedWriter, "write", full)
+    else:
+        monkeypatch.setattr(release_module._TextWriter, "write", full)
+    with pytest.raises(OSError, match="No space left"):
         release(ws, now=NOW)
     assert [p.name for p in ws.releases_dir.iterdir() if p.name not in (".gitkeep", ".lock")] == []
     monkeypatch.undo()

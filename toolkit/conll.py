@@ -221,6 +221,11 @@ def _byte_classes() -> pa.Array:
     return pa.array(np.concatenate((_char_classes()[:128], np.full(128, _OTHER, dtype=np.uint8))))
 
 
+def warm_up() -> None:
+    """Build the tokeniser's tables now rather than at the first batch."""
+    _byte_classes()
+
+
 @dataclass
 class _Tokens:
     """Tokens of a batch: ``tokens`` (list<string>, one list per text) and the byte offsets

@@ -1067,6 +1067,20 @@ def _context_inputs(ws: Workspace) -> dict[str, Any]:
     }
 
 
+def _warm_up() -> None:
+    """Import what the end of a release needs (datasets for the features, matplotlib for the
+    plots) and build the tokeniser's tables."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import datasets  # noqa: F401
+    import matplotlib.pyplot  # noqa: F401
+
+    from . import conll
+
+    conll.warm_up()
+
+
 def release(ws: Workspace, version: str | None = None, *, progress: Progress | None = None,
             now: dt.datetime | None = None, options: ReleaseOptions | None = None) -> ReleaseReport:
     """Write ``releases/vX.Y.Z`` from the resolved gold labels; ``version`` None: the proposal."""
@@ -1084,10 +1098,13 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
         _ensure_labels_known(inputs.gold, inputs)
         # The per-article agreement (a pass over every vote) is needed only when writing:
         # it is computed on a second thread while the split plan is made on this one.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-agreement") as side:
+        # The libraries and tables needed later load meanwhile too.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="release-side") as side:
             agreement = side.submit(_article_agreement, ws, inputs.gold, inputs.stratify)
+            warm = side.submit(_warm_up)
             plan = _make_plan(ws, inputs)
             inputs.agreement = agreement.result()
+            warm.result()
         # Hand back what reading the inputs needed only for a moment (Arrow's allocator keeps it).
         pa.default_memory_pool().release_unused()
         if plan.released_ids is None or len(plan.released_ids) == 0:
