@@ -29,13 +29,13 @@ import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import atomicio
+from . import atomicio, parquetio
 from .config import MAX_IDS_PER_REQUEST
 from .errors import InputNotFound, ProjectNotFound, PullIncomplete
 from .labelstudio import Connection, LabelStudioClient, client_for, connect
@@ -276,7 +276,7 @@ def _previous_state(ws: Workspace, scheme: Scheme) -> tuple[dict[int, tuple[str,
     annotations: dict[int, tuple[str, str]] = {}
     path = _paths(ws)["annotations"]
     if path.exists():
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=_BATCH):
+        for batch in parquetio.iter_batches(path, _BATCH):
             for row in batch.to_pylist():
                 annotations[int(row["annotation_id"])] = (str(row["updated_at"]), result_hash(row, scheme))
     previous = _index(ws)

@@ -43,7 +43,7 @@ import json
 import os
 import re
 import shutil
-from collections import Counter, defaultdict, deque
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import __version__, atomicio
+from . import __version__, atomicio, parquetio
 from .config import ReleaseConfig
 from .errors import ToolkitError
 from .progress import NullProgress, Progress
@@ -199,7 +199,7 @@ def _read_inputs(ws: Workspace, options: ReleaseOptions) -> _Inputs:
         if not path.is_file():
             raise ReleaseInputMissing(f"{ws.relative(path)} does not exist yet",
                                       hint=f"run `{command}` first")
-    gold_file = pq.ParquetFile(gold_path)
+    gold_file = parquetio.open_parquet(gold_path)
     metadata = gold_file.schema_arrow.metadata or {}
     gold_hash = metadata.get(b"toolkit.scheme_hash", b"").decode()
     if gold_hash and gold_hash != scheme.hash():
@@ -272,7 +272,7 @@ def _article_agreement(ws: Workspace, gold: pa.Table, stratify: ChoiceField | No
         return empty
     columns = ["article_id", "was_cancelled", "ground_truth", stratify.name]
     try:
-        source = pq.ParquetFile(path)
+        source = parquetio.open_parquet(path)
         if not set(columns) <= set(source.schema_arrow.names):
             return empty
         batches = source.iter_batches(batch_size=_VOTES_BATCH, columns=columns)
@@ -319,8 +319,12 @@ def _cluster_keys(cluster_ids: pa.Array, seed: str) -> np.ndarray:
     """The split order of each cluster: the first 8 bytes of sha256(seed NUL cluster_id)."""
     salt = seed.encode() + b"\0"
     sha256 = hashlib.sha256
-    digests = b"".join([sha256(salt + c.encode()).digest()[:8] for c in cluster_ids.to_pylist()])
-    return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
+    keys = np.empty(len(cluster_ids), dtype=np.uint64)
+    for start in range(0, len(cluster_ids), 100_000):  # a slice at a time as Python strings
+        part = cluster_ids.slice(start, 100_000).to_pylist()
+        digests = b"".join([sha256(salt + c.encode()).digest()[:8] for c in part])
+        keys[start:start + len(part)] = np.frombuffer(digests, dtype=">u8")
+    return keys
 
 
 def _make_plan(ws: Workspace, inputs: _Inputs) -> _Plan:
@@ -336,32 +340,35 @@ def _make_plan(ws: Workspace, inputs: _Inputs) -> _Plan:
     clusters: dict[str, int] = {s: 0 for s in SPLITS}
     strata: dict[str, dict[str, int]] = {}
     if released.any():
-        cluster = articles["cluster_id"].combine_chunks().filter(pa.array(released))
+        # Clusters and strata as integer codes: the plan is then numpy on a few ints per article.
+        encoded = pc.dictionary_encode(articles["cluster_id"].combine_chunks().filter(pa.array(released)))
+        cluster_ids = encoded.dictionary  # each cluster once
+        cluster_code = encoded.indices.to_numpy().astype(np.int64)
+        n_clusters = len(cluster_ids)
         if inputs.stratify is not None:
             values = inputs.gold[inputs.stratify.name].combine_chunks().take(pa.array(gold_index[released]))
-            stratum = pc.fill_null(values, "")
+            stratum = pc.dictionary_encode(pc.fill_null(values, ""))
+            by_name = sorted(stratum.dictionary.to_pylist())
+            rank = np.argsort(np.argsort(np.array(stratum.dictionary.to_pylist(), dtype=object)))
+            stratum_code = rank[stratum.indices.to_numpy()].astype(np.int64)
         else:
-            stratum = pa.array([""] * len(cluster), pa.string())
+            by_name, stratum_code = [""], np.zeros(len(cluster_code), dtype=np.int64)
         # Majority stratum of each cluster (ties: the value first in sort order), and its size.
-        frame = pa.table({"cluster": cluster, "stratum": stratum})
-        counts = frame.group_by(["cluster", "stratum"]).aggregate([([], "count_all")]) \
-            .sort_by([("cluster", "ascending"), ("count_all", "descending"), ("stratum", "ascending")])
-        first = np.ones(counts.num_rows, dtype=bool)
-        first[1:] = pc.not_equal(counts["cluster"].slice(1), counts["cluster"].slice(0, counts.num_rows - 1)) \
-            .to_numpy(zero_copy_only=False)
-        majority = counts.filter(pa.array(first))  # one row per cluster, clusters in sort order
-        sizes = frame.group_by("cluster").aggregate([([], "count_all")]).sort_by("cluster")
-        cluster_ids = majority["cluster"].combine_chunks()
-        cluster_size = sizes["count_all"].to_numpy().astype(np.int64)
+        pair, count = np.unique(cluster_code * len(by_name) + stratum_code, return_counts=True)
+        pair_cluster, pair_stratum = pair // len(by_name), pair % len(by_name)
+        ranked = np.lexsort((pair_stratum, -count, pair_cluster))
+        first = np.ones(len(ranked), dtype=bool)
+        first[1:] = pair_cluster[ranked][1:] != pair_cluster[ranked][:-1]
+        majority = np.empty(n_clusters, dtype=np.int64)
+        majority[pair_cluster[ranked][first]] = pair_stratum[ranked][first]
+        cluster_size = np.bincount(cluster_code, minlength=n_clusters)
         keys = _cluster_keys(cluster_ids, inputs.options.seed)
+        id_rank = np.empty(n_clusters, dtype=np.int64)
+        id_rank[pc.sort_indices(cluster_ids).to_numpy()] = np.arange(n_clusters)
         # Within each stratum (in sort order), clusters in key order (ties: cluster id), cut
         # where the middle of a cluster passes the ratio of the stratum's articles.
-        stratum_codes = pc.dictionary_encode(majority["stratum"].combine_chunks())
-        names = stratum_codes.dictionary.to_pylist()
-        rank = np.argsort(np.argsort(np.array(names, dtype=object)))
-        code = rank[stratum_codes.indices.to_numpy()]
-        order = np.lexsort((np.arange(len(cluster_ids)), keys, code))
-        code, size = code[order], cluster_size[order]
+        order = np.lexsort((id_rank, keys, majority))
+        code, size = majority[order], cluster_size[order]
         ends = np.cumsum(size)
         group_start = np.r_[0, np.flatnonzero(np.diff(code)) + 1]
         group_of = np.repeat(np.arange(len(group_start)), np.diff(np.r_[group_start, len(code)]))
@@ -370,9 +377,8 @@ def _make_plan(ws: Workspace, inputs: _Inputs) -> _Plan:
         middle = (ends - before - size / 2) / total
         cut1 = inputs.options.train
         cut2 = inputs.options.train + inputs.options.validation
-        cluster_split = np.empty(len(cluster_ids), dtype=np.int8)
+        cluster_split = np.empty(n_clusters, dtype=np.int8)
         cluster_split[order] = np.where(middle < cut1, 0, np.where(middle < cut2, 1, 2))
-        by_name = sorted(names)
         for g, start in enumerate(group_start):
             stop = group_start[g + 1] if g + 1 < len(group_start) else len(code)
             in_group = cluster_split[order[start:stop]]
@@ -380,8 +386,7 @@ def _make_plan(ws: Workspace, inputs: _Inputs) -> _Plan:
                                             for k, name in enumerate(SPLITS)}
         for k, name in enumerate(SPLITS):
             clusters[name] = int((cluster_split == k).sum())
-        position = pc.index_in(cluster, cluster_ids)
-        split[released] = pa.array(cluster_split).take(position).to_numpy()
+        split[released] = cluster_split[cluster_code]
     released_ids = articles["article_id"].combine_chunks().filter(pa.array(released))
     return _Plan(n, gold_index, split, released_ids, inputs.gold.num_rows - int(released.sum()), clusters, strata)
 
@@ -688,7 +693,7 @@ def _write_data(tmp: Path, ws: Workspace, inputs: _Inputs, plan: _Plan, features
             (tmp / "conll").mkdir()
             for s in SPLITS:
                 conll_files[s] = _TextWriter(tmp / "conll" / f"{s}.txt")
-        source = pq.ParquetFile(ws.articles_path)
+        source = parquetio.open_parquet(ws.articles_path)
         for batch in source.iter_batches(batch_size=options.batch_size, columns=columns):
             codes = plan.split[offset:offset + batch.num_rows]
             rows = plan.gold_index[offset:offset + batch.num_rows]

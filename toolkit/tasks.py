@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import pyarrow.parquet as pq
-
-from . import atomicio
+from . import atomicio, parquetio
 from .errors import InputError, InputNotFound
 from .progress import NullProgress, Progress
 from .workspace import Workspace
@@ -79,7 +77,7 @@ def build_tasks(workspace: Workspace, *, progress: Progress | None = None) -> Ta
     one_per_cluster = workspace.config.tasks.one_per_cluster
     seen_clusters: set[str] = set()
     added = already = skipped = 0
-    parquet = pq.ParquetFile(articles)
+    parquet = parquetio.open_parquet(articles)
     progress.start(parquet.metadata.num_rows, "tasks")
     with atomicio.atomic_open(target, "wb") as out:
         if target.exists():

@@ -18,7 +18,6 @@ that pass now) to ``annotations/annotations.parquet``. Records in = valid + quar
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import multiprocessing
@@ -30,7 +29,7 @@ from typing import Any, Callable, Iterable, Iterator
 import jsonschema
 import pyarrow.parquet as pq
 
-from . import atomicio
+from . import atomicio, parquetio
 from .errors import InputError, InputNotFound
 from .scheme import ChoiceField, Scheme, SpanField, build_annotation_schema, ensure_scheme_files_current
 from .workspace import Workspace
@@ -358,7 +357,7 @@ def iter_parquet_records(path: Path, scheme: Scheme) -> Iterator[dict[str, Any]]
 
     empty = {f.name: ([] if isinstance(f, SpanField) or (isinstance(f, ChoiceField) and f.multiple) else None)
              for f in scheme.fields}
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=2000):
+    for batch in parquetio.iter_batches(path, 2000):
         for row in batch.to_pylist():
             record = {k: _jsonable(v) for k, v in row.items()}
             for key in list(RECORD_KEYS) + list(empty):
@@ -371,7 +370,7 @@ def _article_texts(ws: Workspace, wanted: set[str] | None = None) -> dict[str, s
     if not ws.articles_path.exists():
         return {}
     texts: dict[str, str] = {}
-    for batch in pq.ParquetFile(ws.articles_path).iter_batches(batch_size=2000, columns=["article_id", "text"]):
+    for batch in parquetio.iter_batches(ws.articles_path, 2000, columns=["article_id", "text"]):
         for aid, text in zip(batch.column("article_id").to_pylist(), batch.column("text").to_pylist()):
             if wanted is None or aid in wanted:
                 texts[aid] = text

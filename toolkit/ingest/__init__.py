@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import atomicio
+from .. import atomicio, parquetio
 from ..errors import InputNotFound, OutputError
 from ..progress import NullProgress, Progress
 from ..workspace import Workspace
@@ -155,8 +155,7 @@ class _Batcher:
 
 
 def _iter_batches(path: Path, batch_size: int) -> Iterator[pa.RecordBatch]:
-    parquet = pq.ParquetFile(path)
-    yield from parquet.iter_batches(batch_size=batch_size)
+    yield from parquetio.iter_batches(path, batch_size)
 
 
 def _finalise(batch: pa.RecordBatch, extra_sources: dict[str, list[dict]], index: NearDuplicateIndex) -> pa.Table:
