@@ -622,3 +622,36 @@ def test_batch_tagger_matches_the_reference_on_random_spans() -> None:
         assert list(zip(tokens.to_pylist(), tags.to_pylist())) == reference
         assert batch_stats == ref_stats
         assert ref_stats.dropped_overlap and ref_stats.widened and ref_stats.dropped_empty
+
+
+NEWS_TEXTS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "articles" / "newspaper3k_tests" \
+    / "expected_text"
+
+
+def test_batch_tagger_matches_the_reference_on_real_news_text() -> None:
+    """Real articles in English, Spanish, Arabic and Chinese (from the shared corpus, not copied
+    here): the byte-level batch tokeniser gives the regex tokeniser's tokens, and the same
+    tags for spans over every word of each text."""
+    if not NEWS_TEXTS.is_dir():
+        pytest.skip(f"{NEWS_TEXTS} is not there")
+    texts = [p.read_text("utf-8") for p in sorted(NEWS_TEXTS.glob("*.txt"))]
+    assert any(ord(c) > 0x7FF for c in "".join(texts))  # three-byte characters among them
+    labels = ["PERSON", "ORG"]
+    names = conll.tag_names(labels)
+    spans = []
+    for i, text in enumerate(texts):
+        _, starts, ends = conll.tokenize(text)
+        # Every 7th token a span of 1-2 tokens; every 11th also one starting mid-token.
+        doc = [{"start": starts[k], "end": ends[min(k + k % 2, len(ends) - 1)], "label": labels[k % 2]}
+               for k in range(0, len(starts), 7)]
+        doc += [{"start": starts[k] + 1, "end": ends[k], "label": "ORG"} for k in range(3, len(starts), 11)
+                if ends[k] - starts[k] > 1]
+        spans.append(doc)
+    ref_stats, batch_stats = conll.TagStats(), conll.TagStats()
+    reference = []
+    for text, doc in zip(texts, spans):
+        tokens, starts, ends = conll.tokenize(text)
+        reference.append((tokens, [names.index(t) for t in conll.bio_tags(starts, ends, doc, ref_stats)]))
+    tokens, tags = conll.tag_batch(pa.array(texts), spans, labels, batch_stats)
+    assert list(zip(tokens.to_pylist(), tags.to_pylist())) == reference
+    assert batch_stats == ref_stats and ref_stats.widened and ref_stats.dropped_overlap

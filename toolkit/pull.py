@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import atomicio, parquetio
@@ -248,29 +247,6 @@ def _record_snapshot(ws: Workspace, entry: dict[str, Any]) -> None:
 
 # Normalising and writing -----------------------------------------------------------------
 
-class _TableWriter:
-    """Rows to a Parquet file in batches (bounded memory), into a temporary path."""
-
-    def __init__(self, path: Path, schema: pa.Schema, to_table) -> None:
-        self.path, self.schema, self.to_table = path, schema, to_table
-        self.writer = pq.ParquetWriter(path, schema)
-        self.rows: list[dict[str, Any]] = []
-
-    def add(self, rows: list[dict[str, Any]]) -> None:
-        self.rows.extend(rows)
-        if len(self.rows) >= _BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.rows:
-            self.writer.write_table(self.to_table(self.rows))
-            self.rows = []
-
-    def close(self) -> None:
-        self.flush()
-        self.writer.close()
-
-
 def _previous_state(ws: Workspace, scheme: Scheme) -> tuple[dict[int, tuple[str, str]], set[int] | None]:
     """annotation id -> (updated_at, result hash) of the previous pull, and its task ids."""
     annotations: dict[int, tuple[str, str]] = {}
@@ -307,12 +283,13 @@ class _Sink:
         tmp = {name: self.stack.enter_context(atomicio.atomic_path(path)) for name, path in paths.items()
                if name != "report"}
         self.writers = {
-            "annotations": _TableWriter(tmp["annotations"], records_arrow_schema(scheme),
-                                        lambda rows: records_to_table(rows, scheme)),
-            "drafts": _TableWriter(tmp["drafts"], drafts_to_table([], scheme).schema,
-                                   lambda rows: drafts_to_table(rows, scheme)),
-            "predictions": _TableWriter(tmp["predictions"], predictions_to_table([], scheme).schema,
-                                        lambda rows: predictions_to_table(rows, scheme)),
+            "annotations": parquetio.RowWriter(pq.ParquetWriter(tmp["annotations"], records_arrow_schema(scheme)),
+                                               lambda rows: records_to_table(rows, scheme), _BATCH),
+            "drafts": parquetio.RowWriter(pq.ParquetWriter(tmp["drafts"], drafts_to_table([], scheme).schema),
+                                          lambda rows: drafts_to_table(rows, scheme), _BATCH),
+            "predictions": parquetio.RowWriter(
+                pq.ParquetWriter(tmp["predictions"], predictions_to_table([], scheme).schema),
+                lambda rows: predictions_to_table(rows, scheme), _BATCH),
         }
         self.quarantine = self.stack.enter_context(open(tmp["quarantine"], "w", encoding="utf-8"))
         # Entered last so that it is renamed first: the raw snapshot lands before anything else.
@@ -350,9 +327,9 @@ class _Sink:
             self.current[int(record["annotation_id"])] = (str(_ts(record["updated_at"])),
                                                           result_hash(record, self.scheme))
         report.valid += len(valid)
-        self.writers["annotations"].add(valid)
-        self.writers["drafts"].add(result.drafts)
-        self.writers["predictions"].add(result.predictions)
+        self.writers["annotations"].extend(valid)
+        self.writers["drafts"].extend(result.drafts)
+        self.writers["predictions"].extend(result.predictions)
         report.drafts += len(result.drafts)
         report.predictions += len(result.predictions)
         for entry in result.quarantine:

@@ -18,7 +18,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -137,27 +137,6 @@ def _row(doc: Document, aid: str) -> dict[str, Any]:
     }
 
 
-class _Batcher:
-    """Buffers rows and writes them as record batches of at most ``size`` rows."""
-
-    def __init__(self, writer: pq.ParquetWriter, size: int) -> None:
-        self.writer, self.size, self.rows = writer, size, []
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
-        if len(self.rows) >= self.size:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.rows:
-            self.writer.write_table(pa.Table.from_pylist(self.rows, schema=ARTICLE_SCHEMA))
-            self.rows = []
-
-
-def _iter_batches(path: Path, batch_size: int) -> Iterator[pa.RecordBatch]:
-    yield from parquetio.iter_batches(path, batch_size)
-
-
 def _finalise(batch: pa.RecordBatch, extra_sources: dict[str, list[dict]], index: NearDuplicateIndex) -> pa.Table:
     """Set the final cluster ids and append sources found for rows already written."""
     table = pa.Table.from_batches([batch]).cast(ARTICLE_SCHEMA)
@@ -195,7 +174,7 @@ def ingest(
     previous = workspace.articles_path if workspace.articles_path.exists() else None
 
     if previous is not None:
-        for batch in _iter_batches(previous, cfg.batch_size):
+        for batch in parquetio.iter_batches(previous, cfg.batch_size):
             for aid, text, sources in zip(batch.column("article_id").to_pylist(), batch.column("text").to_pylist(),
                                           batch.column("sources").to_pylist()):
                 known[aid] = {(s["file"], s["sha256"]) for s in sources}
@@ -206,7 +185,8 @@ def ingest(
     staging = workspace.cache_dir / f"ingest-staging-{os.getpid()}.parquet"
     try:
         with pq.ParquetWriter(staging, ARTICLE_SCHEMA) as writer:
-            batcher = _Batcher(writer, cfg.batch_size)
+            batcher = parquetio.RowWriter(writer, lambda rows: pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA),
+                                          cfg.batch_size)
             progress.start(len(files), "ingest")
             for path in files:
                 report.files_read += 1
@@ -259,7 +239,7 @@ def _write_articles(target: Path, previous: Path | None, staging: Path, extra_so
             for source in (previous, staging):
                 if source is None:
                     continue
-                for batch in _iter_batches(source, batch_size):
+                for batch in parquetio.iter_batches(source, batch_size):
                     pending.append(_finalise(batch, extra_sources, index))
                     buffered += batch.num_rows
                     while buffered >= batch_size:
