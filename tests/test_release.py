@@ -321,15 +321,15 @@ def test_a_writer_thread_failing_stops_the_release_and_leaves_nothing(
         ws: Workspace, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
     """The files are written on writer threads: an error there (here a full disk) must reach
     the caller as itself, and leave no release and no temporary folder behind."""
-    from toolkit import release as release_module
+    from toolkit import releasedata
 
     def full(*args: Any, **kwargs: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     if target == "parquet":
-        monkeypatch.setattr(release_module._ShardedWriter, "write", full)
+        monkeypatch.setattr(releasedata.ShardedWriter, "write", full)
     else:
-        monkeypatch.setattr(release_module._TextWriter, "write", full)
+        monkeypatch.setattr(releasedata.TextWriter, "write", full)
     with pytest.raises(OSError, match="No space left"):
         release(ws, now=NOW)
     assert [p.name for p in ws.releases_dir.iterdir() if p.name not in (".gitkeep", ".lock")] == []

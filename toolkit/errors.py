@@ -90,3 +90,42 @@ class PushRefused(LabelStudioError):
 
 class PullIncomplete(LabelStudioError):
     """A pull read fewer (or other) tasks than the server counts; nothing was replaced."""
+
+
+# ----------------------------------------------------------------------------- releases
+
+
+class ReleaseError(ToolkitError):
+    """A release could not be made, read, checked or published."""
+
+
+class ReleaseExists(ReleaseError, FileExistsError):
+    """The version is already released; releases are never overwritten."""
+
+
+class ReleaseNotFound(ReleaseError, FileNotFoundError):
+    """No release at the given path or version."""
+
+
+class ReleaseLocked(ReleaseError):
+    """Another release is being written in the same workspace."""
+
+
+class VersionError(ReleaseError, ValueError):
+    """The version is not X.Y.Z, or not greater than the latest release."""
+
+
+class ReleaseInputMissing(ReleaseError, FileNotFoundError):
+    """articles.parquet or gold.parquet is not there yet."""
+
+
+class ReleaseInputStale(ReleaseError):
+    """gold.parquet was computed with another scheme than schemas/scheme.json."""
+
+
+class ReleaseTampered(ReleaseError):
+    """A release's files do not match its manifest."""
+
+
+class HubError(ReleaseError):
+    """Publishing to the Hugging Face Hub failed (no token, refused, unreachable)."""

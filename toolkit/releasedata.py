@@ -1,0 +1,656 @@
+"""What goes into a release, and the streaming write of its data files.
+
+- ``read_inputs``: the resolved gold labels (and the figures of the unresolved ones);
+- ``article_agreement``: per article, the share of annotators who gave the gold answer;
+- ``make_plan``: which split every article goes to (whole near-duplicate clusters, stratified);
+- ``config_features``: the Hugging Face features of the ``documents`` and ``ner`` configs;
+- ``write_data``: articles.parquet, batch by batch, into the Parquet files of each config and
+  split and the CoNLL text, with the figures the card and datasheet report.
+
+Memory and speed: articles stream through in batches of ``batch_size`` (text, tokens and
+CoNLL text are never held whole); what is held for the whole run is the gold table (labels,
+no text), one split code and gold row index per article, the per-article agreement, and the
+per-cluster split plan, about 0.25 KB per released article in all. The batches are tagged
+on the calling thread while one thread writes the Parquet files and another the CoNLL text,
+each file fsynced and hashed as it is closed. ``bench/release_bench.py`` measures it against
+``write_table`` of the same rows.
+
+Splits: each near-duplicate cluster (``cluster_id`` from ingest) goes whole to one split.
+Clusters are grouped by the majority gold value of the stratifying field (the first single
+choice field, e.g. the event type), ordered within a group by a salted sha256 of the
+cluster id, and cut at the configured ratios by article count. Same data, same salt: same
+splits on any machine. Adding data moves only clusters near the cut points; the changelog
+lists articles that changed split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from . import parquetio
+from .config import ReleaseConfig
+from .errors import ReleaseError, ReleaseInputMissing, ReleaseInputStale
+from .progress import Progress
+from .scheme import ChoiceField, Scheme, SpanField, TextField
+from .workspace import Workspace
+
+if TYPE_CHECKING:
+    import datasets
+
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+
+
+# ---------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class ReleaseOptions(ReleaseConfig):
+    """How a release is cut: the ``[release]`` settings of toolkit.toml (``ReleaseConfig``:
+    split ratios, split salt, stratify and NER fields) plus the sizes of the write path."""
+
+    rows_per_shard: int = 250_000
+    batch_size: int = 5_000
+
+    @classmethod
+    def from_workspace(cls, ws: Workspace) -> ReleaseOptions:
+        options = cls(**dataclasses.asdict(ws.config.release))
+        options.check()
+        return options
+
+    def check(self) -> None:
+        ratios = (self.train, self.validation, self.test)
+        if any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6 or self.train <= 0:
+            raise ReleaseError(f"split ratios train={self.train}, validation={self.validation}, "
+                               f"test={self.test} must be non-negative and add up to 1",
+                               hint="fix [release] in toolkit.toml")
+        if self.rows_per_shard < 1 or self.batch_size < 1:
+            raise ReleaseError("[release] rows_per_shard and batch_size must be positive")
+
+    @property
+    def ratios(self) -> dict[str, float]:
+        return {"train": self.train, "validation": self.validation, "test": self.test}
+
+
+# ------------------------------------------------------------------------------ inputs
+
+
+@dataclass
+class Inputs:
+    scheme: Scheme
+    options: ReleaseOptions
+    stratify: ChoiceField | None
+    ner: SpanField | None
+    published_fields: tuple[Any, ...]  # scheme fields that go into the release (not free text)
+    gold: pa.Table  # resolved rows only, columns needed for the release
+    unresolved: int
+    unresolved_reasons: Counter
+    agreement: pa.Array | None = None  # per-article agreement, aligned with ``gold`` (``article_agreement``)
+
+
+def read_inputs(ws: Workspace, options: ReleaseOptions) -> Inputs:
+    scheme = Scheme.load(ws.scheme_path)
+    gold_path = ws.annotations_dir / "gold.parquet"
+    for path, command in ((ws.articles_path, "toolkit ingest"), (gold_path, "toolkit agree")):
+        if not path.is_file():
+            raise ReleaseInputMissing(f"{ws.relative(path)} does not exist yet",
+                                      hint=f"run `{command}` first")
+    gold_file = parquetio.open_parquet(gold_path)
+    metadata = gold_file.schema_arrow.metadata or {}
+    gold_hash = metadata.get(b"toolkit.scheme_hash", b"").decode()
+    if gold_hash and gold_hash != scheme.hash():
+        raise ReleaseInputStale("annotations/gold.parquet was computed with another version of the scheme",
+                                hint="run `toolkit pull` and `toolkit agree` again, then release")
+
+    def pick(name: str, kind: type, what: str) -> Any:
+        if name:
+            f = scheme.field(name)
+            if not isinstance(f, kind):
+                raise ReleaseError(f"[release] {what} {name!r} is a {f.kind} field",
+                                   hint=f"name a {kind.kind} field of the scheme")
+            return f
+        return next((f for f in scheme.fields if isinstance(f, kind)
+                     and not getattr(f, "multiple", False)), None)
+
+    stratify = pick(options.stratify_field, ChoiceField, "stratify_field")
+    ner = pick(options.ner_field, SpanField, "ner_field")
+    published = tuple(f for f in scheme.fields if not isinstance(f, TextField))
+    columns = ["article_id", "status", "reason", "decided_by", "n_annotators"] + [f.name for f in published]
+    unresolved_reasons: Counter = Counter()
+    resolved = []
+    for batch in gold_file.iter_batches(batch_size=65_536, columns=columns):
+        mask = pc.equal(batch.column("status"), "resolved")
+        unresolved_reasons.update(reason_kind(r) for r in batch.filter(pc.invert(mask)).column("reason").to_pylist())
+        resolved.append(batch.filter(mask).drop_columns(["status", "reason"]))
+    # One chunk per column: the write loop takes rows from it batch by batch, and a take
+    # from a chunked column would first concatenate its chunks, every time.
+    gold = pa.Table.from_batches(resolved, schema=resolved[0].schema if resolved else None).combine_chunks() \
+        if resolved else pq.read_table(gold_path, columns=columns).drop_columns(["status", "reason"])
+    del resolved
+    if pc.count_distinct(gold["article_id"]).as_py() != gold.num_rows:
+        raise ReleaseError("annotations/gold.parquet has more than one row for an article",
+                           hint="run `toolkit agree` again")
+    return Inputs(scheme, options, stratify, ner, published, gold,
+                   sum(unresolved_reasons.values()), unresolved_reasons)
+
+
+def reason_kind(reason: str | None) -> str:
+    """A short class of an unresolved reason, for counting ("event_type: tie", "too few annotations")."""
+    if not reason:
+        return "unknown"
+    kinds = []
+    for part in reason.split("; "):
+        if "the policy needs" in part:
+            kinds.append("too few annotations")
+        else:
+            name, _, rest = part.partition(": ")
+            kinds.append(f"{name}: {rest.split(' ')[0]}" if rest else name)
+    return "; ".join(sorted(set(kinds)))
+
+
+# Votes read at a time when computing the per-article agreement. Each batch is looked up in a
+# hash table of the gold article ids, built again per batch: larger batches build it fewer
+# times, smaller ones hold less.
+_VOTES_BATCH = 262_144
+
+
+def article_agreement(ws: Workspace, gold: pa.Table, stratify: ChoiceField | None) -> pa.Array:
+    """Per article: the share of its annotators whose ``stratify`` answer equals the gold one.
+
+    Null when the gold value comes from a ground-truth annotation (no vote was taken), when
+    the gold value is empty, or when annotations.parquet is not there. The votes stream
+    through in batches (``_VOTES_BATCH``).
+    """
+    n = gold.num_rows
+    empty = pa.nulls(n, pa.float32())
+    path = ws.annotations_dir / "annotations.parquet"
+    if stratify is None or not path.is_file() or n == 0:
+        return empty
+    columns = ["article_id", "was_cancelled", "ground_truth", stratify.name]
+    try:
+        source = parquetio.open_parquet(path)
+        if not set(columns) <= set(source.schema_arrow.names):
+            return empty
+        batches = source.iter_batches(batch_size=_VOTES_BATCH, columns=columns)
+        ids = gold["article_id"].combine_chunks()
+        truth = gold[stratify.name].combine_chunks()
+        agree = np.zeros(n, dtype=np.float64)
+        votes = np.zeros(n, dtype=np.float64)
+        for batch in batches:
+            counted = pc.and_(pc.invert(pc.fill_null(batch.column("was_cancelled"), False)),
+                              pc.invert(pc.fill_null(batch.column("ground_truth"), False)))
+            batch = batch.filter(counted)
+            row = pc.index_in(batch.column("article_id"), value_set=ids)
+            known = pc.is_valid(row)
+            row = pc.filter(row, known)
+            answer = pc.filter(batch.column(stratify.name), known)
+            same = pc.fill_null(pc.equal(answer, truth.take(row)), False)
+            row = row.to_numpy()
+            agree += np.bincount(row, weights=same.to_numpy(zero_copy_only=False), minlength=n)
+            votes += np.bincount(row, minlength=n)
+    except (pa.ArrowInvalid, KeyError):
+        return empty
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = agree / votes
+    by_vote = (pc.and_(pc.equal(gold["decided_by"], "policy"), pc.is_valid(gold[stratify.name])).to_numpy(
+        zero_copy_only=False) & (votes > 0))
+    return pa.array(share.astype(np.float32), mask=~by_vote)
+
+
+# -------------------------------------------------------------------------------- plan
+
+
+@dataclass
+class Plan:
+    n_articles: int  # rows of articles.parquet
+    gold_index: np.ndarray  # per article row: row in inputs.gold, or -1
+    split: np.ndarray  # per article row: index into SPLITS, or -1 (not released)
+    released_ids: pa.Array
+    gold_without_article: int
+    clusters: dict[str, int]  # split -> number of clusters
+    strata: dict[str, dict[str, int]]  # stratum -> split -> articles
+
+
+def cluster_keys(cluster_ids: pa.Array, seed: str) -> np.ndarray:
+    """The split order of each cluster: the first 8 bytes of sha256(seed NUL cluster_id)."""
+    salt = seed.encode() + b"\0"
+    sha256 = hashlib.sha256
+    keys = np.empty(len(cluster_ids), dtype=np.uint64)
+    for start in range(0, len(cluster_ids), 100_000):  # a slice at a time as Python strings
+        part = cluster_ids.slice(start, 100_000).to_pylist()
+        digests = b"".join([sha256(salt + c.encode()).digest()[:8] for c in part])
+        keys[start:start + len(part)] = np.frombuffer(digests, dtype=">u8")
+    return keys
+
+
+def make_plan(ws: Workspace, inputs: Inputs) -> Plan:
+    articles = pq.read_table(ws.articles_path, columns=["article_id", "cluster_id"])
+    n = articles.num_rows
+    if pc.count_distinct(articles["article_id"]).as_py() != n:
+        raise ReleaseError("annotations/articles.parquet has duplicate article ids",
+                           hint="run `toolkit ingest` again")
+    gold_index = pc.index_in(articles["article_id"], inputs.gold["article_id"])
+    gold_index = pc.fill_null(gold_index, -1).to_numpy().astype(np.int64)
+    released = gold_index >= 0
+    split = np.full(n, -1, dtype=np.int8)
+    clusters: dict[str, int] = {s: 0 for s in SPLITS}
+    strata: dict[str, dict[str, int]] = {}
+    if released.any():
+        # Clusters and strata as integer codes: the plan is then numpy on a few ints per article.
+        encoded = pc.dictionary_encode(articles["cluster_id"].combine_chunks().filter(pa.array(released)))
+        cluster_ids = encoded.dictionary  # each cluster once
+        cluster_code = encoded.indices.to_numpy().astype(np.int64)
+        n_clusters = len(cluster_ids)
+        if inputs.stratify is not None:
+            values = inputs.gold[inputs.stratify.name].combine_chunks().take(pa.array(gold_index[released]))
+            stratum = pc.dictionary_encode(pc.fill_null(values, ""))
+            by_name = sorted(stratum.dictionary.to_pylist())
+            rank = np.argsort(np.argsort(np.array(stratum.dictionary.to_pylist(), dtype=object)))
+            stratum_code = rank[stratum.indices.to_numpy()].astype(np.int64)
+        else:
+            by_name, stratum_code = [""], np.zeros(len(cluster_code), dtype=np.int64)
+        # Majority stratum of each cluster (ties: the value first in sort order), and its size.
+        pair, count = np.unique(cluster_code * len(by_name) + stratum_code, return_counts=True)
+        pair_cluster, pair_stratum = pair // len(by_name), pair % len(by_name)
+        ranked = np.lexsort((pair_stratum, -count, pair_cluster))
+        first = np.ones(len(ranked), dtype=bool)
+        first[1:] = pair_cluster[ranked][1:] != pair_cluster[ranked][:-1]
+        majority = np.empty(n_clusters, dtype=np.int64)
+        majority[pair_cluster[ranked][first]] = pair_stratum[ranked][first]
+        cluster_size = np.bincount(cluster_code, minlength=n_clusters)
+        keys = cluster_keys(cluster_ids, inputs.options.seed)
+        id_rank = np.empty(n_clusters, dtype=np.int64)
+        id_rank[pc.sort_indices(cluster_ids).to_numpy()] = np.arange(n_clusters)
+        # Within each stratum (in sort order), clusters in key order (ties: cluster id), cut
+        # where the middle of a cluster passes the ratio of the stratum's articles.
+        order = np.lexsort((id_rank, keys, majority))
+        code, size = majority[order], cluster_size[order]
+        ends = np.cumsum(size)
+        group_start = np.r_[0, np.flatnonzero(np.diff(code)) + 1]
+        group_of = np.repeat(np.arange(len(group_start)), np.diff(np.r_[group_start, len(code)]))
+        before = np.r_[0, ends][group_start][group_of]
+        total = (ends[np.r_[group_start[1:], len(code)] - 1] - np.r_[0, ends][group_start])[group_of]
+        middle = (ends - before - size / 2) / total
+        cut1 = inputs.options.train
+        cut2 = inputs.options.train + inputs.options.validation
+        cluster_split = np.empty(n_clusters, dtype=np.int8)
+        cluster_split[order] = np.where(middle < cut1, 0, np.where(middle < cut2, 1, 2))
+        for g, start in enumerate(group_start):
+            stop = group_start[g + 1] if g + 1 < len(group_start) else len(code)
+            in_group = cluster_split[order[start:stop]]
+            strata[by_name[code[start]]] = {name: int(size[start:stop][in_group == k].sum())
+                                            for k, name in enumerate(SPLITS)}
+        for k, name in enumerate(SPLITS):
+            clusters[name] = int((cluster_split == k).sum())
+        split[released] = cluster_split[cluster_code]
+    released_ids = articles["article_id"].combine_chunks().filter(pa.array(released))
+    return Plan(n, gold_index, split, released_ids, inputs.gold.num_rows - int(released.sum()), clusters, strata)
+
+
+# ----------------------------------------------------------------------- features
+
+
+def config_features(inputs: Inputs) -> dict[str, datasets.Features]:
+    from datasets import ClassLabel, Features, Value
+
+    from .conll import tag_names
+    from .scheme import build_features
+
+    scheme_features = build_features(inputs.scheme)
+    documents = {
+        "article_id": Value("string"), "title": Value("string"), "published": Value("date32"),
+        "source_url": Value("string"), "text": Value("string"),
+    }
+    for f in inputs.published_fields:
+        documents[f.name] = scheme_features[f.name]
+    documents["n_annotators"] = Value("int32")
+    documents["agreement"] = Value("float32")
+    result = {"documents": Features(documents)}
+    if inputs.ner is not None:
+        result["ner"] = Features({"article_id": Value("string"), "tokens": [Value("string")],
+                                  "ner_tags": [ClassLabel(names=tag_names(inputs.ner.values))]})
+    return result
+
+
+def _label_ids(values: pa.Array, names: tuple[str, ...]) -> pa.Array:
+    return pc.cast(pc.index_in(values, pa.array(list(names), pa.string())), pa.int64())
+
+
+def gold_columns(gold: pa.Table, inputs: Inputs, schema: pa.Schema) -> dict[str, pa.Array]:
+    """Gold field values as the release's Arrow types (label names -> ClassLabel ids)."""
+    out: dict[str, pa.Array] = {}
+    for f in inputs.published_fields:
+        column = gold[f.name].combine_chunks()
+        target = schema.field(f.name).type
+        if isinstance(f, SpanField):
+            spans = pc.list_flatten(column)
+            struct = pa.StructArray.from_arrays(
+                [pc.cast(spans.field("start"), pa.int32()), pc.cast(spans.field("end"), pa.int32()),
+                 _label_ids(spans.field("label"), f.values), spans.field("text")],
+                fields=list(target.value_type))
+            offsets = pc.subtract(column.offsets, column.offsets[0])
+            out[f.name] = pa.ListArray.from_arrays(offsets, struct, type=target)
+        elif isinstance(f, ChoiceField) and f.multiple:
+            values = pc.list_flatten(column)
+            offsets = pc.subtract(column.offsets, column.offsets[0])
+            out[f.name] = pa.ListArray.from_arrays(offsets, _label_ids(values, f.values), type=target)
+        elif isinstance(f, ChoiceField):
+            out[f.name] = _label_ids(column, f.values)
+        else:
+            out[f.name] = pc.cast(column, target)
+    return out
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+class ShardedWriter:
+    """Parquet files of one config and split, a new file every ``rows_per_shard`` rows."""
+
+    def __init__(self, folder: Path, split: str, schema: pa.Schema, rows_per_shard: int) -> None:
+        self.folder, self.split, self.schema, self.rows_per_shard = folder, split, schema, rows_per_shard
+        self.paths: list[Path] = []
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._in_shard = 0
+        self.sealed: dict[Path, dict[str, Any]] = {}  # closed file -> manifest entry
+
+    def write(self, table: pa.Table) -> None:
+        start = 0
+        while start < table.num_rows:
+            if self._writer is None or self._in_shard >= self.rows_per_shard:
+                self._open()
+            take = min(table.num_rows - start, self.rows_per_shard - self._in_shard)
+            assert self._writer is not None
+            self._writer.write_table(table.slice(start, take))
+            self._in_shard += take
+            self.rows += take
+            start += take
+
+    def _open(self) -> None:
+        self.close()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{self.split}-{len(self.paths):05d}.parquet"
+        self.paths.append(path)
+        self._writer = pq.ParquetWriter(path, self.schema, compression="zstd", write_statistics=True)
+        self._in_shard = 0
+
+    def close(self) -> list[Path]:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            self.sealed[self.paths[-1]] = seal(self.paths[-1])
+        return self.paths
+
+    def finish(self) -> list[Path]:
+        """Close, and name the files ``{split}-NNNNN-of-NNNNN.parquet`` (the Hub's convention)."""
+        self.close()
+        final = []
+        for i, path in enumerate(self.paths):
+            target = path.with_name(f"{self.split}-{i:05d}-of-{len(self.paths):05d}.parquet")
+            os.rename(path, target)
+            self.sealed[target] = self.sealed.pop(path)
+            final.append(target)
+        self.paths = final
+        return final
+
+
+def seal(path: Path) -> dict[str, Any]:
+    """fsync a finished file and take its manifest entry (sha256, bytes) while it is in the page cache."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+        while block := fh.read(1 << 20):
+            digest.update(block)
+        size = fh.tell()
+    return {"sha256": digest.hexdigest(), "bytes": size}
+
+
+class TextWriter:
+    """A text file written in chunks, hashed as it goes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh = open(path, "wb")
+        self._digest = hashlib.sha256()
+        self._bytes = 0
+
+    def write(self, chunks: list[Any]) -> None:
+        for chunk in chunks:
+            self._fh.write(chunk)
+            self._digest.update(chunk)
+            self._bytes += len(memoryview(chunk))
+
+    def close(self) -> dict[str, Any]:
+        if not self._fh.closed:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+        return {"sha256": self._digest.hexdigest(), "bytes": self._bytes}
+
+
+@dataclass
+class Stats:
+    """Figures of the released data, gathered batch by batch."""
+
+    scheme: Scheme
+    fields: tuple[Any, ...]
+    articles: Counter = field(default_factory=Counter)  # split -> n
+    tokens: Counter = field(default_factory=Counter)
+    chars: Counter = field(default_factory=Counter)
+    labels: dict[str, dict[str, Counter]] = field(default_factory=dict)  # field -> split -> label -> n
+    numbers: dict[str, dict[str, float]] = field(default_factory=dict)  # field -> {n, sum, max}
+    sources: Counter = field(default_factory=Counter)
+    languages: Counter = field(default_factory=Counter)
+    annotators: Counter = field(default_factory=Counter)  # n_annotators -> articles
+    decided_by: Counter = field(default_factory=Counter)
+    agreement_sum: float = 0.0
+    agreement_n: int = 0
+    agreement_hist: np.ndarray = field(default_factory=lambda: np.zeros(10, dtype=np.int64))
+    date_min: str | None = None
+    date_max: str | None = None
+    undated: int = 0
+
+    def add(self, split: str, articles: pa.Table, gold: pa.Table, agreement: pa.Array) -> None:
+        n = articles.num_rows
+        self.articles[split] += n
+        self.chars[split] += int(pc.sum(pc.utf8_length(articles["text"])).as_py() or 0)
+        for f in self.fields:
+            column = gold[f.name]
+            if isinstance(f, SpanField):
+                labels = pc.struct_field(pc.list_flatten(column), "label")
+                counts = pc.value_counts(labels)
+            elif isinstance(f, ChoiceField):
+                counts = pc.value_counts(pc.list_flatten(column) if f.multiple else column)
+            else:
+                stats = self.numbers.setdefault(f.name, {"n": 0, "sum": 0.0, "max": None, "zero": 0})
+                valid = pc.drop_null(column)
+                stats["n"] += len(valid)
+                if len(valid):
+                    stats["sum"] += float(pc.sum(valid).as_py())
+                    top = pc.max(valid).as_py()
+                    stats["max"] = top if stats["max"] is None else max(stats["max"], top)
+                    stats["zero"] += int(pc.sum(pc.equal(valid, 0)).as_py() or 0)
+                continue
+            target = self.labels.setdefault(f.name, {}).setdefault(split, Counter())
+            for item in counts.to_pylist():
+                target[item["values"] if item["values"] is not None else "(empty)"] += item["counts"]
+        for name, counter in (("source_name", self.sources), ("language", self.languages)):
+            for item in pc.value_counts(articles[name]).to_pylist():
+                counter[item["values"] or "(unknown)"] += item["counts"]
+        for item in pc.value_counts(gold["n_annotators"]).to_pylist():
+            self.annotators[int(item["values"])] += item["counts"]
+        for item in pc.value_counts(gold["decided_by"]).to_pylist():
+            self.decided_by[item["values"]] += item["counts"]
+        valid = pc.drop_null(agreement)
+        if len(valid):
+            self.agreement_sum += float(pc.sum(valid).as_py())
+            self.agreement_n += len(valid)
+            values = valid.to_numpy(zero_copy_only=False)
+            self.agreement_hist += np.histogram(values, bins=10, range=(0.0, 1.0))[0]
+        dates = pc.drop_null(articles["published"])
+        self.undated += n - len(dates)
+        if len(dates):
+            low, high = pc.min(dates).as_py().isoformat(), pc.max(dates).as_py().isoformat()
+            self.date_min = low if self.date_min is None else min(self.date_min, low)
+            self.date_max = high if self.date_max is None else max(self.date_max, high)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "articles": {s: self.articles[s] for s in SPLITS},
+            "tokens": {s: self.tokens[s] for s in SPLITS},
+            "characters": {s: self.chars[s] for s in SPLITS},
+            "labels": {name: {s: dict(sorted(by_split.get(s, Counter()).items())) for s in SPLITS}
+                       for name, by_split in self.labels.items()},
+            "numbers": {name: {"n": v["n"], "mean": (v["sum"] / v["n"]) if v["n"] else None,
+                               "max": v["max"], "zero": v["zero"]} for name, v in self.numbers.items()},
+            "sources": dict(self.sources.most_common()),
+            "languages": dict(self.languages.most_common()),
+            "annotators_per_article": {str(k): v for k, v in sorted(self.annotators.items())},
+            "decided_by": dict(sorted(self.decided_by.items())),
+            "agreement": {"mean": self.agreement_sum / self.agreement_n if self.agreement_n else None,
+                          "n": self.agreement_n, "histogram": self.agreement_hist.tolist()},
+            "published": {"min": self.date_min, "max": self.date_max, "undated": self.undated},
+        }
+
+
+def ensure_labels_known(gold: pa.Table, inputs: Inputs) -> None:
+    """Every gold label must be one of the scheme's (gold.parquet could predate a scheme edit)."""
+    for f in inputs.published_fields:
+        if isinstance(f, SpanField):
+            values = pc.struct_field(pc.list_flatten(gold[f.name]), "label")
+        elif isinstance(f, ChoiceField):
+            values = pc.list_flatten(gold[f.name]) if f.multiple else gold[f.name]
+        else:
+            continue
+        unknown = pc.drop_null(pc.filter(values, pc.invert(pc.is_in(values, pa.array(list(f.values))))))
+        if len(unknown):
+            raise ReleaseInputStale(
+                f"annotations/gold.parquet has {f.name} value {unknown[0].as_py()!r}, which the scheme does not "
+                "declare", hint="run `toolkit pull` and `toolkit agree` again, then release")
+
+
+@dataclass
+class Written:
+    """What ``write_data`` wrote: files per config and split, and the manifest entry
+    (sha256, bytes) of each, taken as it was written."""
+
+    files: dict[str, dict[str, list[Path]]]
+    sealed: dict[Path, dict[str, Any]]
+    stats: Stats
+    ner_conversion: dict[str, int]
+
+
+# Batches prepared ahead of the writer thread (each holds one batch's tables): bounds memory.
+_IN_FLIGHT = 8
+
+
+def write_data(tmp: Path, ws: Workspace, inputs: Inputs, plan: Plan, features: dict[str, Any],
+                progress: Progress) -> Written:
+    """Stream articles.parquet batch by batch into the ``documents`` and ``ner`` Parquet files
+    and the CoNLL text of each split.
+
+    Three stages overlap: this thread joins each batch with its gold labels, gathers the
+    figures and tokenises and tags it; one thread encodes and writes the Parquet files, and
+    one renders, writes and hashes the CoNLL text (Arrow, numpy and hashlib release the GIL
+    for that work). Each writer takes the batches in order; at most ``_IN_FLIGHT`` writes
+    wait for them, which bounds the memory held.
+    """
+    from . import conll
+
+    options = inputs.options
+    doc_schema = features["documents"].arrow_schema
+    ner_schema = features["ner"].arrow_schema if "ner" in features else None
+    writers = {s: ShardedWriter(tmp / "documents", s, doc_schema, options.rows_per_shard) for s in SPLITS}
+    ner_writers = {s: ShardedWriter(tmp / "ner", s, ner_schema, options.rows_per_shard) for s in SPLITS} \
+        if ner_schema is not None else {}
+    conll_files: dict[str, TextWriter] = {}
+    stats = Stats(inputs.scheme, inputs.published_fields)
+    tag_stats = conll.TagStats()
+    names = conll.tag_names(inputs.ner.values) if inputs.ner is not None else []
+    columns = ["article_id", "title", "published", "source_url", "text", "source_name", "language"]
+
+    def write_tables(split: str, documents: pa.Table, ner: pa.Table | None) -> None:
+        writers[split].write(documents)
+        if ner is not None:
+            ner_writers[split].write(ner)
+
+    def write_text(split: str, tokens: pa.ListArray, tags: pa.ListArray) -> None:
+        conll_files[split].write(conll.conll_chunks(tokens, tags, names))
+
+    offset = 0
+    progress.start(plan.n_articles, "Writing release")
+    # One thread per kind of output, so that each file is written in batch order.
+    tables = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-parquet")
+    texts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-conll")
+    pending: deque[Future[None]] = deque()
+    try:
+        if ner_schema is not None:
+            (tmp / "conll").mkdir()
+            for s in SPLITS:
+                conll_files[s] = TextWriter(tmp / "conll" / f"{s}.txt")
+        source = parquetio.open_parquet(ws.articles_path)
+        for batch in source.iter_batches(batch_size=options.batch_size, columns=columns):
+            codes = plan.split[offset:offset + batch.num_rows]
+            rows = plan.gold_index[offset:offset + batch.num_rows]
+            offset += batch.num_rows
+            for k, s in enumerate(SPLITS):
+                mask = codes == k
+                if not mask.any():
+                    continue
+                articles = pa.Table.from_batches([batch]).filter(pa.array(mask))
+                take = pa.array(rows[mask])
+                gold = inputs.gold.take(take)
+                agreement = inputs.agreement.take(take) if inputs.agreement is not None \
+                    else pa.nulls(len(take), pa.float32())
+                stats.add(s, articles, gold, agreement)
+                values = gold_columns(gold, inputs, doc_schema)
+                data = {"article_id": articles["article_id"], "title": articles["title"],
+                        "published": articles["published"], "source_url": articles["source_url"],
+                        "text": articles["text"], **values,
+                        "n_annotators": pc.cast(gold["n_annotators"], pa.int32()),
+                        "agreement": agreement}
+                ner = None
+                if ner_schema is not None:
+                    tokens, tags = conll.tag_batch(articles["text"], gold[inputs.ner.name], inputs.ner.values,
+                                                   tag_stats)
+                    stats.tokens[s] += int(tokens.offsets[-1].as_py() - tokens.offsets[0].as_py())
+                    ner = pa.table({"article_id": articles["article_id"], "tokens": tokens, "ner_tags": tags},
+                                   schema=ner_schema)
+                    pending.append(texts.submit(write_text, s, tokens, tags))
+                pending.append(tables.submit(write_tables, s, pa.table(data, schema=doc_schema), ner))
+                while len(pending) > _IN_FLIGHT:
+                    pending.popleft().result()
+            progress.advance(batch.num_rows)
+        while pending:
+            pending.popleft().result()
+    finally:
+        for pool in (tables, texts):
+            pool.shutdown(wait=True, cancel_futures=True)
+        sealed: dict[Path, dict[str, Any]] = {}
+        for s, text in conll_files.items():
+            sealed[text.path] = text.close()
+        for writer in (*writers.values(), *ner_writers.values()):
+            writer.close()
+        progress.finish()
+    files = {"documents": {s: writers[s].finish() for s in SPLITS}}
+    if ner_writers:
+        files["ner"] = {s: ner_writers[s].finish() for s in SPLITS}
+        for s in SPLITS:
+            if not files["ner"][s]:
+                (tmp / "conll" / f"{s}.txt").unlink()
+                del sealed[tmp / "conll" / f"{s}.txt"]
+    for writer in (*writers.values(), *ner_writers.values()):
+        sealed.update(writer.sealed)
+    return Written(files, sealed, stats, tag_stats.to_dict())
