@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import errno
 import hashlib
@@ -335,6 +336,30 @@ def test_a_writer_thread_failing_stops_the_release_and_leaves_nothing(
     assert [p.name for p in ws.releases_dir.iterdir() if p.name not in (".gitkeep", ".lock")] == []
     monkeypatch.undo()
     assert release(ws, now=NOW).version == "0.1.0"
+
+
+def test_ctrl_c_while_writing_stops_the_writer_threads_and_leaves_nothing(ws: Workspace) -> None:
+    import threading
+
+    from toolkit.releasedata import ReleaseOptions
+
+    class CtrlC:
+        def start(self, total: int, description: str) -> None:
+            pass
+
+        def advance(self, amount: int = 1) -> None:
+            raise KeyboardInterrupt  # after the first batch, with its writes queued
+
+        def finish(self) -> None:
+            pass
+
+    before = set(threading.enumerate())
+    options = dataclasses.replace(ReleaseOptions.from_workspace(ws), batch_size=2)
+    with pytest.raises(KeyboardInterrupt):
+        release(ws, now=NOW, progress=CtrlC(), options=options)
+    assert [p.name for p in ws.releases_dir.iterdir() if p.name not in (".gitkeep", ".lock")] == []
+    assert not [t for t in set(threading.enumerate()) - before if t.name.startswith("release-")]
+    assert release(ws, now=NOW, options=options).version == "0.1.0"
 
 
 def test_killed_process_leaves_no_release_and_next_run_cleans_up(ws: Workspace) -> None:
