@@ -300,7 +300,7 @@ def test_refuses_to_overwrite_and_checks_versions(ws: Workspace) -> None:
         release(ws, "0.1", now=NOW)
     assert _tree(ws.releases_dir / "v0.1.0") == before
     version, reason = propose_version(ws)
-    assert version == "0.1.1" and reason.startswith("patch")
+    assert version == "0.1.1" and reason.startswith("patch: nothing has changed since v0.1.0")
 
 
 def test_crash_in_the_middle_leaves_nothing(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -456,6 +456,7 @@ def test_changelog_on_a_crafted_pair_of_releases(tmp_path: Path) -> None:
     first = build_workspace(w, 40)
     release(w, now=NOW)
     second = build_workspace(w, 44, variant=1, drop=(0, 1))  # +4 new, -2 dropped, labels and spans changed
+    assert propose_version(w)[1].startswith("minor")
     version, reason = propose_version(w)
     assert version == "0.2.0" and "article(s) added" in reason
     report = release(w, now=NOW)
@@ -680,3 +681,16 @@ def test_batch_tagger_matches_the_reference_on_real_news_text() -> None:
     tokens, tags = conll.tag_batch(pa.array(texts), spans, labels, batch_stats)
     assert list(zip(tokens.to_pylist(), tags.to_pylist())) == reference
     assert batch_stats == ref_stats and ref_stats.widened and ref_stats.dropped_overlap
+
+
+def test_proposal_tells_corrections_from_no_change(tmp_path: Path) -> None:
+    from toolkit.workspace import init_workspace
+
+    w = init_workspace(tmp_path / "ws", title="Test events")
+    build_workspace(w, 30)
+    release(w, now=NOW)
+    assert propose_version(w) == ("0.1.1", "patch: nothing has changed since v0.1.0 (the same articles.parquet, "
+                                           "gold.parquet and scheme); a new version would only render them again")
+    build_workspace(w, 30, variant=1)  # the same articles, some labels corrected
+    version, reason = propose_version(w)
+    assert version == "0.1.1" and reason.startswith("patch: corrections only")

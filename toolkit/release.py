@@ -136,9 +136,22 @@ def _propose(ws: Workspace, scheme: Scheme, released_ids: pa.Array) -> tuple[str
         if scheme_diff["added"]:
             parts.append(f"the scheme added {', '.join(scheme_diff['added'])}")
         return _vstr((major, minor + 1, 0)), f"minor: {'; '.join(parts)} since {latest.name}"
+    previous = _read_json(latest / MANIFEST) or {}
+    if not removed and previous.get("inputs") == _input_hashes(ws) \
+            and (previous.get("scheme") or {}).get("hash") == scheme.hash():
+        return _vstr((major, minor, patch + 1)), (
+            f"patch: nothing has changed since {latest.name} (the same articles.parquet, gold.parquet and "
+            "scheme); a new version would only render them again")
     detail = f"{removed} article(s) removed, " if removed else ""
     return _vstr((major, minor, patch + 1)), (f"patch: corrections only ({detail}no articles, labels or fields "
                                               f"added since {latest.name})")
+
+
+def _input_hashes(ws: Workspace) -> dict[str, str]:
+    """sha256 of the files a release is made from, as the manifest records them."""
+    return {name: atomicio.sha256_file(path) for name, path in (
+        ("annotations/articles.parquet", ws.articles_path),
+        ("annotations/gold.parquet", ws.annotations_dir / "gold.parquet")) if path.is_file()}
 
 
 def propose_version(ws: Workspace, *, options: ReleaseOptions | None = None) -> tuple[str, str]:
@@ -402,9 +415,7 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
                            "hash": inputs.scheme.hash()},
                 "reason": reason, "previous": latest.name if latest else None,
                 "exports": context["exports"],
-                "inputs": {name: atomicio.sha256_file(path) for name, path in (
-                    ("annotations/articles.parquet", ws.articles_path),
-                    ("annotations/gold.parquet", ws.annotations_dir / "gold.parquet")) if path.is_file()},
+                "inputs": _input_hashes(ws),
                 "options": context["options"],
                 "counts": {"articles": stats.to_dict()["articles"], "clusters": plan.clusters,
                            "unresolved_held_back": inputs.unresolved,
