@@ -422,8 +422,9 @@ def write_plots(folder: Path, ctx: dict[str, Any]) -> dict[str, str]:
     if labels:
         fig, axes = plt.subplots(len(labels), 1, figsize=(8, 3.2 * len(labels)), squeeze=False)
         for ax, (name, by_split) in zip(axes[:, 0], labels.items()):
+            # Most frequent first; ties by name (never by set order, which varies between runs).
             values = sorted({v for counts in by_split.values() for v in counts},
-                            key=lambda v: -sum(by_split[s].get(v, 0) for s in SPLITS))
+                            key=lambda v: (-sum(by_split[s].get(v, 0) for s in SPLITS), v))
             left = [0] * len(values)
             for s in SPLITS:
                 widths = [by_split[s].get(v, 0) for v in values]
