@@ -48,6 +48,7 @@ test: venv-dev studio-env
 
 bench: venv-dev
 	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python bench/release_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
