@@ -626,11 +626,26 @@ def test_missing_inputs_are_clear_errors(workspace: Workspace) -> None:
     assert "toolkit ingest" in info.value.hint
 
 
+def _assert_batch_tagger_matches_the_reference(texts: list[str], spans: list[list[dict[str, Any]]],
+                                                labels: list[str]) -> conll.TagStats:
+    """``tag_batch`` of the texts gives what ``tokenize`` + ``bio_tags`` give text by text, with
+    the same conversion figures; those figures."""
+    names = conll.tag_names(labels)
+    ref_stats, batch_stats = conll.TagStats(), conll.TagStats()
+    reference = []
+    for text, doc in zip(texts, spans):
+        tokens, starts, ends = conll.tokenize(text)
+        reference.append((tokens, [names.index(t) for t in conll.bio_tags(starts, ends, doc, ref_stats)]))
+    tokens, tags = conll.tag_batch(pa.array(texts), spans, labels, batch_stats)
+    assert list(zip(tokens.to_pylist(), tags.to_pylist())) == reference
+    assert batch_stats == ref_stats
+    return ref_stats
+
+
 def test_batch_tagger_matches_the_reference_on_random_spans() -> None:
     import random
 
     labels = ["C", "A", "B"]  # not in alphabetical order: ties sort by label text
-    names = conll.tag_names(labels)
     alphabet = "ab cd,.\u00a0\n\téü日-!  \u2003x😀\u0301«\u200b_"
     for seed in range(5):
         rng = random.Random(seed)
@@ -645,15 +660,8 @@ def test_batch_tagger_matches_the_reference_on_random_spans() -> None:
                     doc.append(dict(doc[-1], label=rng.choice(labels)))
             texts.append(text)
             spans.append(doc)
-        ref_stats, batch_stats = conll.TagStats(), conll.TagStats()
-        reference = []
-        for text, doc in zip(texts, spans):
-            tokens, starts, ends = conll.tokenize(text)
-            reference.append((tokens, [names.index(t) for t in conll.bio_tags(starts, ends, doc, ref_stats)]))
-        tokens, tags = conll.tag_batch(pa.array(texts), spans, labels, batch_stats)
-        assert list(zip(tokens.to_pylist(), tags.to_pylist())) == reference
-        assert batch_stats == ref_stats
-        assert ref_stats.dropped_overlap and ref_stats.widened and ref_stats.dropped_empty
+        stats = _assert_batch_tagger_matches_the_reference(texts, spans, labels)
+        assert stats.dropped_overlap and stats.widened and stats.dropped_empty
 
 
 NEWS_TEXTS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "articles" / "newspaper3k_tests" \
@@ -669,9 +677,8 @@ def test_batch_tagger_matches_the_reference_on_real_news_text() -> None:
     texts = [p.read_text("utf-8") for p in sorted(NEWS_TEXTS.glob("*.txt"))]
     assert any(ord(c) > 0x7FF for c in "".join(texts))  # three-byte characters among them
     labels = ["PERSON", "ORG"]
-    names = conll.tag_names(labels)
     spans = []
-    for i, text in enumerate(texts):
+    for text in texts:
         _, starts, ends = conll.tokenize(text)
         # Every 7th token a span of 1-2 tokens; every 11th also one starting mid-token.
         doc = [{"start": starts[k], "end": ends[min(k + k % 2, len(ends) - 1)], "label": labels[k % 2]}
@@ -679,14 +686,8 @@ def test_batch_tagger_matches_the_reference_on_real_news_text() -> None:
         doc += [{"start": starts[k] + 1, "end": ends[k], "label": "ORG"} for k in range(3, len(starts), 11)
                 if ends[k] - starts[k] > 1]
         spans.append(doc)
-    ref_stats, batch_stats = conll.TagStats(), conll.TagStats()
-    reference = []
-    for text, doc in zip(texts, spans):
-        tokens, starts, ends = conll.tokenize(text)
-        reference.append((tokens, [names.index(t) for t in conll.bio_tags(starts, ends, doc, ref_stats)]))
-    tokens, tags = conll.tag_batch(pa.array(texts), spans, labels, batch_stats)
-    assert list(zip(tokens.to_pylist(), tags.to_pylist())) == reference
-    assert batch_stats == ref_stats and ref_stats.widened and ref_stats.dropped_overlap
+    stats = _assert_batch_tagger_matches_the_reference(texts, spans, labels)
+    assert stats.widened and stats.dropped_overlap
 
 
 def test_proposal_tells_corrections_from_no_change(tmp_path: Path) -> None:

@@ -65,6 +65,11 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def file_entry(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A manifest's entry for a file: its sha256 and size in bytes."""
+    return {"sha256": sha256_file(path), "bytes": os.stat(path).st_size}
+
+
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """SHA-256 of a file, read in 1 MiB blocks (snapshots and releases can be gigabytes)."""
     digest = hashlib.sha256()

@@ -304,11 +304,6 @@ def _tokenize_arrow(texts: pa.Array) -> _Tokens:
     return _Tokens(pa.ListArray.from_arrays(pa.array(list_offsets), flat), starts, ends, char_offsets, tails)
 
 
-def tokenize_batch(texts: pa.Array) -> pa.ListArray:
-    """``tokenize`` (tokens only) of every text, as a list<string> array."""
-    return _tokenize_arrow(texts).tokens
-
-
 def tag_batch(texts: pa.Array, spans: pa.Array, labels: Sequence[str],
               stats: TagStats | None = None) -> tuple[pa.ListArray, pa.ListArray]:
     """Tokens and BIO tag ids (indices into ``tag_names(labels)``) of a batch of texts.

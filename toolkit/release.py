@@ -113,7 +113,10 @@ def _previous_ids(folder: Path) -> pa.Array:
                              for p in paths])
 
 
-def _propose(ws: Workspace, scheme: Scheme, released_ids: pa.Array) -> tuple[str, str]:
+def _propose(ws: Workspace, scheme: Scheme, released_ids: pa.Array,
+             input_hashes: dict[str, str]) -> tuple[str, str]:
+    """The next version and why; ``input_hashes``: ``_input_hashes(ws)``, to tell "nothing
+    changed" from "corrections"."""
     latest = _latest(ws)
     if latest is None:
         return "0.1.0", "first release (0.x while the scheme settles)"
@@ -137,7 +140,7 @@ def _propose(ws: Workspace, scheme: Scheme, released_ids: pa.Array) -> tuple[str
             parts.append(f"the scheme added {', '.join(scheme_diff['added'])}")
         return _vstr((major, minor + 1, 0)), f"minor: {'; '.join(parts)} since {latest.name}"
     previous = _read_json(latest / MANIFEST) or {}
-    if not removed and previous.get("inputs") == _input_hashes(ws) \
+    if not removed and previous.get("inputs") == input_hashes \
             and (previous.get("scheme") or {}).get("hash") == scheme.hash():
         return _vstr((major, minor, patch + 1)), (
             f"patch: nothing has changed since {latest.name} (the same articles.parquet, gold.parquet and "
@@ -160,7 +163,7 @@ def propose_version(ws: Workspace, *, options: ReleaseOptions | None = None) -> 
     options = options or ReleaseOptions.from_workspace(ws)
     inputs = releasedata.read_inputs(ws, options)
     plan = releasedata.make_plan(ws, inputs)
-    return _propose(ws, inputs.scheme, plan.released_ids)
+    return _propose(ws, inputs.scheme, plan.released_ids, _input_hashes(ws))
 
 
 # ---------------------------------------------------------------------------- lock
@@ -350,7 +353,8 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
             raise ReleaseError("no resolved article to release",
                                hint="pull annotations and run `toolkit agree`; unresolved articles are "
                                     "never released (see `toolkit review`)")
-        proposed, reason = _propose(ws, inputs.scheme, plan.released_ids)
+        input_hashes = _input_hashes(ws)
+        proposed, reason = _propose(ws, inputs.scheme, plan.released_ids, input_hashes)
         if version is None:
             version = proposed
         else:
@@ -399,12 +403,9 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
             atomicio.write_text(tmp / "DATASHEET.md", card.render_datasheet(context))
             atomicio.write_text(tmp / "CHANGELOG.md", card.render_changelog(context))
             sealed = {path.relative_to(tmp).as_posix(): entry for path, entry in written.sealed.items()}
-            entries = {rel: sealed.get(rel) or {"sha256": atomicio.sha256_file(tmp / rel),
-                                                "bytes": (tmp / rel).stat().st_size}
-                       for rel in _release_files(tmp)}
+            entries = {rel: sealed.get(rel) or atomicio.file_entry(tmp / rel) for rel in _release_files(tmp)}
             atomicio.write_json(tmp / "croissant.json", croissant.build(context, entries))
-            entries["croissant.json"] = {"sha256": atomicio.sha256_file(tmp / "croissant.json"),
-                                         "bytes": (tmp / "croissant.json").stat().st_size}
+            entries["croissant.json"] = atomicio.file_entry(tmp / "croissant.json")
             entries = dict(sorted(entries.items()))
             bad = [rel for rel in entries if Path(rel).suffix not in ALLOWED_SUFFIXES]
             if bad:
@@ -415,7 +416,7 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
                            "hash": inputs.scheme.hash()},
                 "reason": reason, "previous": latest.name if latest else None,
                 "exports": context["exports"],
-                "inputs": _input_hashes(ws),
+                "inputs": input_hashes,
                 "options": context["options"],
                 "counts": {"articles": stats.to_dict()["articles"], "clusters": plan.clusters,
                            "unresolved_held_back": inputs.unresolved,

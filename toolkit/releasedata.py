@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import parquetio
+from . import atomicio, parquetio
 from .config import ReleaseConfig
 from .errors import ReleaseError, ReleaseInputMissing, ReleaseInputStale
 from .progress import Progress
@@ -135,8 +135,8 @@ def read_inputs(ws: Workspace, options: ReleaseOptions) -> Inputs:
         resolved.append(batch.filter(mask).drop_columns(["status", "reason"]))
     # One chunk per column: the write loop takes rows from it batch by batch, and a take
     # from a chunked column would first concatenate its chunks, every time.
-    gold = pa.Table.from_batches(resolved, schema=resolved[0].schema if resolved else None).combine_chunks() \
-        if resolved else pq.read_table(gold_path, columns=columns).drop_columns(["status", "reason"])
+    schema = pa.schema([gold_file.schema_arrow.field(c) for c in columns if c not in ("status", "reason")])
+    gold = pa.Table.from_batches(resolved, schema=schema).combine_chunks()
     del resolved
     if pc.count_distinct(gold["article_id"]).as_py() != gold.num_rows:
         raise ReleaseError("annotations/gold.parquet has more than one row for an article",
@@ -255,8 +255,9 @@ def make_plan(ws: Workspace, inputs: Inputs) -> Plan:
         if inputs.stratify is not None:
             values = inputs.gold[inputs.stratify.name].combine_chunks().take(pa.array(gold_index[released]))
             stratum = pc.dictionary_encode(pc.fill_null(values, ""))
-            by_name = sorted(stratum.dictionary.to_pylist())
-            rank = np.argsort(np.argsort(np.array(stratum.dictionary.to_pylist(), dtype=object)))
+            names = stratum.dictionary.to_pylist()
+            by_name = sorted(names)
+            rank = np.argsort(np.argsort(np.array(names, dtype=object)))
             stratum_code = rank[stratum.indices.to_numpy()].astype(np.int64)
         else:
             by_name, stratum_code = [""], np.zeros(len(cluster_code), dtype=np.int64)
@@ -276,18 +277,18 @@ def make_plan(ws: Workspace, inputs: Inputs) -> Plan:
         # where the middle of a cluster passes the ratio of the stratum's articles.
         order = np.lexsort((id_rank, keys, majority))
         code, size = majority[order], cluster_size[order]
-        ends = np.cumsum(size)
-        group_start = np.r_[0, np.flatnonzero(np.diff(code)) + 1]
-        group_of = np.repeat(np.arange(len(group_start)), np.diff(np.r_[group_start, len(code)]))
-        before = np.r_[0, ends][group_start][group_of]
-        total = (ends[np.r_[group_start[1:], len(code)] - 1] - np.r_[0, ends][group_start])[group_of]
-        middle = (ends - before - size / 2) / total
+        # bounds[g]:bounds[g + 1] are the clusters of stratum group g; cum[i]: articles before cluster i.
+        bounds = np.r_[0, np.flatnonzero(np.diff(code)) + 1, len(code)]
+        cum = np.r_[0, np.cumsum(size)]
+        group_of = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+        before = cum[bounds[:-1]][group_of]
+        total = (cum[bounds[1:]] - cum[bounds[:-1]])[group_of]
+        middle = (cum[1:] - before - size / 2) / total
         cut1 = inputs.options.train
         cut2 = inputs.options.train + inputs.options.validation
         cluster_split = np.empty(n_clusters, dtype=np.int8)
         cluster_split[order] = np.where(middle < cut1, 0, np.where(middle < cut2, 1, 2))
-        for g, start in enumerate(group_start):
-            stop = group_start[g + 1] if g + 1 < len(group_start) else len(code)
+        for start, stop in zip(bounds[:-1], bounds[1:]):
             in_group = cluster_split[order[start:stop]]
             strata[by_name[code[start]]] = {name: int(size[start:stop][in_group == k].sum())
                                             for k, name in enumerate(SPLITS)}
@@ -386,11 +387,14 @@ class ShardedWriter:
         self._writer = pq.ParquetWriter(path, self.schema, compression="zstd", write_statistics=True)
         self._in_shard = 0
 
-    def close(self) -> list[Path]:
+    def close(self, *, seal_file: bool = True) -> list[Path]:
+        """Close the open shard; ``seal_file``: fsync it and take its manifest entry (not
+        worth reading a file back when the release is being abandoned)."""
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-            self.sealed[self.paths[-1]] = seal(self.paths[-1])
+            if seal_file:
+                self.sealed[self.paths[-1]] = seal(self.paths[-1])
         return self.paths
 
     def finish(self) -> list[Path]:
@@ -407,14 +411,10 @@ class ShardedWriter:
 
 
 def seal(path: Path) -> dict[str, Any]:
-    """fsync a finished file and take its manifest entry (sha256, bytes) while it is in the page cache."""
-    digest = hashlib.sha256()
+    """fsync a finished file and take its manifest entry while it is in the page cache."""
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
-        while block := fh.read(1 << 20):
-            digest.update(block)
-        size = fh.tell()
-    return {"sha256": digest.hexdigest(), "bytes": size}
+    return atomicio.file_entry(path)
 
 
 class TextWriter:
@@ -433,11 +433,14 @@ class TextWriter:
             self._bytes += len(memoryview(chunk))
 
     def close(self) -> dict[str, Any]:
-        if not self._fh.closed:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
+        """fsync and close the file; its manifest entry."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
         return {"sha256": self._digest.hexdigest(), "bytes": self._bytes}
+
+    def abort(self) -> None:
+        self._fh.close()
 
 
 @dataclass
@@ -552,7 +555,7 @@ class Written:
     ner_conversion: dict[str, int]
 
 
-# Batches prepared ahead of the writer thread (each holds one batch's tables): bounds memory.
+# Writes queued for the writer threads (each holds one batch's tables): bounds memory.
 _IN_FLIGHT = 8
 
 
@@ -605,11 +608,12 @@ def write_data(tmp: Path, ws: Workspace, inputs: Inputs, plan: Plan, features: d
             codes = plan.split[offset:offset + batch.num_rows]
             rows = plan.gold_index[offset:offset + batch.num_rows]
             offset += batch.num_rows
+            table = pa.Table.from_batches([batch])
             for k, s in enumerate(SPLITS):
                 mask = codes == k
                 if not mask.any():
                     continue
-                articles = pa.Table.from_batches([batch]).filter(pa.array(mask))
+                articles = table.filter(pa.array(mask))
                 take = pa.array(rows[mask])
                 gold = inputs.gold.take(take)
                 agreement = inputs.agreement.take(take) if inputs.agreement is not None \
@@ -635,14 +639,18 @@ def write_data(tmp: Path, ws: Workspace, inputs: Inputs, plan: Plan, features: d
             progress.advance(batch.num_rows)
         while pending:
             pending.popleft().result()
-    finally:
-        for pool in (tables, texts):
-            pool.shutdown(wait=True, cancel_futures=True)
-        sealed: dict[Path, dict[str, Any]] = {}
-        for s, text in conll_files.items():
-            sealed[text.path] = text.close()
+        sealed = {text.path: text.close() for text in conll_files.values()}
         for writer in (*writers.values(), *ner_writers.values()):
             writer.close()
+    finally:
+        # On the way out after an error: the writes still running finish, queued ones are
+        # dropped, and every file is closed without being read back (it is about to go).
+        for pool in (tables, texts):
+            pool.shutdown(wait=True, cancel_futures=True)
+        for text in conll_files.values():
+            text.abort()
+        for writer in (*writers.values(), *ner_writers.values()):
+            writer.close(seal_file=False)
         progress.finish()
     files = {"documents": {s: writers[s].finish() for s in SPLITS}}
     if ner_writers:
