@@ -111,7 +111,8 @@ def quiet_extractor_logs() -> None:
 
 def make_workspace(root: Path):
     """A fresh workspace; by hand when ``init_workspace`` is unavailable."""
-    from toolkit.workspace import Workspace, init_workspace
+    from toolkit.scaffold import init_workspace
+    from toolkit.workspace import Workspace
 
     try:
         return init_workspace(root)

@@ -1,11 +1,11 @@
-"""Pull benchmark: ``toolkit.pull.pull()`` against the SDK's whole-project export, on a real server.
+"""Pull benchmark: ``toolkit.labelstudio.pull.pull()`` against the SDK's whole-project export, on a real server.
 
     PYTHONPATH=. python bench/pull_bench.py [--tasks N] [--repeat N] [--chunk N] [--only KINDS]
                                             [--code-at REV] [--profile] [--json OUT]
 
 1. Starts a real Label Studio server from the toolkit's server environment (``toolkit studio
    setup``) with its own data folder in a temporary directory, on a free loopback port, with a
-   known admin token (``toolkit.studio``: ``launch_server``, ``wait_until_healthy``).
+   known admin token (``toolkit.labelstudio.studio``: ``launch_server``, ``wait_until_healthy``).
 2. Builds a project of N tasks in the workspace scheme's labeling config: synthetic
    news-article texts of about 400 words (random, seeded, so every run builds the same
    project), ``data.article_id`` of 16 hex digits, two annotations per task (the admin and a
@@ -13,7 +13,7 @@
    and a ``killed`` number. Tasks are imported with their annotations, 2,000 per request.
 3. Measures, each run in its own subprocess (so the peak RSS, Linux ``VmHWM``, is that run's
    own; ``ru_maxrss`` of children would be the largest child's, not each one's):
-   * ``pull``: ``toolkit.pull.pull()`` end to end into a fresh workspace pointed at the server
+   * ``pull``: ``toolkit.labelstudio.pull.pull()`` end to end into a fresh workspace pointed at the server
      (``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY``): chunked reading with its checkpoint,
      the gzip snapshot, normalising, validating and the Parquet files. The run also records
      how long each phase took (the functions are wrapped, not changed);
@@ -245,7 +245,7 @@ def build_task(seed: int, index: int, annotators: tuple[int, int]) -> dict[str, 
 
 class Server:
     def __init__(self, base: Path) -> None:
-        from toolkit.studio import free_port, launch_server, new_token, setup_server_env, wait_until_healthy
+        from toolkit.labelstudio.studio import free_port, launch_server, new_token, setup_server_env, wait_until_healthy
 
         env_dir = setup_server_env(log=lambda msg: print(f"  setting up the server environment: {msg}",
                                                          flush=True))
@@ -272,7 +272,7 @@ class Server:
         return "?"
 
     def stop(self) -> None:
-        from toolkit.studio import stop_process
+        from toolkit.labelstudio.studio import stop_process
 
         stop_process(self.process.pid)
 
@@ -312,8 +312,8 @@ def build_project(server: Server, n_tasks: int, seed: int, batch: int) -> dict[s
 def make_workspace_template(folder: Path, server: Server, project: dict[str, Any]) -> Path:
     """A workspace made by ``init_workspace`` whose title is the project's, with the project id stored."""
     from toolkit.labelstudio import Connection
-    from toolkit.push import save_project_id
-    from toolkit.workspace import init_workspace
+    from toolkit.labelstudio.push import save_project_id
+    from toolkit.scaffold import init_workspace
 
     ws = init_workspace(folder, title=project["title"])
     if ws.config.project.title != project["title"]:
@@ -337,7 +337,9 @@ def _timed(counter: dict[str, float], name: str, fn: Callable) -> Callable:
 def child_pull(spec: dict[str, Any]) -> dict[str, Any]:
     from label_studio_sdk import LabelStudio  # noqa: F401 - imported before timing, as in the other kinds
 
-    from toolkit import pull as pull_mod
+    import importlib
+
+    pull_mod = importlib.import_module("toolkit.labelstudio.pull")  # the module, not the function
     from toolkit.labelstudio import LabelStudioClient
     from toolkit.workspace import Workspace
 
@@ -464,7 +466,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 LABELS_OF_KIND = {
-    "pull": "`toolkit.pull.pull()` end to end (read, snapshot, normalise, Parquet)",
+    "pull": "`toolkit.labelstudio.pull.pull()` end to end (read, snapshot, normalise, Parquet)",
     "sdk-export": "SDK `projects.exports.as_json()` (whole-project export, parsed)",
     "read-only": "pull's chunked export requests alone (parsed, nothing written)",
 }

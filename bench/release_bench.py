@@ -30,11 +30,12 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from toolkit.gold import gold_arrow_schema  # noqa: E402
+from toolkit.agreement.gold import gold_arrow_schema  # noqa: E402
 from toolkit.ingest import ARTICLE_SCHEMA  # noqa: E402
-from toolkit.normalise import records_arrow_schema  # noqa: E402
+from toolkit.validation.normalise import records_arrow_schema  # noqa: E402
 from toolkit.scheme import Scheme  # noqa: E402
-from toolkit.workspace import Workspace, init_workspace  # noqa: E402
+from toolkit.workspace import Workspace
+from toolkit.scaffold import init_workspace  # noqa: E402
 
 EVENTS = ["Armed Assault", "Bombing/Explosion", "Hostage Taking (Barricade Incident)", "Not an attack event",
           "Assassination", "Unknown"]
@@ -140,7 +141,7 @@ def floor(ws: Workspace, out: Path) -> dict[str, float]:
       the bytes any release with both configs must write and hash, with none of the work
       of making them.
     """
-    from toolkit import conll
+    from toolkit.release import conll
 
     scheme = Scheme.load(ws.scheme_path)
     labels = scheme.field("entities").values

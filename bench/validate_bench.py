@@ -5,7 +5,7 @@
                                                 [--json OUT]
 
 Validating an export = for every annotation in the file, build its normalised record
-(``toolkit.normalise.normalise_task``) and check it against the annotation JSON Schema.
+(``toolkit.validation.normalise.normalise_task``) and check it against the annotation JSON Schema.
 
 1. Generates the synthetic export with ``bench/gen_export.py`` (seeded, one line as the
    server writes it, 1 % of the annotations with a defect), or reuses ``--export``.
@@ -13,10 +13,10 @@ Validating an export = for every annotation in the file, build its normalised re
    the child) is that way's own:
    * ``naive``: ``json.load`` of the whole file, ``normalise_task`` per task,
      ``Draft202012Validator(schema, format_checker=FORMAT_CHECKER).iter_errors`` per record;
-   * ``toolkit``: the toolkit's own code path, ``toolkit.validate.validate_export`` with the
+   * ``toolkit``: the toolkit's own code path, ``toolkit.validation.validate_export`` with the
      JSON Schema layer only (like for like with naive): items streamed by
-     ``toolkit.jsonstream``, normalised, checked by the compiled check
-     (``toolkit.fastcheck``) with jsonschema's ``iter_errors`` only for what it rejects, in
+     ``toolkit.validation.jsonstream``, normalised, checked by the compiled check
+     (``toolkit.validation.fastcheck``) with jsonschema's ``iter_errors`` only for what it rejects, in
      worker processes (the default: one per core, at most 4);
    * ``toolkit-1proc``: the same in one process; ``toolkit-full``: both layers (semantic checks
      too), as `toolkit validate FILE` runs;
@@ -67,7 +67,7 @@ def vmhwm_mib() -> float:
 
 
 def error_path(error: Any) -> str:
-    from toolkit.validate import json_path
+    from toolkit.validation import json_path
 
     return json_path(error.absolute_path)
 
@@ -86,7 +86,7 @@ def apply_normalise_fix() -> None:
     """What-if: a regex for ``_Utf16Index``'s astral test, patched in this process only."""
     import re
 
-    from toolkit import normalise
+    from toolkit.validation import normalise
 
     astral = re.compile("[\U00010000-\U0010ffff]")
 
@@ -102,7 +102,7 @@ def apply_normalise_fix() -> None:
 
 
 def child_naive(export: str) -> dict[str, Any]:
-    from toolkit.normalise import normalise_task
+    from toolkit.validation.normalise import normalise_task
     from toolkit.scheme import default_scheme
 
     scheme = default_scheme()
@@ -137,9 +137,9 @@ def _timed_items(items: Iterator[Any], clock: dict[str, float]) -> Iterator[Any]
 
 
 def child_fast(export: str) -> dict[str, Any]:
-    from toolkit.fastcheck import compile_record_check
-    from toolkit.jsonstream import iter_json_items
-    from toolkit.normalise import normalise_task
+    from toolkit.validation.fastcheck import compile_record_check
+    from toolkit.validation.jsonstream import iter_json_items
+    from toolkit.validation.normalise import normalise_task
     from toolkit.scheme import default_scheme
 
     perf = time.perf_counter
@@ -170,10 +170,10 @@ def child_fast(export: str) -> dict[str, Any]:
 
 
 def child_toolkit(export: str, semantic: bool, workers: int | None = None) -> dict[str, Any]:
-    """The toolkit's own code path: ``toolkit.validate.validate_export`` (what `toolkit validate
+    """The toolkit's own code path: ``toolkit.validation.validate_export`` (what `toolkit validate
     FILE` runs). ``semantic=False``: the JSON Schema layer only, like for like with naive."""
     from toolkit.scheme import default_scheme
-    from toolkit.validate import validate_export
+    from toolkit.validation import validate_export
 
     scheme = default_scheme()
     t0 = time.perf_counter()
@@ -196,7 +196,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(fix: bool) -> None:
-    from toolkit.fastcheck import compile_record_check
+    from toolkit.validation.fastcheck import compile_record_check
     from toolkit.scheme import default_scheme
 
     if fix:
@@ -207,8 +207,8 @@ def _worker_init(fix: bool) -> None:
 
 
 def _worker_batch(batch: list[tuple[int, bytes]]) -> tuple[int, list, list, int, float]:
-    from toolkit.jsonstream import decode_item
-    from toolkit.normalise import normalise_task
+    from toolkit.validation.jsonstream import decode_item
+    from toolkit.validation.normalise import normalise_task
 
     scheme, check, validator = _WORKER["scheme"], _WORKER["check"], _WORKER["validator"]
     pairs, quarantine, annotations = [], [], 0
@@ -224,7 +224,7 @@ def _worker_batch(batch: list[tuple[int, bytes]]) -> tuple[int, list, list, int,
 
 
 def _batches(export: str, size: int) -> Iterator[list[tuple[int, bytes]]]:
-    from toolkit.jsonstream import iter_raw_items
+    from toolkit.validation.jsonstream import iter_raw_items
 
     batch: list[tuple[int, bytes]] = []
     for item in iter_raw_items(export):
@@ -241,9 +241,9 @@ def child_fast_parallel(export: str, workers: int, fix: bool) -> dict[str, Any]:
 
     # Import in the parent (as the other ways do before their clock starts), so that the
     # forked workers inherit the modules instead of importing pyarrow & co. each.
-    import toolkit.fastcheck  # noqa: F401
-    import toolkit.jsonstream  # noqa: F401
-    import toolkit.normalise  # noqa: F401
+    import toolkit.validation.fastcheck  # noqa: F401
+    import toolkit.validation.jsonstream  # noqa: F401
+    import toolkit.validation.normalise  # noqa: F401
     from toolkit.scheme import default_scheme
 
     reference_validator(default_scheme())

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.workspace import Workspace, init_workspace
+from toolkit.workspace import Workspace
+from toolkit.scaffold import init_workspace
 
 TESTS = Path(__file__).parent
 DATA = TESTS / "data"
@@ -74,7 +75,7 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory):
     """The real `label-studio` server from its isolated environment, on a free loopback port,
     with its own temporary data folder and a known admin token. `make test` sets the
     environment up (`toolkit studio setup`); set up here too when run without make."""
-    from toolkit.studio import free_port, launch_server, new_token, setup_server_env, stop_process, \
+    from toolkit.labelstudio.studio import free_port, launch_server, new_token, setup_server_env, stop_process, \
         wait_until_healthy
 
     env_dir = setup_server_env()

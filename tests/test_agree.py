@@ -8,10 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from toolkit.agree import agree
+from toolkit.agreement import agree
 from toolkit.cli import app
 from toolkit.ingest import ingest
-from toolkit.normalise import records_to_table
+from toolkit.validation.normalise import records_to_table
 from toolkit.scheme import Scheme
 
 from .conftest import SEED, add_raw

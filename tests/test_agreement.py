@@ -12,8 +12,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
-from toolkit import agreement
-from toolkit.agreement import (
+from toolkit.agreement.metrics import (
     UndefinedMetric,
     cohen_kappa,
     compare_spans,

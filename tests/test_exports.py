@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from toolkit.errors import InputError, InputNotFound
-from toolkit.exports import detect_format, iter_export_tasks, json_min_row_to_task
+from toolkit.validation.exports import detect_format, iter_export_tasks, json_min_row_to_task
 from toolkit.ingest.dedup import article_id
-from toolkit.normalise import normalise_task
+from toolkit.validation.normalise import normalise_task
 from toolkit.scheme import Scheme
 
 from .conftest import DATA, REPO
@@ -314,7 +314,7 @@ def test_memory_stays_bounded_on_a_large_export(tmp_path: Path) -> None:
             out.write(("," if index else "") + json.dumps(one))
         out.write("]")
     size = big.stat().st_size
-    from toolkit.jsonstream import BLOCK_SIZE
+    from toolkit.validation.jsonstream import BLOCK_SIZE
 
     assert size > 6 * BLOCK_SIZE
     tracemalloc.start()

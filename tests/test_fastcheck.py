@@ -1,4 +1,4 @@
-"""toolkit.fastcheck: the compiled check says "valid" exactly when jsonschema finds no error."""
+"""toolkit.validation.fastcheck: the compiled check says "valid" exactly when jsonschema finds no error."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit.fastcheck import compile_record_check, compile_schema_check, fast_record_errors
+from toolkit.validation.fastcheck import compile_record_check, compile_schema_check, fast_record_errors
 from toolkit.scheme import (Choice, ChoiceField, Label, NumberField, Scheme, SpanField, TextField,
                             build_annotation_schema, default_scheme)
 

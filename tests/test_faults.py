@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from toolkit.cli import app
 from toolkit.errors import ServerError, ServerTimeout
 from toolkit.labelstudio import LabelStudioClient, connect
-from toolkit.pull import pull
-from toolkit.push import save_project_id
+from toolkit.labelstudio.pull import pull
+from toolkit.labelstudio import save_project_id
 
 TOKEN = "s3cr3t-token-that-must-never-be-printed-0"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from toolkit.gold import GoldPolicy, compute_gold, gold_for_article, gold_table
+from toolkit.agreement.gold import GoldPolicy, compute_gold, gold_for_article, gold_table
 from toolkit.scheme import default_scheme
 
 SCHEME = default_scheme()

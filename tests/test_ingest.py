@@ -203,7 +203,7 @@ def test_rerun_on_same_input_is_byte_for_byte_identical(workspace, tmp_path):
     assert workspace.articles_path.read_bytes() == first
     assert report.new_articles == 0 and report.exact_duplicates == 0
     # ... and a fresh workspace with the same input gives the same bytes (no timestamps, no paths)
-    from toolkit.workspace import init_workspace
+    from toolkit.scaffold import init_workspace
 
     other = init_workspace(tmp_path / "other")
     for f in workspace.raw_dir.iterdir():

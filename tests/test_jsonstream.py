@@ -1,4 +1,4 @@
-"""toolkit.jsonstream: streamed items equal json.load's, at any buffer size; errors say where."""
+"""toolkit.validation.jsonstream: streamed items equal json.load's, at any buffer size; errors say where."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from toolkit.errors import InputError, InputNotFound
-from toolkit.jsonstream import decode_item, iter_json_items, iter_raw_items
+from toolkit.validation.jsonstream import decode_item, iter_json_items, iter_raw_items
 
 # Tiny buffers cut items, strings, escapes, numbers and multi-byte characters everywhere.
 BLOCKS = [1, 2, 3, 7, 64, 1 << 20]

@@ -13,9 +13,9 @@ import pyarrow as pa
 import pytest
 
 from toolkit.errors import InputError
-from toolkit.exports import iter_export_tasks
+from toolkit.validation.exports import iter_export_tasks
 from toolkit.ingest.dedup import article_id
-from toolkit.normalise import (
+from toolkit.validation.normalise import (
     DRAFT_KEYS,
     PREDICTION_KEYS,
     QUARANTINE_REASONS,

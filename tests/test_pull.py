@@ -11,13 +11,12 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from toolkit import pull as pull_mod
 from toolkit.errors import PullIncomplete, ServerUnreachable
 from toolkit.ingest import ingest
 from toolkit.labelstudio import LabelStudioClient, connect
-from toolkit.pull import pull
-from toolkit.push import push
-from toolkit.tasks import build_tasks
+from toolkit.labelstudio.pull import pull
+from toolkit.labelstudio.push import push
+from toolkit.labelstudio.tasks import build_tasks
 
 from .conftest import SEED, add_raw
 

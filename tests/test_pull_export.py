@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from toolkit.cli import app
-from toolkit.pull import pull
+from toolkit.labelstudio.pull import pull
 
 from .test_normalise import CORPUS, corpus_files, count_annotations
 

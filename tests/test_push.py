@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
-from toolkit import push as push_mod
 from toolkit.cli import app
 from toolkit.errors import AuthenticationFailed, ProjectNotFound, PushRefused, ServerTimeout, ServerUnreachable
 from toolkit.ingest import ingest
 from toolkit.labelstudio import LabelStudioClient, connect
-from toolkit.push import push, stored_project_id
+from toolkit.labelstudio import push, stored_project_id
 from toolkit.scheme import Scheme, build_labeling_config
-from toolkit.tasks import build_tasks
+from toolkit.labelstudio.tasks import build_tasks
 
 from .conftest import SEED, add_raw, edit_scheme
 
 pytestmark = pytest.mark.labelstudio
+
+# The module, not the `push` function the package exports under the same name.
+push_mod = importlib.import_module("toolkit.labelstudio.push")
 
 
 def prepare(ws, *names):
@@ -173,7 +176,7 @@ def test_wrong_token_is_a_clear_error_without_the_token(ls_workspace, monkeypatc
 
 
 def test_server_down_is_a_clear_error(ls_workspace, monkeypatch):
-    from toolkit.studio import free_port
+    from toolkit.labelstudio.studio import free_port
 
     prepare(ls_workspace, SEED.name)
     monkeypatch.setenv("LABEL_STUDIO_URL", f"http://127.0.0.1:{free_port()}")

@@ -20,10 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from toolkit import atomicio, conll
-from toolkit.gold import GoldPolicy, compute_gold, gold_table
+from toolkit import atomicio
+from toolkit.release import conll
+from toolkit.agreement.gold import GoldPolicy, compute_gold, gold_table
 from toolkit.ingest import ARTICLE_SCHEMA
-from toolkit.normalise import records_to_table
+from toolkit.validation.normalise import records_to_table
 from toolkit.release import (SPLITS, ReleaseError, ReleaseExists, ReleaseLocked, ReleaseTampered, VersionError,
                              list_releases, load, propose_version, push_to_hub, release, verify_release)
 from toolkit.scheme import Scheme
@@ -234,7 +235,7 @@ def test_manifest_lists_every_file(ws: Workspace) -> None:
 
 
 def test_release_is_deterministic(tmp_path: Path) -> None:
-    from toolkit.workspace import init_workspace
+    from toolkit.scaffold import init_workspace
 
     # Each release in its own process, with another string hash seed: nothing in a release
     # may depend on the iteration order of a set (the plots once did).
@@ -278,7 +279,7 @@ def test_clusters_never_split_and_splits_are_stratified(ws: Workspace) -> None:
 
 
 def test_split_assignment_ignores_row_order(tmp_path: Path) -> None:
-    from toolkit.workspace import init_workspace
+    from toolkit.scaffold import init_workspace
 
     splits = []
     for name, reverse in (("a", False), ("b", True)):
@@ -310,7 +311,7 @@ def test_refuses_to_overwrite_and_checks_versions(ws: Workspace) -> None:
 
 
 def test_crash_in_the_middle_leaves_nothing(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    from toolkit import card
+    from toolkit.release import card
 
     def boom(*args: Any, **kwargs: Any) -> str:
         raise KeyboardInterrupt
@@ -328,7 +329,7 @@ def test_a_writer_thread_failing_stops_the_release_and_leaves_nothing(
         ws: Workspace, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
     """The files are written on writer threads: an error there (here a full disk) must reach
     the caller as itself, and leave no release and no temporary folder behind."""
-    from toolkit import releasedata
+    from toolkit.release import data as releasedata
 
     def full(*args: Any, **kwargs: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -347,7 +348,7 @@ def test_a_writer_thread_failing_stops_the_release_and_leaves_nothing(
 def test_ctrl_c_while_writing_stops_the_writer_threads_and_leaves_nothing(ws: Workspace) -> None:
     import threading
 
-    from toolkit.releasedata import ReleaseOptions
+    from toolkit.release.data import ReleaseOptions
 
     class CtrlC:
         def start(self, total: int, description: str) -> None:
@@ -456,7 +457,7 @@ def test_load_returns_datasetdict_or_pandas(ws: Workspace) -> None:
 
 
 def test_changelog_on_a_crafted_pair_of_releases(tmp_path: Path) -> None:
-    from toolkit.workspace import init_workspace
+    from toolkit.scaffold import init_workspace
 
     w = init_workspace(tmp_path / "ws", title="Test events")
     first = build_workspace(w, 40)
@@ -691,7 +692,7 @@ def test_batch_tagger_matches_the_reference_on_real_news_text() -> None:
 
 
 def test_proposal_tells_corrections_from_no_change(tmp_path: Path) -> None:
-    from toolkit.workspace import init_workspace
+    from toolkit.scaffold import init_workspace
 
     w = init_workspace(tmp_path / "ws", title="Test events")
     build_workspace(w, 30)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from toolkit.agree import agree
-from toolkit.pull import pull
-from toolkit.push import stored_review_project_id
+from toolkit.agreement import agree
+from toolkit.labelstudio.pull import pull
+from toolkit.labelstudio import stored_review_project_id
 from toolkit.labelstudio import connect
-from toolkit.review import review
+from toolkit.labelstudio.review import review
 
 from .test_pull import Project, choice, number, span
 

@@ -14,9 +14,9 @@ from toolkit.cli import app
 from toolkit.errors import StudioError
 from toolkit.ingest import ingest
 from toolkit.labelstudio import connect
-from toolkit.push import push
-from toolkit.studio import EmbeddedStudio
-from toolkit.tasks import build_tasks
+from toolkit.labelstudio.push import push
+from toolkit.labelstudio.studio import EmbeddedStudio
+from toolkit.labelstudio.tasks import build_tasks
 
 from .conftest import SEED, add_raw
 

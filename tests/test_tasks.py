@@ -9,7 +9,7 @@ import pytest
 
 from toolkit.errors import InputError, InputNotFound
 from toolkit.ingest import ingest
-from toolkit.tasks import build_tasks
+from toolkit.labelstudio.tasks import build_tasks
 
 from .conftest import SEED, add_raw
 

@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 from toolkit.cli import app
 from toolkit.ingest import ingest
-from toolkit.normalise import records_to_table
+from toolkit.validation.normalise import records_to_table
 from toolkit.scheme import Scheme, build_scheme_files
-from toolkit.tasks import build_tasks
-from toolkit.validate import ERROR_TYPES, validate_file, validate_workspace
+from toolkit.labelstudio.tasks import build_tasks
+from toolkit.validation import ERROR_TYPES, validate_file, validate_workspace
 
 from .conftest import DATA, SEED, add_raw, edit_scheme
 
@@ -133,7 +133,7 @@ def test_hand_fixed_quarantine_record_moves_back(seeded):
 
 
 def test_unmappable_annotations_stay_quarantined_and_are_counted(seeded):
-    from toolkit.pull import pull
+    from toolkit.labelstudio.pull import pull
 
     report = pull(seeded, from_export=DATA / "export-unknown-control.json")
     quarantined = [json.loads(line) for line in (seeded.annotations_dir / "quarantine.jsonl").open()]
@@ -194,7 +194,7 @@ def test_readme_documents_every_error_type():
 @pytest.mark.parametrize("name", ["export-full.json", "export-unknown-control.json", "export-offsets-ambiguous.json",
                                   "export-json-min.json", "export-full.json.gz"])
 def test_parallel_validation_reports_exactly_what_one_process_does(seeded, name):
-    from toolkit.validate import validate_export
+    from toolkit.validation import validate_export
 
     scheme = Scheme.load(seeded.scheme_path)
     one = validate_export(DATA / name, scheme, workers=1).to_dict()
@@ -203,7 +203,7 @@ def test_parallel_validation_reports_exactly_what_one_process_does(seeded, name)
 
 
 def test_parallel_validation_keeps_cross_record_checks_in_file_order(tmp_path, seeded):
-    from toolkit.validate import validate_export
+    from toolkit.validation import validate_export
 
     task = json.loads((DATA / "export-full.json").read_text())[0]
     tasks = []

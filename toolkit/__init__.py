@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["__version__", "load"]
 
@@ -10,7 +10,7 @@ __all__ = ["__version__", "load"]
 def __getattr__(name: str):
     # `toolkit.load(...)` without making `import toolkit` pull in pyarrow and datasets.
     if name == "load":
-        from .release import load
+        from .release.verify import load
 
         return load
     raise AttributeError(f"module 'toolkit' has no attribute {name!r}")

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import __version__
+from .version import __version__
 from .errors import ToolkitError
 from .workspace import Workspace
 
@@ -146,7 +146,7 @@ def init_cli(
 
     Example: toolkit init my-dataset --title "Protest events"
     """
-    from .workspace import init_workspace
+    from .scaffold import init_workspace
 
     ws = init_workspace(directory, title=title)
     out.print(f"Created workspace {ws.root}", markup=False)
@@ -221,7 +221,7 @@ def tasks_cli(as_json: bool = typer.Option(False, "--json", help="Print the resu
 
     Example: toolkit tasks
     """
-    from .tasks import build_tasks
+    from .labelstudio import build_tasks
 
     report = build_tasks(_state().workspace(), progress=RichProgress())
     if as_json:
@@ -278,7 +278,7 @@ def studio_setup_cli() -> None:
 
     Example: toolkit studio setup
     """
-    from .studio import LABEL_STUDIO_VERSION, setup_server_env
+    from .labelstudio import LABEL_STUDIO_VERSION, setup_server_env
 
     path = setup_server_env(log=lambda line: err.print(f"  {line}", markup=False))
     out.print(f"label-studio {LABEL_STUDIO_VERSION} ready in {path}", markup=False)
@@ -298,7 +298,7 @@ def studio_start_cli(
 
     Example: toolkit studio start --port 8080
     """
-    from .studio import EmbeddedStudio
+    from .labelstudio import EmbeddedStudio
 
     studio = EmbeddedStudio(_state().workspace())
     was_running = studio.status().running
@@ -322,7 +322,7 @@ def studio_stop_cli() -> None:
 
     Example: toolkit studio stop
     """
-    from .studio import EmbeddedStudio
+    from .labelstudio import EmbeddedStudio
 
     stopped = EmbeddedStudio(_state().workspace()).stop()
     out.print("Label Studio stopped" if stopped else "Label Studio was not running", markup=False)
@@ -335,7 +335,7 @@ def studio_status_cli(as_json: bool = typer.Option(False, "--json", help="Print 
 
     Example: toolkit studio status
     """
-    from .studio import EmbeddedStudio
+    from .labelstudio import EmbeddedStudio
 
     status = EmbeddedStudio(_state().workspace()).status()
     if as_json:
@@ -356,7 +356,7 @@ def studio_token_cli() -> None:
     Example: export LABEL_STUDIO_API_KEY=$(toolkit studio token)
     """
     from .errors import StudioError
-    from .studio import EmbeddedStudio
+    from .labelstudio import EmbeddedStudio
 
     creds = EmbeddedStudio(_state().workspace()).credentials()
     if creds is None:
@@ -382,7 +382,7 @@ def push_cli(
 
     Example: toolkit push --dry-run
     """
-    from .push import push
+    from .labelstudio import push
 
     report = push(_state().workspace(), dry_run=dry_run, force=force, chunk_size=chunk_size,
                   progress=RichProgress())
@@ -432,7 +432,7 @@ def pull_cli(
 
     Example: toolkit pull    or    toolkit pull --from-export project-1-at-2024-11-25.json
     """
-    from .pull import pull
+    from .labelstudio import pull
 
     report = pull(_state().workspace(), from_export=from_export, chunk_size=chunk_size, progress=RichProgress())
     if as_json:
@@ -489,7 +489,7 @@ def validate_cli(
 
     Example: toolkit validate    or    toolkit validate --json export.json.gz
     """
-    from .validate import validate_file, validate_workspace
+    from .validation import validate_file, validate_workspace
 
     if file is None:
         report = validate_workspace(_state().workspace())
@@ -534,7 +534,7 @@ def agree_cli(as_json: bool = typer.Option(False, "--json", help="Print all figu
 
     Example: toolkit agree
     """
-    from .agree import agree, headline_rows
+    from .agreement import agree, headline_rows
 
     report = agree(_state().workspace())
     if as_json:
@@ -574,7 +574,7 @@ def review_cli(
 
     Example: toolkit review --lowest 20
     """
-    from .review import review
+    from .labelstudio import review
 
     report = review(_state().workspace(), articles=article or None, lowest=lowest, dry_run=dry_run)
     if as_json:
@@ -630,7 +630,7 @@ def release_cli(
                       f"{report.bytes / 1e6:.1f} MB", markup=False)
             out.print(f"Load it: datasets.load_dataset({report.path!r}, 'documents')", markup=False)
     elif not push_to_hub:
-        from .release import ReleaseExists
+        from .errors import ReleaseExists
 
         raise ReleaseExists(f"releases/v{version} exists already; a release is never overwritten",
                             hint="choose the next version (or omit it to get one proposed)")
@@ -659,7 +659,8 @@ def verify_cli(
 
     Example: toolkit verify releases/v0.1.0
     """
-    from .release import ReleaseNotFound, list_releases, verify_release
+    from .errors import ReleaseNotFound
+    from .release import list_releases, verify_release
 
     if release_dir is None:
         ws = _state().workspace()

@@ -1,4 +1,13 @@
-"""``toolkit ingest``: raw articles -> ``annotations/articles.parquet``.
+"""The ingest stage (``toolkit ingest``): raw articles -> ``annotations/articles.parquet``.
+
+Takes in: ``raw/`` (or given paths): scraped ``.txt``, ``.html``, ``.jsonl`` (``.gz``).
+Writes: ``annotations/articles.parquet`` (schema and readers in the shared ``articles``
+module) and ``annotations/ingest-report.json``.
+
+- ``readers``: one raw file (or JSONL line) in, a cleaned ``Document`` or a ``Rejection`` out;
+- ``clean``: decoding, repair, normalisation and boilerplate rules;
+- ``dedup``: exact duplicates by content key, near-duplicates by MinHash LSH;
+- this module: the run itself, merging into the existing table.
 
 Ingest *merges* into the existing ``articles.parquet``: rows already there are kept as they
 are (their ids never change), new articles are appended, and a file seen again adds
@@ -14,7 +23,6 @@ signature and LSH buckets), measured at 6-14 KiB per article.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,34 +35,13 @@ from .. import atomicio, parquetio
 from ..errors import InputNotFound, OutputError
 from ..progress import NullProgress, Progress
 from ..workspace import Workspace
+from ..articles import ARTICLE_SCHEMA, SOURCE_TYPE, published_iso, read_articles
 from . import clean
 from .dedup import NearDuplicateIndex, article_id
 from .readers import REJECTION_REASONS, Document, ReaderOptions, Rejection, read_file
 
-SOURCE_TYPE = pa.struct([("file", pa.string()), ("sha256", pa.string()), ("url", pa.string())])
-
-ARTICLE_SCHEMA = pa.schema(
-    [
-        pa.field("article_id", pa.string(), nullable=False),
-        pa.field("title", pa.string()),
-        pa.field("text", pa.string(), nullable=False),
-        pa.field("published", pa.date32()),
-        pa.field("source_url", pa.string()),
-        pa.field("source_name", pa.string()),
-        pa.field("language", pa.string()),
-        pa.field("n_chars", pa.int32(), nullable=False),
-        pa.field("n_words", pa.int32(), nullable=False),
-        pa.field("format", pa.string(), nullable=False),
-        pa.field("source_file", pa.string(), nullable=False),
-        pa.field("raw_sha256", pa.string(), nullable=False),
-        pa.field("sources", pa.list_(SOURCE_TYPE), nullable=False),
-        pa.field("cluster_id", pa.string(), nullable=False),
-        pa.field("warnings", pa.list_(pa.string()), nullable=False),
-    ],
-    metadata={b"toolkit.table": b"articles", b"toolkit.schema_version": b"1"},
-)
-
-__all__ = ["ARTICLE_SCHEMA", "IngestReport", "ingest", "REJECTION_REASONS"]
+__all__ = ["ARTICLE_SCHEMA", "SOURCE_TYPE", "IngestReport", "ingest", "read_articles", "published_iso",
+           "REJECTION_REASONS", "article_id"]
 
 
 @dataclass
@@ -250,15 +237,3 @@ def _write_articles(target: Path, previous: Path | None, staging: Path, extra_so
                 writer.write_table(pa.concat_tables(pending), row_group_size=batch_size)
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc}", hint="check free disk space and permissions") from exc
-
-
-def read_articles(workspace: Workspace, columns: list[str] | None = None) -> pa.Table:
-    """The workspace's articles table (for small workspaces and tests; stream for large ones)."""
-    if not workspace.articles_path.exists():
-        raise InputNotFound(f"{workspace.relative(workspace.articles_path)} does not exist yet",
-                            hint="run `toolkit ingest` first")
-    return pq.read_table(workspace.articles_path, columns=columns)
-
-
-def published_iso(value: dt.date | None) -> str | None:
-    return value.isoformat() if value else None

@@ -9,22 +9,15 @@ is the smallest ``article_id`` in it, so it depends only on which articles are i
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
+from ..articles import article_id, content_key
+
+__all__ = ["article_id", "content_key", "shingles", "NearDuplicateIndex"]
+
 _WORDS = re.compile(r"\w+")
-
-
-def content_key(body: str) -> str:
-    """What makes two bodies exact duplicates: the same words and punctuation, any spacing."""
-    return " ".join(body.split())
-
-
-def article_id(body: str) -> str:
-    """A stable id derived from the normalised content: 16 hex digits of its SHA-256."""
-    return hashlib.sha256(content_key(body).encode("utf-8")).hexdigest()[:16]
 
 
 def shingles(text: str, size: int) -> set[bytes]:

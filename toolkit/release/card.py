@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .scheme import ChoiceField, NumberField, SpanField, TextField
+from ..scheme import ChoiceField, NumberField, SpanField, TextField
 
 SPLITS = ("train", "validation", "test")
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import atomicio, parquetio
-from .errors import InputError, InputNotFound
-from .progress import NullProgress, Progress
-from .workspace import Workspace
+from .. import atomicio
+from .. import parquetio
+from ..errors import InputError, InputNotFound
+from ..progress import NullProgress, Progress
+from ..workspace import Workspace
 
 TASK_COLUMNS = ["article_id", "title", "text", "published", "source_url", "cluster_id"]
 

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import httpx
 
-from .errors import (
+from ..errors import (
     AuthenticationFailed,
     ConfigError,
     LabelStudioError,
@@ -35,7 +35,7 @@ from .errors import (
     ServerUnreachable,
     StudioError,
 )
-from .workspace import Workspace
+from ..workspace import Workspace
 
 T = TypeVar("T")
 

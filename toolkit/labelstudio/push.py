@@ -8,19 +8,18 @@ the server is asked again which of the chunk's articles it has.
 
 from __future__ import annotations
 
-import json
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from . import atomicio
-from .errors import InputNotFound, LabelStudioError, ProjectNotFound, PushRefused
-from .labelstudio import Connection, LabelStudioClient, client_for, connect
-from .progress import NullProgress, Progress
-from .scheme import Scheme, build_labeling_config, ensure_scheme_files_current
+from ..errors import InputNotFound, LabelStudioError, PushRefused
+from .client import LabelStudioClient, client_for, connect
+from ..progress import NullProgress, Progress
+from ..scheme import Scheme, build_labeling_config, ensure_scheme_files_current
+from .project import (iter_export_chunks, resolve_project, save_project_id, server_article_ids)
 from .tasks import iter_tasks
-from .workspace import Workspace
+from ..workspace import Workspace
 
 # Controls whose children (<Label>, <Choice>) are values an annotation can hold.
 _VALUE_TAGS = {"Labels": "Label", "Choices": "Choice", "HyperTextLabels": "Label", "ParagraphLabels": "Label"}
@@ -42,70 +41,6 @@ class PushReport:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-# Workspace state: which project this workspace pushes to, per server ----------------------
-
-def _state_path(ws: Workspace):
-    return ws.root / ".labelstudio" / "state.json"
-
-
-def _server_key(conn: Connection) -> str:
-    # The embedded server's port can change between starts; it is still the same server.
-    return "embedded" if conn.embedded else conn.url
-
-
-def load_state(ws: Workspace) -> dict[str, Any]:
-    path = _state_path(ws)
-    return json.loads(path.read_text()) if path.exists() else {"servers": {}}
-
-
-def _save_server_state(ws: Workspace, conn: Connection, key: str, project_id: int) -> None:
-    state = load_state(ws)
-    state.setdefault("servers", {}).setdefault(_server_key(conn), {})[key] = project_id
-    _state_path(ws).parent.mkdir(parents=True, exist_ok=True)
-    atomicio.write_json(_state_path(ws), state)
-
-
-def save_project_id(ws: Workspace, conn: Connection, project_id: int) -> None:
-    _save_server_state(ws, conn, "project_id", project_id)
-
-
-def _stored(ws: Workspace, conn: Connection, key: str) -> int | None:
-    entry = load_state(ws).get("servers", {}).get(_server_key(conn)) or {}
-    return int(entry[key]) if entry.get(key) else None
-
-
-def stored_project_id(ws: Workspace, conn: Connection) -> int | None:
-    return _stored(ws, conn, "project_id")
-
-
-def stored_review_project_id(ws: Workspace, conn: Connection) -> int | None:
-    return _stored(ws, conn, "review_project_id")
-
-
-def save_review_project_id(ws: Workspace, conn: Connection, project_id: int) -> None:
-    _save_server_state(ws, conn, "review_project_id", project_id)
-
-
-def resolve_project(ws: Workspace, conn: Connection, client: LabelStudioClient) -> dict[str, Any] | None:
-    """The workspace's project on this server: the stored id, else the one with the title."""
-    project_id = stored_project_id(ws, conn)
-    if project_id is not None:
-        try:
-            return client.project(project_id)
-        except ProjectNotFound:
-            raise ProjectNotFound(
-                f"project {project_id} (recorded in .labelstudio/state.json) does not exist on {conn.url}",
-                hint="if it was deleted on purpose, remove .labelstudio/state.json and push again to create a new one",
-            ) from None
-    title = ws.config.project.title
-    found = client.find_projects(title)
-    if len(found) > 1:
-        raise LabelStudioError(f"{len(found)} projects on {conn.url} are titled {title!r} "
-                               f"(ids {', '.join(str(p['id']) for p in found)})",
-                               hint="rename the extra ones, or change [project] title in toolkit.toml")
-    return client.project(int(found[0]["id"])) if found else None
 
 
 # Labeling config changes ---------------------------------------------------------------
@@ -165,27 +100,6 @@ def removed_values_in_use(client: LabelStudioClient, project_id: int, removed: d
                 for key in used:
                     counts[key] = counts.get(key, 0) + 1
     return dict(sorted(counts.items()))
-
-
-def iter_export_chunks(client: LabelStudioClient, project_id: int, chunk: int) -> Iterator[list[dict[str, Any]]]:
-    """Every task of the project with its annotations, ``chunk`` task ids per request."""
-    _total, low, high = client.task_bounds(project_id)
-    if low is None or high is None:
-        return
-    for start in range(low, high + 1, chunk):
-        yield client.export_tasks(project_id, range(start, min(start + chunk, high + 1)))
-
-
-# Tasks ---------------------------------------------------------------------------------
-
-def server_article_ids(client: LabelStudioClient, project_id: int, page_size: int) -> set[str]:
-    ids: set[str] = set()
-    for _page, tasks, _total in client.iter_task_pages(project_id, page_size=page_size, include="id,data"):
-        for task in tasks:
-            article = (task.get("data") or {}).get("article_id")
-            if article:
-                ids.add(str(article))
-    return ids
 
 
 def _chunks(ws: Workspace, skip: set[str], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -290,6 +204,6 @@ def _import_chunk(client: LabelStudioClient, project_id: int, chunk: list[dict[s
 
 
 def _transient(exc: LabelStudioError) -> bool:
-    from .errors import ServerError, ServerTimeout, ServerUnreachable
+    from ..errors import ServerError, ServerTimeout, ServerUnreachable
 
     return isinstance(exc, (ServerTimeout, ServerUnreachable, ServerError))

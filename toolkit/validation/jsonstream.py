@@ -35,7 +35,7 @@ from typing import IO, Any
 
 import msgspec
 
-from .errors import InputError, InputNotFound
+from ..errors import InputError, InputNotFound
 
 __all__ = ["BLOCK_SIZE", "iter_json_items", "iter_raw_items", "decode_item"]
 

@@ -29,9 +29,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import atomicio
-from .errors import StudioError
-from .workspace import Workspace
+from .. import atomicio
+from ..errors import StudioError
+from ..workspace import Workspace
 
 LABEL_STUDIO_VERSION = "1.23.2"
 ADMIN_EMAIL = "admin@localhost.localdomain"

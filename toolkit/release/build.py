@@ -19,9 +19,9 @@ How it is made safe:
 - ``releases/.lock`` (an exclusive ``flock``) keeps two releases from interleaving;
 - an existing version is never overwritten, and a version must be greater than the latest.
 
-The data files (inputs, split plan, features, the streaming write) are made by
-``releasedata``; the changelog by ``changelog``; the card, datasheet and Croissant metadata
-by ``card`` and ``croissant``.
+The data files (inputs, split plan, features, the streaming write) are made by ``data``;
+the changelog by ``changelog``; the card, datasheet and Croissant metadata by ``card`` and
+``croissant``; checking a release by ``verify``.
 """
 
 from __future__ import annotations
@@ -39,30 +39,22 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import __version__, atomicio, changelog, releasedata
-from .errors import (HubError, ReleaseError, ReleaseExists, ReleaseInputMissing, ReleaseInputStale,
-                     ReleaseLocked, ReleaseNotFound, ReleaseTampered, ToolkitError, VersionError)
-from .progress import NullProgress, Progress
-from .releasedata import SPLITS, ReleaseOptions
-from .scheme import Scheme
-from .workspace import Workspace
+from .. import atomicio
+from ..version import __version__
+from . import changelog, data as releasedata
+from ..errors import (ReleaseError, ReleaseExists, ReleaseLocked, ToolkitError, VersionError)
+from ..progress import NullProgress, Progress
+from .data import ReleaseOptions
+from ..scheme import Scheme
+from ..workspace import Workspace
 
-if TYPE_CHECKING:
-    import datasets
-
-__all__ = [
-    "SPLITS", "ReleaseOptions", "ReleaseReport", "VerifyReport", "HubPlan",
-    "ReleaseError", "ReleaseExists", "ReleaseNotFound", "ReleaseLocked", "VersionError",
-    "ReleaseInputMissing", "ReleaseInputStale", "ReleaseTampered", "HubError",
-    "parse_version", "list_releases", "propose_version", "release", "verify_release", "load",
-    "push_to_hub",
-]
+__all__ = ["MANIFEST", "ReleaseReport", "parse_version", "list_releases", "propose_version", "release"]
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"
@@ -241,20 +233,6 @@ class ReleaseReport:
     files: int
     bytes: int
     stale_temporaries_removed: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class VerifyReport:
-    path: str
-    ok: bool
-    changed: list[str]
-    missing: list[str]
-    extra: list[str]
-    checked: int
-    version: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -441,139 +419,3 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
         previous=latest.name if latest else None, articles=stats.to_dict()["articles"], clusters=plan.clusters,
         unresolved_held_back=inputs.unresolved, gold_without_article=plan.gold_without_article,
         ner=tag_stats, files=len(entries) + 1, bytes=total_bytes, stale_temporaries_removed=stale)
-
-
-# ------------------------------------------------------------------------------ verify
-
-
-def _release_dir(path: str | os.PathLike[str]) -> Path:
-    folder = Path(path)
-    if not folder.is_dir():
-        raise ReleaseNotFound(f"no release at {folder}", hint="give a folder like releases/v1.0.0")
-    return folder
-
-
-def verify_release(path: str | os.PathLike[str]) -> VerifyReport:
-    """Recompute every checksum of a release against its manifest. Never raises for a
-    damaged release: the report lists changed, missing and extra files."""
-    folder = _release_dir(path)
-    manifest = _read_json(folder / MANIFEST)
-    present = _release_files(folder)
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        which = "missing" if not (folder / MANIFEST).exists() else "changed"
-        return VerifyReport(str(folder), False, [MANIFEST] if which == "changed" else [],
-                            [MANIFEST] if which == "missing" else [], present, 0)
-    listed = manifest["files"]
-    changed, missing = [], []
-    for rel, entry in sorted(listed.items()):
-        file = folder / rel
-        if not file.is_file():
-            missing.append(rel)
-        elif file.stat().st_size != entry.get("bytes") or atomicio.sha256_file(file) != entry.get("sha256"):
-            changed.append(rel)
-    extra = [rel for rel in present if rel not in listed]
-    return VerifyReport(str(folder), not (changed or missing or extra), changed, missing, extra, len(listed),
-                        manifest.get("version"))
-
-
-def _require_verified(folder: Path) -> dict[str, Any]:
-    report = verify_release(folder)
-    if not report.ok:
-        problems = [f"{kind}: {', '.join(files)}" for kind, files in
-                    (("changed", report.changed), ("missing", report.missing), ("extra", report.extra)) if files]
-        raise ReleaseTampered(f"release {folder} does not match its manifest ({'; '.join(problems)})",
-                              hint="restore the release from its source, or make a new one")
-    return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-
-
-# -------------------------------------------------------------------------------- load
-
-
-def load(path: str | os.PathLike[str], config: str = "documents", *,
-         as_pandas: bool = False) -> datasets.DatasetDict | dict[str, Any]:
-    """Verify a release, then load one config: a ``datasets.DatasetDict`` of its splits, or
-    with ``as_pandas`` a dict split -> DataFrame (ClassLabel columns as categoricals)."""
-    import datasets
-
-    folder = _release_dir(path)
-    _require_verified(folder)
-    if not any((folder / config).glob("*.parquet")):
-        configs = sorted(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("*.parquet")))
-        raise ReleaseError(f"release {folder} has no config {config!r}", hint=f"configs: {', '.join(configs)}")
-    loaded = datasets.load_dataset(str(folder.resolve()), config)
-    if not as_pandas:
-        return loaded
-    import pandas as pd
-
-    frames = {}
-    for split, ds in loaded.items():
-        frame = ds.to_pandas()
-        for name, feature in ds.features.items():
-            if isinstance(feature, datasets.ClassLabel):
-                frame[name] = pd.Categorical.from_codes(frame[name].fillna(-1).astype(int),
-                                                        categories=feature.names)
-        frames[split] = frame
-    return frames
-
-
-# ---------------------------------------------------------------------------- the Hub
-
-
-@dataclass
-class HubPlan:
-    repo_id: str
-    repo_type: str
-    revision_tag: str
-    commit_message: str
-    files: list[dict[str, Any]]
-    bytes: int
-    dry_run: bool
-    commit_url: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def push_to_hub(path: str | os.PathLike[str], repo_id: str, *, dry_run: bool = False,
-                token: str | None = None) -> HubPlan:
-    """Upload a (verified) release to the Hub as one commit, tagged ``vX.Y.Z``.
-
-    The token comes from ``token`` or else ``HF_TOKEN``; it is never logged, stored or put
-    into an error message. ``dry_run`` returns the plan without any network call.
-    """
-    folder = _release_dir(path)
-    manifest = _require_verified(folder)
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id):
-        raise HubError(f"{repo_id!r} is not a Hub repository id", hint="write it as ORG/NAME")
-    version = manifest["version"]
-    files = [{"path": rel, "bytes": entry["bytes"]} for rel, entry in manifest["files"].items()]
-    files.append({"path": MANIFEST, "bytes": (folder / MANIFEST).stat().st_size})
-    files.sort(key=lambda f: f["path"])
-    plan = HubPlan(repo_id=repo_id, repo_type="dataset", revision_tag=f"v{version}",
-                   commit_message=f"Release v{version}", files=files, bytes=sum(f["bytes"] for f in files),
-                   dry_run=dry_run)
-    if dry_run:
-        return plan
-    token = token or os.environ.get("HF_TOKEN")
-    if not token:
-        raise HubError("HF_TOKEN is not set", hint="export HF_TOKEN=<a write token>; it is read from the "
-                                                   "environment only")
-    from huggingface_hub import CommitOperationAdd, HfApi
-
-    api = HfApi(token=token)
-    operations = [CommitOperationAdd(path_in_repo=f["path"], path_or_fileobj=str(folder / f["path"]))
-                  for f in files]
-    try:
-        api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
-        commit = api.create_commit(repo_id, operations=operations, commit_message=plan.commit_message,
-                                   commit_description=f"{len(files)} files, {plan.bytes} bytes, made by "
-                                                      f"toolkit {manifest.get('toolkit_version')}",
-                                   repo_type="dataset")
-        api.create_tag(repo_id, tag=plan.revision_tag, revision=commit.oid, repo_type="dataset",
-                       tag_message=plan.commit_message)
-    except Exception as exc:  # network, auth, refusal: all become one error without the token
-        message = str(exc).replace(token, "***")
-        raise HubError(f"uploading {folder.name} to {repo_id} failed: {type(exc).__name__}: {message}",
-                       hint="check HF_TOKEN has write access to the organisation and the network") from None
-    plan.commit_url = getattr(commit, "commit_url", None)
-    return plan

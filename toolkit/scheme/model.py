@@ -1,44 +1,37 @@
-"""The annotation scheme: one source of truth for what annotators label.
+"""The scheme model: fields, labels and choices, and the checks a scheme must pass.
 
 ``schemas/scheme.json`` declares the fields (entity spans, choices, numbers, free
-text). Everything else that depends on them is derived here and never edited by
-hand: the Label Studio labeling config, the JSON Schemas that annotation records
-and tasks are validated against, and the Hugging Face ``Features`` of a release.
-Those derived files are checked in next to the scheme; ``check_scheme_files``
-tells when they no longer match it.
+text). ``Scheme.from_dict`` checks it against the meta-schema
+(``toolkit/data/scheme.meta.schema.json``) and then for what JSON Schema cannot say
+(unique names and values, min <= max, reserved names, characters XML cannot hold).
 
 The record contract (one normalised annotation = one record) is
-``RECORD_COLUMNS`` plus one key per scheme field; ``build_annotation_schema``
-states it precisely.
+``RECORD_COLUMNS`` plus one key per scheme field; ``annotation_schema`` states it
+precisely.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field as dataclass_field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Union
+from typing import Any, ClassVar, Union
 
 import jsonschema
 
-from .atomicio import write_text
-from .errors import GeneratedFilesOutdated, SchemeError
-
-if TYPE_CHECKING:
-    import datasets
+from ..atomicio import write_text
+from ..errors import SchemeError
 
 __all__ = [
+    "JSON_SCHEMA_DIALECT",
     "RECORD_COLUMNS",
     "RESERVED_NAMES",
     "TASK_DATA_KEYS",
-    "GENERATED_FILES",
     "Label",
     "Choice",
     "SpanField",
@@ -48,15 +41,8 @@ __all__ = [
     "Field",
     "Scheme",
     "default_scheme",
-    "build_labeling_config",
-    "build_annotation_schema",
-    "build_task_schema",
-    "build_features",
-    "features_to_dict",
-    "generated_files",
-    "build_scheme_files",
-    "check_scheme_files",
-    "ensure_scheme_files_current",
+    "meta_schema_text",
+    "render_json",
 ]
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -94,22 +80,6 @@ TASK_DATA_KEYS: frozenset[str] = frozenset({"text", "title"})
 # "text" is also the name of the Label Studio object tag; Label Studio requires
 # tag names to be unique, so a field called "text" would break the config too.
 RESERVED_NAMES: frozenset[str] = frozenset(RECORD_COLUMNS) | TASK_DATA_KEYS
-
-GENERATED_FILES: tuple[str, ...] = (
-    "labeling_config.xml",
-    "annotation.schema.json",
-    "task.schema.json",
-    "features.json",
-    "scheme.meta.schema.json",
-)
-
-# Used for span labels without a colour; indexed over all span labels of the
-# scheme so two span fields do not share colours.
-PALETTE: tuple[str, ...] = (
-    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4",
-    "#f032e6", "#bfef45", "#fabed4", "#469990", "#dcbeff", "#9a6324",
-    "#fffac8", "#800000", "#aaffc3", "#808000", "#ffd8b1", "#000075",
-)
 
 _META_SCHEMA_FILE = "scheme.meta.schema.json"
 _DEFAULT_SCHEME_FILE = "default_scheme.json"
@@ -344,7 +314,7 @@ class Scheme:
 
     def save(self, path: str | Path) -> None:
         """Write the scheme as scheme.json (atomically)."""
-        write_text(path, _render_json(self.to_dict()))
+        write_text(path, render_json(self.to_dict()))
 
     def hash(self) -> str:
         """sha256 (hex) of the canonical JSON form: equal schemes, equal hashes."""
@@ -403,13 +373,13 @@ def _data_file(name: str) -> Any:
 
 
 @cache
-def _meta_schema_text() -> str:
+def meta_schema_text() -> str:
     return _data_file(_META_SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 @cache
 def _meta_validator() -> jsonschema.protocols.Validator:
-    return jsonschema.Draft202012Validator(json.loads(_meta_schema_text()))
+    return jsonschema.Draft202012Validator(json.loads(meta_schema_text()))
 
 
 def _json_path(parts: Sequence[str | int]) -> str:
@@ -522,336 +492,6 @@ def _field_from_dict(d: Mapping[str, Any]) -> Field:
     return TextField(max_length=d.get("max_length"), **common)
 
 
-# ----------------------------------------------------------------- Label Studio XML
-
-
-def _caption(text: str) -> str:
-    # Label Studio replaces "$word" in a Header's value with task data, so a
-    # literal dollar sign in a description would vanish; show a look-alike.
-    return text.replace("$", "\uff04")
-
-
-def _title_of(name: str) -> str:
-    return name.replace("_", " ").capitalize()
-
-
-def _add_caption(parent: ET.Element, f: Field) -> None:
-    ET.SubElement(parent, "Header", {"value": _title_of(f.name) + (" *" if f.required else ""),
-                                     "size": "5"})
-    if f.description:
-        ET.SubElement(parent, "Header", {"value": _caption(f.description), "size": "6",
-                                         "style": "font-weight: normal"})
-
-
-def build_labeling_config(scheme: Scheme) -> str:
-    """Label Studio labeling config (XML) for the scheme.
-
-    Two columns: headline, span labels and the article on the left; the other
-    fields as a form on the right. The article is always plain ``<Text>``: it is
-    scraped web content and must never be rendered as HTML.
-    """
-    root = ET.Element("View")
-    columns = ET.SubElement(root, "View", {"style": "display: flex; gap: 2em; align-items: flex-start"})
-    left = ET.SubElement(columns, "View", {"style": "flex: 3; min-width: 0"})
-    right = ET.SubElement(columns, "View", {"style": "flex: 2; min-width: 16em; position: sticky; top: 0"})
-
-    ET.SubElement(left, "Header", {"value": "$title"})
-    palette_index = 0
-    for f in scheme.span_fields:
-        labels = ET.SubElement(left, "Labels", {"name": f.name, "toName": "text"})
-        for label in f.labels:
-            attrs = {"value": label.value,
-                     "background": label.color or PALETTE[palette_index % len(PALETTE)]}
-            if label.description:
-                attrs["hint"] = label.description
-            ET.SubElement(labels, "Label", attrs)
-            palette_index += 1
-    ET.SubElement(left, "Text", {"name": "text", "value": "$text"})
-
-    for f in scheme.fields:
-        if isinstance(f, SpanField):
-            continue
-        box = ET.SubElement(right, "View", {"style": "margin-bottom: 1em"})
-        _add_caption(box, f)
-        if isinstance(f, ChoiceField):
-            choices = ET.SubElement(box, "Choices", {
-                "name": f.name, "toName": "text",
-                "choice": "multiple" if f.multiple else "single",
-                "required": _xml_bool(f.required)})
-            for choice in f.choices:
-                attrs = {"value": choice.value}
-                if choice.description:
-                    attrs["hint"] = choice.description
-                ET.SubElement(choices, "Choice", attrs)
-        elif isinstance(f, NumberField):
-            attrs = {"name": f.name, "toName": "text"}
-            if f.min is not None:
-                attrs["min"] = str(f.min)
-            if f.max is not None:
-                attrs["max"] = str(f.max)
-            attrs["step"] = "1" if f.integer else "any"
-            attrs["required"] = _xml_bool(f.required)
-            ET.SubElement(box, "Number", attrs)
-        else:
-            ET.SubElement(box, "TextArea", {
-                "name": f.name, "toName": "text", "maxSubmissions": "1", "rows": "4",
-                "editable": "true", "required": _xml_bool(f.required)})
-
-    ET.indent(root, space="  ")
-    # ElementTree escapes &, <, >, quotes and newlines in attribute values.
-    return ET.tostring(root, encoding="unicode") + "\n"
-
-
-def _xml_bool(flag: bool) -> str:
-    return "true" if flag else "false"
-
-
-# --------------------------------------------------------------------- JSON Schemas
-
-
-def _field_schema(f: Field) -> dict[str, Any]:
-    if isinstance(f, SpanField):
-        schema: dict[str, Any] = {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["start", "end", "label", "text"],
-                "additionalProperties": False,
-                "properties": {
-                    "start": {"type": "integer", "minimum": 0},
-                    "end": {"type": "integer", "minimum": 1},
-                    "label": {"type": "string", "enum": list(f.values)},
-                    "text": {"type": "string"},
-                },
-            },
-            # Overlap cannot be expressed in JSON Schema; validation reads this.
-            "x-allow-overlap": f.allow_overlap,
-        }
-    elif isinstance(f, ChoiceField) and f.multiple:
-        schema = {"type": "array", "items": {"type": "string", "enum": list(f.values)},
-                  "uniqueItems": True}
-    elif isinstance(f, ChoiceField):
-        schema = {"type": ["string", "null"], "enum": [*f.values, None]}
-    elif isinstance(f, NumberField):
-        schema = {"type": ["integer" if f.integer else "number", "null"]}
-        if f.min is not None:
-            schema["minimum"] = f.min
-        if f.max is not None:
-            schema["maximum"] = f.max
-    else:
-        schema = {"type": ["string", "null"]}
-        if f.max_length is not None:
-            schema["maxLength"] = f.max_length
-    if f.description:
-        schema["description"] = f.description
-    # Cancelled annotations carry no values, so requiredness cannot be a schema
-    # rule; it is recorded for the validation stage to apply to the others.
-    schema["x-required"] = f.required
-    return schema
-
-
-def build_annotation_schema(scheme: Scheme) -> dict[str, Any]:
-    """JSON Schema that one normalised annotation record must satisfy.
-
-    Every key is always present. Span and multiple-choice fields are lists
-    (empty when nothing was marked); the other fields are null when empty.
-    """
-    properties: dict[str, Any] = copy.deepcopy(dict(RECORD_COLUMNS))
-    for f in scheme.fields:
-        properties[f.name] = _field_schema(f)
-    return {
-        "$schema": JSON_SCHEMA_DIALECT,
-        "$id": f"urn:toolkit:{scheme.name}:v{scheme.version}:annotation-record",
-        "title": f"{scheme.title}: one annotation record",
-        "description": (f"One normalised annotation of one task, generated from scheme "
-                        f"{scheme.name!r} version {scheme.version}. Do not edit: run "
-                        "`toolkit scheme build`."),
-        "type": "object",
-        "required": list(properties),
-        "additionalProperties": False,
-        "properties": properties,
-    }
-
-
-def _result_value_schema(f: Field) -> dict[str, Any]:
-    """Shape of ``value`` in a Label Studio result for this field."""
-    if isinstance(f, SpanField):
-        return {"type": "object", "required": ["start", "end", "labels"],
-                "properties": {"start": {"type": "integer", "minimum": 0},
-                               "end": {"type": "integer", "minimum": 1},
-                               "text": {"type": "string"},
-                               "labels": {"type": "array", "minItems": 1,
-                                          "items": {"enum": list(f.values)}}}}
-    if isinstance(f, ChoiceField):
-        choices: dict[str, Any] = {"type": "array", "minItems": 1,
-                                   "items": {"enum": list(f.values)}}
-        if not f.multiple:
-            choices["maxItems"] = 1
-        return {"type": "object", "required": ["choices"], "properties": {"choices": choices}}
-    if isinstance(f, NumberField):
-        number: dict[str, Any] = {"type": "integer" if f.integer else "number"}
-        if f.min is not None:
-            number["minimum"] = f.min
-        if f.max is not None:
-            number["maximum"] = f.max
-        return {"type": "object", "required": ["number"], "properties": {"number": number}}
-    text: dict[str, Any] = {"type": "string"}
-    if f.max_length is not None:
-        text["maxLength"] = f.max_length
-    return {"type": "object", "required": ["text"],
-            "properties": {"text": {"type": "array", "items": text}}}
-
-
-_RESULT_TYPE = {"spans": "labels", "choice": "choices", "number": "number", "text": "textarea"}
-
-
-def build_task_schema(scheme: Scheme) -> dict[str, Any]:
-    """JSON Schema for one line of tasks.jsonl (Label Studio import format)."""
-    result_item = {
-        "type": "object",
-        "required": ["from_name", "to_name", "type", "value"],
-        "properties": {
-            "from_name": {"enum": list(scheme.field_names)},
-            "to_name": {"const": "text"},
-            "type": {"enum": sorted(set(_RESULT_TYPE.values()))},
-            "value": {"type": "object"},
-        },
-        # Label Studio adds keys of its own (id, origin, ...), hence no
-        # additionalProperties: false here.
-        "allOf": [
-            {"if": {"properties": {"from_name": {"const": f.name}}, "required": ["from_name"]},
-             "then": {"properties": {"type": {"const": _RESULT_TYPE[f.kind]},
-                                     "value": _result_value_schema(f)}}}
-            for f in scheme.fields
-        ],
-    }
-    return {
-        "$schema": JSON_SCHEMA_DIALECT,
-        "$id": f"urn:toolkit:{scheme.name}:v{scheme.version}:task",
-        "title": f"{scheme.title}: one Label Studio task (a line of tasks.jsonl)",
-        "description": "Generated from the scheme. Do not edit: run `toolkit scheme build`.",
-        "type": "object",
-        "required": ["data"],
-        "additionalProperties": False,
-        "properties": {
-            "data": {
-                "type": "object",
-                "required": ["text", "article_id"],
-                "properties": {
-                    "text": {"type": "string", "minLength": 1},
-                    "title": {"type": ["string", "null"]},
-                    "published": {"type": ["string", "null"], "format": "date"},
-                    "source_url": {"type": ["string", "null"], "format": "uri"},
-                    "article_id": copy.deepcopy(dict(RECORD_COLUMNS["article_id"])),
-                },
-                "additionalProperties": True,
-            },
-            "predictions": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["model_version", "result"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "model_version": {"type": "string", "minLength": 1},
-                        "score": {"type": "number"},
-                        "result": {"type": "array", "items": result_item},
-                    },
-                },
-            },
-        },
-    }
-
-
-# ------------------------------------------------------------- Hugging Face Features
-
-
-def build_features(scheme: Scheme) -> datasets.Features:
-    """``datasets.Features`` of the scheme's fields (not the reserved columns)."""
-    # datasets takes seconds to import; only release-related commands need it.
-    from datasets import ClassLabel, Features, Value
-
-    # A one-element Python list is datasets' spelling of a list feature in every
-    # version (4.x turns it into ``List``); ``Sequence`` of a dict would instead
-    # become a dict of lists.
-    features: dict[str, Any] = {}
-    for f in scheme.fields:
-        if isinstance(f, SpanField):
-            features[f.name] = [{
-                "start": Value("int32"),
-                "end": Value("int32"),
-                "label": ClassLabel(names=list(f.values)),
-                "text": Value("string"),
-            }]
-        elif isinstance(f, ChoiceField):
-            label = ClassLabel(names=list(f.values))
-            features[f.name] = [label] if f.multiple else label
-        elif isinstance(f, NumberField):
-            features[f.name] = Value("int32" if f.integer else "float64")
-        else:
-            features[f.name] = Value("string")
-    return Features(features)
-
-
-def features_to_dict(features: datasets.Features) -> dict[str, Any]:
-    return features.to_dict()
-
-
-# ------------------------------------------------------------------ generated files
-
-
-def _render_json(data: Any) -> str:
+def render_json(data: Any) -> str:
+    """The exact text of every JSON file written next to the scheme."""
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-
-
-def generated_files(scheme: Scheme) -> dict[str, str]:
-    """File name (inside schemas/) -> exact content of every file derived from the scheme."""
-    return {
-        "labeling_config.xml": build_labeling_config(scheme),
-        "annotation.schema.json": _render_json(build_annotation_schema(scheme)),
-        "task.schema.json": _render_json(build_task_schema(scheme)),
-        "features.json": _render_json(features_to_dict(build_features(scheme))),
-        # Copied so that editors can validate scheme.json against it offline.
-        "scheme.meta.schema.json": _meta_schema_text(),
-    }
-
-
-def build_scheme_files(schemas_dir: str | Path, scheme: Scheme | None = None) -> list[Path]:
-    """Write every generated file into ``schemas_dir``; returns the paths written.
-
-    With ``scheme`` None, reads ``schemas_dir/scheme.json``.
-    """
-    schemas_dir = Path(schemas_dir)
-    if scheme is None:
-        scheme = Scheme.load(schemas_dir / "scheme.json")
-    written = []
-    for name, content in generated_files(scheme).items():
-        path = schemas_dir / name
-        write_text(path, content)
-        written.append(path)
-    return written
-
-
-def check_scheme_files(schemas_dir: str | Path) -> list[str]:
-    """Names of generated files in ``schemas_dir`` that are missing or out of date."""
-    schemas_dir = Path(schemas_dir)
-    scheme = Scheme.load(schemas_dir / "scheme.json")
-    stale = []
-    for name, content in generated_files(scheme).items():
-        try:
-            current = (schemas_dir / name).read_bytes()
-        except FileNotFoundError:
-            current = None
-        if current != content.encode("utf-8"):
-            stale.append(name)
-    return stale
-
-
-def ensure_scheme_files_current(schemas_dir: str | Path) -> None:
-    """Raise GeneratedFilesOutdated unless every generated file matches scheme.json."""
-    stale = check_scheme_files(schemas_dir)
-    if stale:
-        raise GeneratedFilesOutdated(
-            f"files in {schemas_dir} are out of date with scheme.json: {', '.join(stale)}",
-            hint="run `toolkit scheme build`",
-        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .scheme import ChoiceField, NumberField, SpanField, TextField
+from ..scheme import ChoiceField, NumberField, SpanField, TextField
 
 CONTEXT: dict[str, Any] = {
     "@language": "en",

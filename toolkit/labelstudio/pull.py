@@ -7,7 +7,7 @@
    of distinct tasks read equals the server's count, before and after reading.
 2. Snapshot: the raw tasks are written to ``annotations/exports/<UTC timestamp>.jsonl.gz``
    (immutable; its sha256 in ``annotations/exports/index.json``) before anything else.
-3. Normalise and validate: one record per annotation (``toolkit.normalise``); records that
+3. Normalise and validate: one record per annotation (``toolkit.validation.normalise``); records that
    fail the annotation JSON Schema, spans whose offsets cannot be trusted, and annotations
    that do not fit the scheme go to ``annotations/quarantine.jsonl`` with their reasons.
 4. Write ``annotations.parquet`` (valid records), ``drafts.parquet``, ``predictions.parquet``,
@@ -34,11 +34,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow.parquet as pq
 
-from . import atomicio, parquetio
-from .config import MAX_IDS_PER_REQUEST
-from .errors import InputNotFound, ProjectNotFound, PullIncomplete
-from .labelstudio import Connection, LabelStudioClient, client_for, connect
-from .normalise import (
+from .. import atomicio
+from .. import parquetio
+from ..config import MAX_IDS_PER_REQUEST
+from ..errors import InputNotFound, ProjectNotFound, PullIncomplete
+from .client import Connection, LabelStudioClient, client_for, connect
+from ..validation import (
     NormalisedTask,
     OffsetStats,
     drafts_to_table,
@@ -48,14 +49,14 @@ from .normalise import (
     records_to_table,
     result_hash,
 )
-from .progress import NullProgress, Progress
-from .push import _server_key, resolve_project, stored_review_project_id
-from .scheme import Scheme
-from .validate import RecordChecker, _article_ids, quarantine_entry
-from .workspace import Workspace
+from ..progress import NullProgress, Progress
+from .project import REVIEW_KEY, resolve_project, server_key, stored_review_project_id
+from ..scheme import Scheme
+from ..articles import article_ids
+from ..validation import RecordChecker, quarantine_entry
+from ..workspace import Workspace
 
 _BATCH = 2000
-REVIEW_KEY = "toolkit_review"  # data key marking the tasks of the review project
 
 
 @dataclass
@@ -171,7 +172,7 @@ def _read_project(ws: Workspace, conn: Connection, client: LabelStudioClient, pr
     the next request is in flight: the server's time and ours overlap instead of adding up.
     """
     total, low, high = client.task_bounds(project_id)
-    key = {"server": _server_key(conn), "project_id": project_id, "total": total, "low": low, "high": high,
+    key = {"server": server_key(conn), "project_id": project_id, "total": total, "low": low, "high": high,
            "chunk": chunk}
     checkpoint = _Checkpoint(ws, key)
     checkpoints.append(checkpoint)
@@ -271,7 +272,7 @@ class _Sink:
 
     def __init__(self, ws: Workspace, scheme: Scheme, users: dict[int, str], report: PullReport) -> None:
         self.ws, self.scheme, self.users, self.report = ws, scheme, users, report
-        self.checker = RecordChecker(scheme, article_ids=_article_ids(ws))
+        self.checker = RecordChecker(scheme, article_ids=article_ids(ws))
         self.previous, self.previous_tasks = _previous_state(ws, scheme)
         self.current: dict[int, tuple[str, str]] = {}
         self.task_ids: set[int] = set()
@@ -420,7 +421,7 @@ def pull(workspace: Workspace, *, from_export: str | Path | None = None, progres
 
 
 def _pull_from_export(ws: Workspace, scheme: Scheme, path: Path, progress: Progress) -> PullReport:
-    from .exports import iter_export_tasks
+    from ..validation import iter_export_tasks
 
     if not path.exists():
         raise InputNotFound(f"{path}: no such export file", hint="export the project from Label Studio first")

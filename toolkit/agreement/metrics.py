@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ToolkitError
-from .scheme import ChoiceField, NumberField, Scheme, SpanField
+from ..errors import ToolkitError
+from ..scheme import ChoiceField, NumberField, Scheme, SpanField
 
 __all__ = [
     "UndefinedMetric",

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .scheme import ChoiceField, Scheme, SpanField, TextField
+from ..scheme import ChoiceField, Scheme, SpanField, TextField
 
 
 

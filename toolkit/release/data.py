@@ -39,12 +39,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import atomicio, parquetio
-from .config import ReleaseConfig
-from .errors import ReleaseError, ReleaseInputMissing, ReleaseInputStale
-from .progress import Progress
-from .scheme import ChoiceField, Scheme, SpanField, TextField
-from .workspace import Workspace
+from .. import atomicio, parquetio
+from ..config import ReleaseConfig
+from ..errors import ReleaseError, ReleaseInputMissing, ReleaseInputStale
+from ..progress import Progress
+from ..scheme import ChoiceField, Scheme, SpanField, TextField
+from ..workspace import Workspace
 
 if TYPE_CHECKING:
     import datasets
@@ -306,7 +306,7 @@ def config_features(inputs: Inputs) -> dict[str, datasets.Features]:
     from datasets import ClassLabel, Features, Value
 
     from .conll import tag_names
-    from .scheme import build_features
+    from ..scheme import build_features
 
     scheme_features = build_features(inputs.scheme)
     documents = {

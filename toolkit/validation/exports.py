@@ -1,10 +1,10 @@
 """Read Label Studio export files made in the UI, one task at a time.
 
 Exports can be many gigabytes, so nothing here loads a whole file: a JSON list is streamed
-item by item (``toolkit.jsonstream``), a single pretty-printed object with ijson, JSONL line by
+item by item (``toolkit.validation.jsonstream``), a single pretty-printed object with ijson, JSONL line by
 line, and gzip is decompressed on the fly. Every
 format comes out as full-format tasks (``{"id", "data", "annotations", ...}``), so
-``toolkit.normalise.normalise_task`` needs to know only one shape.
+``toolkit.validation.normalise.normalise_task`` needs to know only one shape.
 
 Formats:
 
@@ -34,10 +34,10 @@ from typing import IO, Any
 
 import ijson
 
-from .errors import InputError, InputNotFound
-from .scheme import ChoiceField, NumberField, Scheme, SpanField
+from ..errors import InputError, InputNotFound
+from ..scheme import ChoiceField, NumberField, Scheme, SpanField
 
-__all__ = ["EXPORT_FORMATS", "detect_format", "iter_export_tasks"]
+__all__ = ["EXPORT_FORMATS", "detect_format", "iter_export_tasks", "as_task", "json_min_row_to_task"]
 
 EXPORT_FORMATS: tuple[str, ...] = ("json", "json_min", "jsonl")
 
@@ -273,7 +273,7 @@ def iter_export_tasks(path: str | Path, scheme: Scheme) -> Iterator[dict[str, An
     names = frozenset(scheme.field_names)
     for container, items in _containers(path):
         if container == "object":
-            yield from (_as_task(item, path, scheme) for item in items)
+            yield from (as_task(item, path, scheme) for item in items)
             return
         first = next(items, None)
         if first is None:
@@ -282,12 +282,12 @@ def iter_export_tasks(path: str | Path, scheme: Scheme) -> Iterator[dict[str, An
             # A bare result list (LSF examples): all of it is one annotation.
             yield {"annotations": [{"result": [first, *items]}]}
             return
-        yield _as_task(first, path, scheme)
+        yield as_task(first, path, scheme)
         for item in items:
-            yield _as_task(item, path, scheme)
+            yield as_task(item, path, scheme)
 
 
-def _as_task(item: Any, path: Path, scheme: Scheme) -> dict[str, Any]:
+def as_task(item: Any, path: Path, scheme: Scheme) -> dict[str, Any]:
     shape = _row_shape(item, frozenset(scheme.field_names))
     if shape == "task":
         return item

@@ -32,9 +32,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from .errors import InputError
-from .ingest.dedup import article_id as derive_article_id
-from .scheme import RECORD_COLUMNS, ChoiceField, Field, NumberField, Scheme, SpanField
+from ..errors import InputError
+from ..articles import article_id as derive_article_id
+from ..scheme import RECORD_COLUMNS, ChoiceField, Field, NumberField, Scheme, SpanField
 
 __all__ = [
     "QUARANTINE_REASONS",

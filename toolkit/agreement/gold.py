@@ -25,7 +25,7 @@ from typing import Any, Iterable
 
 import pyarrow as pa
 
-from .scheme import ChoiceField, NumberField, Scheme, SpanField, TextField
+from ..scheme import ChoiceField, NumberField, Scheme, SpanField, TextField
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def compute_gold(records: Iterable[dict[str, Any]], scheme: Scheme, policy: Gold
 
 
 def gold_arrow_schema(scheme: Scheme) -> pa.Schema:
-    from .normalise import records_arrow_schema
+    from ..validation import records_arrow_schema
 
     field_types = {f.name: f.type for f in records_arrow_schema(scheme)}
     fields = [pa.field("article_id", pa.string(), nullable=False), pa.field("status", pa.string(), nullable=False),

@@ -15,13 +15,14 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from . import atomicio
-from .agreement import compute_agreement
-from .errors import InputNotFound
+from .. import atomicio
+from .metrics import compute_agreement
+from ..errors import InputNotFound
 from .gold import GoldPolicy, compute_gold, gold_table
-from .scheme import ChoiceField, Scheme, SpanField
-from .validate import _article_texts, iter_parquet_records
-from .workspace import Workspace
+from ..scheme import ChoiceField, Scheme, SpanField
+from ..articles import article_texts
+from ..validation import iter_parquet_records
+from ..workspace import Workspace
 
 
 @dataclass
@@ -46,7 +47,7 @@ def agree(ws: Workspace) -> AgreeReport:
     policy = GoldPolicy(min_annotations=cfg.min_annotations, numbers=cfg.numbers, span_min_agree=cfg.span_min_agree)
     records = list(iter_parquet_records(path, scheme))
     gold_rows = compute_gold(records, scheme, policy)
-    texts = _article_texts(ws, {r["article_id"] for r in records})
+    texts = article_texts(ws, {r["article_id"] for r in records})
     agreement = compute_agreement(records, scheme, gold={g["article_id"]: g for g in gold_rows}, texts=texts,
                                   bootstrap=cfg.bootstrap, seed=cfg.seed)
     unresolved = [{"article_id": g["article_id"], "reason": g["reason"]} for g in gold_rows

@@ -17,14 +17,13 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from .errors import InputNotFound
-from .labelstudio import client_for, connect
-from .pull import REVIEW_KEY
-from .push import save_review_project_id, server_article_ids, stored_review_project_id
-from .scheme import ChoiceField, NumberField, Scheme, SpanField, TextField, build_labeling_config
+from ..errors import InputNotFound
+from .client import client_for, connect
+from .project import REVIEW_KEY, save_review_project_id, server_article_ids, stored_review_project_id
+from ..scheme import ChoiceField, NumberField, Scheme, SpanField, TextField, build_labeling_config
 from .tasks import iter_tasks
-from .validate import iter_parquet_records
-from .workspace import Workspace
+from ..validation import iter_parquet_records
+from ..workspace import Workspace
 
 
 @dataclass

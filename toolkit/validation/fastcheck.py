@@ -1,6 +1,6 @@
 """A compiled yes/no check of annotation records, equivalent to the JSON Schema.
 
-``jsonschema`` (``toolkit.validate.SchemaLayer``) is the reference, and the only source
+``jsonschema`` (``toolkit.validation.schema.SchemaLayer``) is the reference, and the only source
 of error messages and paths. It is also slow: ~450 µs for a record with 15 entity spans,
 because every keyword of every sub-schema goes through its generic machinery.
 ``compile_record_check(scheme)`` turns the scheme's annotation schema into straight-line
@@ -42,7 +42,7 @@ from typing import Any, Protocol
 import jsonschema
 from jsonschema import _utils as jsonschema_utils
 
-from .scheme import Scheme, build_annotation_schema
+from ..scheme import Scheme, build_annotation_schema
 
 __all__ = ["Check", "RecordErrors", "compile_schema_check", "compile_record_check", "fast_record_errors"]
 
@@ -59,7 +59,7 @@ _NUMERIC = frozenset({"integer", "number"})
 
 
 class RecordErrors(Protocol):
-    """Anything that lists a record's JSON Schema errors (``toolkit.validate.SchemaLayer``)."""
+    """Anything that lists a record's JSON Schema errors (``toolkit.validation.schema.SchemaLayer``)."""
 
     def errors(self, record: dict[str, Any]) -> list[Any]: ...
 
@@ -356,7 +356,7 @@ def compile_schema_check(schema: Mapping[str, Any], *,
         compiler.schema(schema, "v", 1)
         source = "def check(v):\n" + "\n".join(compiler.lines) + "\n    return True\n"
         namespace = dict(compiler.consts)
-        exec(compile(source, "<toolkit.fastcheck>", "exec"), namespace)  # noqa: S102
+        exec(compile(source, "<toolkit.validation.fastcheck>", "exec"), namespace)  # noqa: S102
         check = namespace["check"]
         check.source = source  # type: ignore[attr-defined]
         check.compiled = True  # type: ignore[attr-defined]
@@ -381,7 +381,7 @@ def fast_record_errors(check: Check, validator: RecordErrors, record: dict[str, 
     """``validator.errors(record)``, skipped (``[]``) when the compiled check passes.
 
     ``validator`` is anything with an ``errors(record)`` method that lists jsonschema's
-    errors (e.g. ``toolkit.validate.SchemaLayer`` built with ``fast=False``).
+    errors (e.g. ``toolkit.validation.schema.SchemaLayer`` built with ``fast=False``).
     """
     if check(record):
         return []

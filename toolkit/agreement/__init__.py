@@ -1,0 +1,18 @@
+"""The agreement stage: how far annotators agree, and one gold answer per article.
+
+Takes in: ``annotations/annotations.parquet`` (validated records), the articles' texts and the
+scheme. Writes: ``annotations/agreement.json`` (every figure), ``annotations/agreement.md``,
+``annotations/plots/*.png`` and ``annotations/gold.parquet`` (``toolkit agree``).
+
+- ``metrics``: observed agreement, Cohen's and Fleiss' kappa, Krippendorff's alpha, span
+  F1, with bootstrap intervals, per field, label and annotator;
+- ``gold``: the gold policy (``[gold]`` in toolkit.toml) and the gold records it decides;
+- ``report``: ``toolkit agree``: the figures, the Markdown report, the plots and gold.parquet.
+"""
+
+from .gold import GoldPolicy, compute_gold, gold_arrow_schema, gold_for_article, gold_table
+from .metrics import UndefinedMetric, compute_agreement
+from .report import AgreeReport, agree, headline_rows, render_markdown
+
+__all__ = ["GoldPolicy", "compute_gold", "gold_arrow_schema", "gold_for_article", "gold_table",
+           "UndefinedMetric", "compute_agreement", "AgreeReport", "agree", "headline_rows", "render_markdown"]

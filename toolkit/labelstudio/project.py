@@ -1,0 +1,104 @@
+"""The project state that push, pull and review share: which project a workspace uses on a server.
+
+``.labelstudio/state.json`` records, per server, the id of the workspace's project and of
+its review project; a project is otherwise found by its title. The reads of a project's
+tasks that more than one command needs are here too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+from .. import atomicio
+from ..errors import LabelStudioError, ProjectNotFound
+from ..workspace import Workspace
+from .client import Connection, LabelStudioClient
+
+REVIEW_KEY = "toolkit_review"  # data key marking the tasks of the review project
+
+__all__ = ["REVIEW_KEY", "server_key", "load_state", "save_project_id", "stored_project_id", "stored_review_project_id",
+           "save_review_project_id", "resolve_project", "iter_export_chunks", "server_article_ids"]
+
+
+def _state_path(ws: Workspace):
+    return ws.root / ".labelstudio" / "state.json"
+
+
+def server_key(conn: Connection) -> str:
+    # The embedded server's port can change between starts; it is still the same server.
+    return "embedded" if conn.embedded else conn.url
+
+
+def load_state(ws: Workspace) -> dict[str, Any]:
+    path = _state_path(ws)
+    return json.loads(path.read_text()) if path.exists() else {"servers": {}}
+
+
+def _save_server_state(ws: Workspace, conn: Connection, key: str, project_id: int) -> None:
+    state = load_state(ws)
+    state.setdefault("servers", {}).setdefault(server_key(conn), {})[key] = project_id
+    _state_path(ws).parent.mkdir(parents=True, exist_ok=True)
+    atomicio.write_json(_state_path(ws), state)
+
+
+def save_project_id(ws: Workspace, conn: Connection, project_id: int) -> None:
+    _save_server_state(ws, conn, "project_id", project_id)
+
+
+def _stored(ws: Workspace, conn: Connection, key: str) -> int | None:
+    entry = load_state(ws).get("servers", {}).get(server_key(conn)) or {}
+    return int(entry[key]) if entry.get(key) else None
+
+
+def stored_project_id(ws: Workspace, conn: Connection) -> int | None:
+    return _stored(ws, conn, "project_id")
+
+
+def stored_review_project_id(ws: Workspace, conn: Connection) -> int | None:
+    return _stored(ws, conn, "review_project_id")
+
+
+def save_review_project_id(ws: Workspace, conn: Connection, project_id: int) -> None:
+    _save_server_state(ws, conn, "review_project_id", project_id)
+
+
+def resolve_project(ws: Workspace, conn: Connection, client: LabelStudioClient) -> dict[str, Any] | None:
+    """The workspace's project on this server: the stored id, else the one with the title."""
+    project_id = stored_project_id(ws, conn)
+    if project_id is not None:
+        try:
+            return client.project(project_id)
+        except ProjectNotFound:
+            raise ProjectNotFound(
+                f"project {project_id} (recorded in .labelstudio/state.json) does not exist on {conn.url}",
+                hint="if it was deleted on purpose, remove .labelstudio/state.json and push again to create a new one",
+            ) from None
+    title = ws.config.project.title
+    found = client.find_projects(title)
+    if len(found) > 1:
+        raise LabelStudioError(f"{len(found)} projects on {conn.url} are titled {title!r} "
+                               f"(ids {', '.join(str(p['id']) for p in found)})",
+                               hint="rename the extra ones, or change [project] title in toolkit.toml")
+    return client.project(int(found[0]["id"])) if found else None
+
+
+def iter_export_chunks(client: LabelStudioClient, project_id: int, chunk: int) -> Iterator[list[dict[str, Any]]]:
+    """Every task of the project with its annotations, ``chunk`` task ids per request."""
+    _total, low, high = client.task_bounds(project_id)
+    if low is None or high is None:
+        return
+    for start in range(low, high + 1, chunk):
+        yield client.export_tasks(project_id, range(start, min(start + chunk, high + 1)))
+
+
+# Tasks ---------------------------------------------------------------------------------
+
+def server_article_ids(client: LabelStudioClient, project_id: int, page_size: int) -> set[str]:
+    ids: set[str] = set()
+    for _page, tasks, _total in client.iter_task_pages(project_id, page_size=page_size, include="id,data"):
+        for task in tasks:
+            article = (task.get("data") or {}).get("article_id")
+            if article:
+                ids.add(str(article))
+    return ids

@@ -1,0 +1,85 @@
+"""``toolkit init``: a new workspace, laid out and ready for ``toolkit ingest``.
+
+It writes the default scheme and the files generated from it, so it sits above the scheme
+stage, beside the command line, not in the shared ``workspace`` module below every stage.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from . import atomicio
+from .config import CONFIG_FILE, render_default_config
+from .errors import WorkspaceExists
+from .scheme import build_scheme_files, default_scheme
+from .workspace import Workspace
+
+__all__ = ["init_workspace", "GITIGNORE", "DATASHEET_TEMPLATE"]
+
+GITIGNORE = """\
+# Label Studio's data for the embedded server, its token and pid file
+.labelstudio/
+# Checkpoints and temporary files of interrupted runs
+annotations/.cache/
+# A release being written, and the lock that keeps two from interleaving
+releases/.lock
+releases/.v*.tmp-*
+*.tmp
+__pycache__/
+"""
+
+DATASHEET_TEMPLATE = """\
+# Datasheet: {title}
+
+Filled in from real figures by `toolkit release`, following *Datasheets for Datasets*
+(Gebru et al., 2021). Until the first release, the sections below are to be written.
+
+## Motivation
+## Composition
+## Collection process
+## Preprocessing, cleaning, labeling
+## Uses
+## Distribution
+## Maintenance
+"""
+
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "dataset"
+
+
+def init_workspace(directory: str | os.PathLike[str], *, title: str | None = None) -> Workspace:
+    """Create a new workspace in ``directory`` (created if missing) and return it.
+
+    Refuses a folder that already holds a ``toolkit.toml``; never overwrites a file.
+    """
+    root = Path(directory).resolve()
+    if (root / CONFIG_FILE).exists():
+        raise WorkspaceExists(
+            f"{root} is already a workspace ({CONFIG_FILE} exists)",
+            hint="use it as it is, or choose another folder",
+        )
+    title = title or root.name.replace("-", " ").replace("_", " ").strip().capitalize() or "Dataset"
+    for sub in ("schemas", "raw", "annotations", "releases"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for sub in ("raw", "annotations", "releases"):
+        keep = root / sub / ".gitkeep"
+        if not any((root / sub).iterdir()):
+            keep.touch()
+    scheme = default_scheme()
+    scheme_path = root / "schemas" / "scheme.json"
+    if not scheme_path.exists():
+        atomicio.write_json(scheme_path, scheme.to_dict())
+    build_scheme_files(root / "schemas")
+    for name, content in (
+        ("DATASHEET.md", DATASHEET_TEMPLATE.format(title=title)),
+        (".gitignore", GITIGNORE),
+    ):
+        if not (root / name).exists():
+            atomicio.write_text(root / name, content)
+    # toolkit.toml last: its presence marks a complete workspace.
+    atomicio.write_text(root / CONFIG_FILE, render_default_config(_slug(title), title))
+    return Workspace(root)
