@@ -396,6 +396,7 @@ def push_cli(
         out.print(f"  update config:    {'yes' if report.config_changed else 'no'}", markup=False)
         out.print(f"  tasks to create:  {report.to_import}", markup=False)
         out.print(f"  already there:    {report.already_there}", markup=False)
+        out.print(f"  team settings:    {', '.join(report.settings_changed) or 'as they are'}", markup=False)
         for key, count in report.removed_values_in_use.items():
             out.print(f"  would remove {key} (used by {count} annotation(s)): needs --force", markup=False)
         out.print("Nothing was changed (--dry-run).", markup=False)
@@ -405,9 +406,14 @@ def push_cli(
         done.append("created the project")
     if report.config_changed:
         done.append("updated the labeling config")
+    if report.settings_changed:
+        done.append("set " + ", ".join(report.settings_changed))
     done.append(f"imported {report.imported} task(s)" + (f" with {report.predictions} prediction(s)"
                                                          if report.predictions else ""))
     out.print(f"Push -> {report.server}, {where}: {', '.join(done)}; {report.already_there} already there",
+              markup=False)
+    out.print(f"Each task goes to {report.settings['maximum_annotations']} annotator(s); guidelines "
+              f"{'shown before labelling' if report.settings['show_instruction'] else 'in the project, not shown first'}.",
               markup=False)
     out.print(f"Open {report.server}/projects/{report.project_id}/data to label.", markup=False)
 

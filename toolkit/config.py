@@ -81,6 +81,18 @@ class GoldConfig:
 
 
 @dataclass(frozen=True)
+class CampaignConfig:
+    # Annotators who label each task (Label Studio's maximum_annotations, with every task in
+    # the overlap cohort); 0: [gold] min_annotations.
+    annotators_per_task: int = 0
+    # Show the guidelines (generated from the scheme + schemas/guidelines.md) before labelling.
+    show_guidelines: bool = True
+    # Accounts (e-mails) that may adjudicate in the review project; empty: anyone but the
+    # article's own annotators.
+    adjudicators: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ReleaseConfig:
     # Split ratios (they must add up to 1), and the salt of the split hash.
     train: float = 0.8
@@ -100,11 +112,20 @@ class Config:
     tasks: TasksConfig = field(default_factory=TasksConfig)
     labelstudio: LabelStudioConfig = field(default_factory=LabelStudioConfig)
     gold: GoldConfig = field(default_factory=GoldConfig)
+    campaign: CampaignConfig = field(default_factory=CampaignConfig)
     release: ReleaseConfig = field(default_factory=ReleaseConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @property
+    def annotators_per_task(self) -> int:
+        """How many annotators label each task: [campaign], else what the gold policy needs."""
+        return self.campaign.annotators_per_task or self.gold.min_annotations
+
+
+# Label Studio refuses a project title outside these lengths (400 "Validation error").
+TITLE_MIN, TITLE_MAX = 3, 50
 
 _SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
 
@@ -169,6 +190,19 @@ def _check(config: Config, source: str) -> None:
             or gold.bootstrap < 0:
         raise ConfigError(f"{source}: [gold] numbers must be \"median\" or \"majority\", min_annotations >= 1, "
                           "span_min_agree >= 0 and bootstrap >= 0")
+    campaign = config.campaign
+    if campaign.annotators_per_task < 0:
+        raise ConfigError(f"{source}: [campaign] annotators_per_task must be >= 0 (0: [gold] min_annotations)")
+    if 0 < campaign.annotators_per_task < gold.min_annotations:
+        raise ConfigError(
+            f"{source}: [campaign] annotators_per_task = {campaign.annotators_per_task} cannot satisfy "
+            f"[gold] min_annotations = {gold.min_annotations}: no article would ever get a gold label",
+            hint="raise annotators_per_task (or set it to 0), or lower [gold] min_annotations")
+    title = config.project.title.strip()
+    if not TITLE_MIN <= len(title) <= TITLE_MAX:
+        raise ConfigError(f"{source}: [project] title {config.project.title!r} must be {TITLE_MIN} to {TITLE_MAX} "
+                          "characters (Label Studio refuses other project titles)",
+                          hint="write a longer or shorter title in toolkit.toml")
     ls = config.labelstudio
     if not 1 <= ls.page_size <= MAX_IDS_PER_REQUEST or ls.timeout <= 0 or ls.retries < 0:
         raise ConfigError(f"{source}: [labelstudio] page_size must be 1-{MAX_IDS_PER_REQUEST}, timeout positive, "
@@ -241,6 +275,14 @@ numbers = "median"
 span_min_agree = 0
 bootstrap = 1000
 seed = 0
+
+[campaign]
+# Annotators per task (0: [gold] min_annotations). `toolkit push` sets it on the server.
+annotators_per_task = 0
+# Show the guidelines (from the scheme + schemas/guidelines.md) before labelling.
+show_guidelines = true
+# Who may adjudicate in the review project (e-mails); empty: anyone but the article's annotators.
+adjudicators = []
 
 [release]
 # Split ratios (must add up to 1) and the salt of the deterministic split hash.

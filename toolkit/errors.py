@@ -88,6 +88,10 @@ class PushRefused(LabelStudioError):
     """A push would invalidate annotations already made (e.g. a removed label in use)."""
 
 
+class ProjectSettingsRejected(LabelStudioError):
+    """The server did not keep a project setting the toolkit set (read back after the update)."""
+
+
 class PullIncomplete(LabelStudioError):
     """A pull read fewer (or other) tasks than the server counts; nothing was replaced."""
 

@@ -11,12 +11,12 @@ import re
 from pathlib import Path
 
 from . import atomicio
-from .config import CONFIG_FILE, render_default_config
-from .errors import WorkspaceExists
+from .config import CONFIG_FILE, TITLE_MAX, TITLE_MIN, render_default_config
+from .errors import ConfigError, WorkspaceExists
 from .scheme import build_scheme_files, default_scheme
 from .workspace import Workspace
 
-__all__ = ["init_workspace", "GITIGNORE", "DATASHEET_TEMPLATE"]
+__all__ = ["init_workspace", "default_title", "GITIGNORE", "DATASHEET_TEMPLATE"]
 
 GITIGNORE = """\
 # Label Studio's data for the embedded server, its token and pid file
@@ -51,6 +51,14 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "dataset"
 
 
+def default_title(folder_name: str) -> str:
+    """A project title from a folder name that Label Studio accepts (3 to 50 characters)."""
+    title = " ".join(folder_name.replace("-", " ").replace("_", " ").split()).capitalize() or "Dataset"
+    if len(title) < TITLE_MIN:
+        title = f"{title} dataset"
+    return title[:TITLE_MAX].rstrip()
+
+
 def init_workspace(directory: str | os.PathLike[str], *, title: str | None = None) -> Workspace:
     """Create a new workspace in ``directory`` (created if missing) and return it.
 
@@ -62,7 +70,10 @@ def init_workspace(directory: str | os.PathLike[str], *, title: str | None = Non
             f"{root} is already a workspace ({CONFIG_FILE} exists)",
             hint="use it as it is, or choose another folder",
         )
-    title = title or root.name.replace("-", " ").replace("_", " ").strip().capitalize() or "Dataset"
+    title = (title or default_title(root.name)).strip()
+    if not TITLE_MIN <= len(title) <= TITLE_MAX:
+        raise ConfigError(f"the title {title!r} must be {TITLE_MIN} to {TITLE_MAX} characters "
+                          "(Label Studio refuses other project titles)", hint="give another --title")
     for sub in ("schemas", "raw", "annotations", "releases"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     for sub in ("raw", "annotations", "releases"):

@@ -3,15 +3,21 @@
 The policy, in order:
 1. a ground-truth annotation (marked in Label Studio, or a reviewer's answer from
    ``toolkit review``) wins: the latest one is the gold record;
-2. otherwise an article needs at least ``min_annotations`` submitted (not cancelled)
-   annotations, else it is unresolved;
+2. otherwise the votes are the submitted (not cancelled) annotations that are their
+   author's own, one per annotator (the latest): an annotation whose last update was made by
+   another account (``edited_by_other``) is nobody's independent vote and is left out (its id
+   is kept in ``edited_annotation_ids``). An article needs at least ``min_annotations``
+   votes, else it is unresolved;
 3. single choices by majority (the one value chosen most often; a tie is unresolved);
    multiple choices keep each value chosen by more than half of the annotators; numbers by
    ``median`` or ``majority`` (``numbers``); spans kept when at least ``span_min_agree``
    annotators mark the same start, end and label (0 = a majority of the annotators); free
-   text is not aggregated;
-4. an article with any tie is **unresolved**, listed with the reason, and never published
-   as if resolved (releases take only resolved articles).
+   text is not aggregated. A field is decided only from at least ``min_annotations``
+   non-empty answers: fewer (but some) leave it undecided, with the reason;
+4. an article with any tie or undecided field is **unresolved**, listed with the reason, and
+   never published as if resolved (releases take only ``status == "resolved"`` rows). Its
+   row still carries the fields that were decided, with how (``<field>_decision``), for the
+   adjudicator; the tied and undecided fields are empty.
 Empty answers (a number left blank, no choice) abstain; an article where every annotator
 left a field empty gets an empty gold value for it.
 """
@@ -89,53 +95,86 @@ def _decide_spans(values: list[Any], n: int, k: int) -> tuple[Any, str, str | No
     return kept, f"spans marked by at least {needed} of {n}", None
 
 
+def _given(values: list[Any]) -> int:
+    """How many annotators answered: a blank number or choice abstains, an empty list is an answer."""
+    return sum(v is not None for v in values)
+
+
 def gold_for_article(article_id: str, records: list[dict[str, Any]], scheme: Scheme,
                      policy: GoldPolicy) -> dict[str, Any]:
     """The gold row of one article from its (validated) annotation records."""
     submitted = [r for r in records if not r.get("was_cancelled")]
-    row: dict[str, Any] = {"article_id": article_id, "n_annotators": len({_who(r) for r in submitted
-                                                                          if not r.get("ground_truth")}),
+    edited = [r for r in submitted if r.get("edited_by_other") and not r.get("ground_truth")]
+    votes = _independent_votes(submitted)
+    row: dict[str, Any] = {"article_id": article_id, "n_annotators": len(votes),
                            "n_annotations": len(submitted), "status": "resolved", "reason": None,
                            "decided_by": "policy",
-                           "annotation_ids": sorted(int(r["annotation_id"]) for r in submitted)}
+                           "annotation_ids": sorted(int(r["annotation_id"]) for r in votes),
+                           "edited_annotation_ids": sorted(int(r["annotation_id"]) for r in edited)}
     truth = [r for r in submitted if r.get("ground_truth")]
     if truth:
-        latest = max(truth, key=lambda r: (str(r.get("updated_at") or r.get("created_at")), r["annotation_id"]))
+        latest = max(truth, key=_recency)
         row["decided_by"] = "ground-truth"
         row["annotation_ids"] = [int(latest["annotation_id"])]
         for f in scheme.fields:
             row[f.name] = latest.get(f.name)
             row[f"{f.name}_decision"] = f"ground truth (annotation {latest['annotation_id']})"
         return row
-    votes = [r for r in submitted if not r.get("ground_truth")]
     problems = []
-    if len(votes) < policy.min_annotations:
-        problems.append(f"{len(votes)} annotation(s); the policy needs {policy.min_annotations}")
+    too_few = len(votes) < policy.min_annotations
+    if too_few:
+        counted = f"{len(votes)} annotation(s)" if not edited else \
+            f"{len(votes)} independent annotation(s) ({len(edited)} edited by another account left out)"
+        problems.append(f"{counted}; the policy needs {policy.min_annotations}")
     for f in scheme.fields:
         values = [r.get(f.name) for r in votes]
-        if isinstance(f, SpanField):
+        given = sum(v is not None for v in values)  # a blank number or choice abstains; [] is an answer
+        undecided = not isinstance(f, TextField) and 0 < given < policy.min_annotations
+        if isinstance(f, TextField):
+            value, decision, tie = None, "not aggregated (free text)", None
+        elif undecided:
+            # Deciding from fewer answers than the policy asks for would pass one annotator's
+            # answer off as agreed. When the whole article is short of votes, that is the reason.
+            value, decision = None, f"undecided: {given} answer(s), the policy needs {policy.min_annotations}"
+            tie = None if too_few else (f"undecided ({given} of {len(votes)} annotators gave a value, "
+                                        f"[gold] min_annotations is {policy.min_annotations})")
+        elif isinstance(f, SpanField):
             value, decision, tie = _decide_spans(values, len(votes), policy.span_min_agree)
         elif isinstance(f, ChoiceField) and f.multiple:
             value, decision, tie = _decide_multi(values, len(votes))
         elif isinstance(f, ChoiceField):
             value, decision, tie = _decide_choice(values)
-        elif isinstance(f, NumberField):
-            value, decision, tie = _decide_number(values, f, policy.numbers)
         else:
-            assert isinstance(f, TextField)
-            value, decision, tie = None, "not aggregated (free text)", None
-        if f.required and value in (None, []) and tie is None and votes:
+            assert isinstance(f, NumberField)
+            value, decision, tie = _decide_number(values, f, policy.numbers)
+        if f.required and value in (None, []) and tie is None and votes and not undecided:
             tie = f"{f.name!r} is required but no annotator gave it"
         row[f.name] = value
         row[f"{f.name}_decision"] = decision
         if tie:
             problems.append(f"{f.name}: {tie}")
     if problems:
+        # The decided fields stay in the row for the adjudicator; the status alone keeps the
+        # article out of releases (they read resolved rows only).
         row["status"] = "unresolved"
         row["reason"] = "; ".join(problems)
-        for f in scheme.fields:  # an unresolved article carries no gold values
-            row[f.name] = [] if isinstance(f, SpanField) or (isinstance(f, ChoiceField) and f.multiple) else None
     return row
+
+
+def _independent_votes(submitted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One vote per annotator: their latest own annotation (not ground truth, not edited by another)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for r in submitted:
+        if r.get("ground_truth") or r.get("edited_by_other"):
+            continue
+        who = _who(r)
+        if who not in latest or _recency(r) > _recency(latest[who]):
+            latest[who] = r
+    return [latest[w] for w in sorted(latest)]
+
+
+def _recency(record: dict[str, Any]) -> tuple[str, int]:
+    return str(record.get("updated_at") or record.get("created_at") or ""), int(record.get("annotation_id") or 0)
 
 
 def _who(record: dict[str, Any]) -> str:
@@ -157,7 +196,8 @@ def gold_arrow_schema(scheme: Scheme) -> pa.Schema:
               pa.field("reason", pa.string()), pa.field("decided_by", pa.string(), nullable=False),
               pa.field("n_annotators", pa.int32(), nullable=False), pa.field("n_annotations", pa.int32(),
                                                                              nullable=False),
-              pa.field("annotation_ids", pa.list_(pa.int64()), nullable=False)]
+              pa.field("annotation_ids", pa.list_(pa.int64()), nullable=False),
+              pa.field("edited_annotation_ids", pa.list_(pa.int64()), nullable=False)]
     for f in scheme.fields:
         fields.append(pa.field(f.name, field_types[f.name]))
         fields.append(pa.field(f"{f.name}_decision", pa.string()))

@@ -208,6 +208,16 @@ class LabelStudioClient:
                             idempotent=False)
         return int(project.id)
 
+    def update_project(self, project_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """PATCH project settings; returns the project as the server then has it."""
+        def request() -> Any:
+            response = self.http.patch(f"/api/projects/{project_id}/", json=fields)
+            response.raise_for_status()
+            return response.json()
+
+        self.call(f"updating the settings of project {project_id} ({', '.join(sorted(fields))})", request)
+        return self.project(project_id)
+
     def update_label_config(self, project_id: int, label_config: str) -> None:
         self.call(f"updating the labeling config of project {project_id}",
                   lambda: self.sdk.projects.update(id=project_id, label_config=label_config))

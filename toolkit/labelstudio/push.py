@@ -13,11 +13,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from ..errors import InputNotFound, LabelStudioError, PushRefused
+from ..errors import InputNotFound, LabelStudioError, ProjectSettingsRejected, PushRefused
 from .client import LabelStudioClient, client_for, connect
 from ..progress import NullProgress, Progress
 from ..scheme import Scheme, build_labeling_config, ensure_scheme_files_current
 from .project import (iter_export_chunks, resolve_project, save_project_id, server_article_ids)
+from .guidelines import workspace_guidelines
 from .tasks import iter_tasks
 from ..workspace import Workspace
 
@@ -37,6 +38,9 @@ class PushReport:
     to_import: int = 0
     imported: int = 0
     predictions: int = 0
+    # The team settings push keeps on the project (overlap, guidelines) and which it changed.
+    settings: dict[str, Any] = field(default_factory=dict)
+    settings_changed: list[str] = field(default_factory=list)
     dry_run: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,7 +130,9 @@ def push(workspace: Workspace, *, dry_run: bool = False, force: bool = False, ch
         raise InputNotFound(f"{workspace.relative(workspace.tasks_path)} does not exist yet",
                             hint="run `toolkit ingest` and `toolkit tasks` first")
     ensure_scheme_files_current(workspace.schemas_dir)
-    label_config = build_labeling_config(Scheme.load(workspace.scheme_path))
+    scheme = Scheme.load(workspace.scheme_path)
+    label_config = build_labeling_config(scheme)
+    settings = team_settings(workspace, scheme)
     conn = connect(workspace)
     own_client = client is None
     client = client or client_for(workspace, conn)
@@ -134,7 +140,8 @@ def push(workspace: Workspace, *, dry_run: bool = False, force: bool = False, ch
     try:
         project = resolve_project(workspace, conn, client)
         report = PushReport(server=conn.url, project_id=project["id"] if project else None,
-                            project_title=workspace.config.project.title, dry_run=dry_run)
+                            project_title=workspace.config.project.title, dry_run=dry_run, settings=settings)
+        report.settings_changed = sorted(settings) if project is None else _differing(project, settings)
         existing: set[str] = set()
         if project is None:
             report.created_project = True
@@ -164,6 +171,10 @@ def push(workspace: Workspace, *, dry_run: bool = False, force: bool = False, ch
             report.project_id = project_id
         elif report.config_changed:
             client.update_label_config(int(project["id"]), label_config)
+        # Creating a project with these settings is known not to stick (label-studio-sdk issue 339):
+        # they are set by an update after the create, and read back.
+        if report.settings_changed:
+            apply_team_settings(client, int(report.project_id), settings)
         progress.start(local_new, "push")
         for chunk in _chunks(workspace, set(existing), chunk_size):
             imported = _import_chunk(client, int(report.project_id), chunk, page_size, sleep)
@@ -175,6 +186,45 @@ def push(workspace: Workspace, *, dry_run: bool = False, force: bool = False, ch
     finally:
         if own_client:
             client.close()
+
+
+# Team settings: overlap and guidelines -------------------------------------------------------
+
+def team_settings(ws: Workspace, scheme: Scheme) -> dict[str, Any]:
+    """The project settings a team round needs, as Label Studio names them.
+
+    Every task goes to ``annotators_per_task`` people (all tasks in the overlap cohort, shown
+    first), and the guidelines are the project's instructions, shown before labelling.
+    """
+    return {
+        "maximum_annotations": ws.config.annotators_per_task,
+        "overlap_cohort_percentage": 100,
+        "show_overlap_first": True,
+        "expert_instruction": workspace_guidelines(ws.schemas_dir, scheme),
+        "show_instruction": ws.config.campaign.show_guidelines,
+    }
+
+
+def _differing(project: dict[str, Any], settings: dict[str, Any]) -> list[str]:
+    return sorted(key for key, value in settings.items() if project.get(key) != value)
+
+
+def apply_team_settings(client: LabelStudioClient, project_id: int, settings: dict[str, Any]) -> None:
+    """Set the team settings on the project, then read them back; an error if any did not stick."""
+    after = client.update_project(project_id, settings)
+    wrong = _differing(after, settings)
+    if wrong:
+        shown = "; ".join(f"{key}: asked {_brief(settings[key])}, server has {_brief(after.get(key))}"
+                          for key in wrong)
+        raise ProjectSettingsRejected(
+            f"project {project_id} on {client.url} did not keep its team settings ({shown})",
+            hint="check the server's version and log; these settings decide who gets which task, so "
+                 "annotation should not start until `toolkit push` succeeds")
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _iter_new(ws: Workspace, existing: set[str]) -> Iterator[str]:
