@@ -47,7 +47,7 @@ EXAMPLE_TASK: dict[str, Any] = {
     "data": {"text": EXAMPLE_TEXT, "title": "Prison siege", "published": "2024-11-23",
              "source_url": None, "article_id": "0140e3303133de21"},
     "annotations": [
-        {"id": 1, "completed_by": 2, "was_cancelled": False, "ground_truth": False,
+        {"id": 1, "completed_by": 2, "updated_by": 2, "was_cancelled": False, "ground_truth": False,
          "lead_time": 12.5, "created_at": "2026-11-25T06:22:24.217278Z",
          "updated_at": "2026-11-25T06:22:24.217305Z", "task": 1, "project": 1,
          "result": [
@@ -111,7 +111,7 @@ def test_example_record_is_exactly_the_contract() -> None:
         "task_id": 1, "article_id": "0140e3303133de21", "annotation_id": 1, "annotator_id": 2,
         "annotator_email": "ann@example.org", "created_at": "2026-11-25T06:22:24.217278Z",
         "updated_at": "2026-11-25T06:22:24.217305Z", "lead_time": 12.5, "was_cancelled": False,
-        "ground_truth": False,
+        "ground_truth": False, "updated_by_id": 2, "updated_by_email": "ann@example.org", "edited_by_other": False,
         "entities": [{"start": 2, "end": 9, "label": "PERSON", "text": "group o"}],
         "event_type": "Hostage Taking (Barricade Incident)", "killed": 1, "injured": None,
         "hostages": None, "note": "a note",
@@ -119,6 +119,28 @@ def test_example_record_is_exactly_the_contract() -> None:
     assert list(out.records[0]) == [*RECORD_KEYS, *SCHEME.field_names]
     assert out.offsets == OffsetStats(checked=1, ok=1)
     assert out.quarantine == [] and out.notes == []
+
+
+def test_an_edit_by_another_account_is_told_from_an_import_on_someones_behalf() -> None:
+    users = {2: "ann@example.org", 3: "ben@example.org", 1: "admin@example.org"}
+    task = copy.deepcopy(EXAMPLE_TASK)
+    annotation = task["annotations"][0]
+    # Made by the admin's API call on ann's behalf: updated_by is the admin, in the same save.
+    annotation["updated_by"] = 1
+    record = normalise_task(task, SCHEME, users).records[0]
+    assert (record["updated_by_id"], record["edited_by_other"]) == (1, False)
+    # Ben opened ann's annotation a minute later and pressed Update.
+    annotation["updated_by"] = 3
+    annotation["updated_at"] = "2026-11-25T06:23:30.000000Z"
+    record = normalise_task(task, SCHEME, users).records[0]
+    assert (record["annotator_email"], record["updated_by_email"], record["edited_by_other"]) == \
+        ("ann@example.org", "ben@example.org", True)
+    # Ann's own later change is still her answer.
+    annotation["updated_by"] = 2
+    assert normalise_task(task, SCHEME, users).records[0]["edited_by_other"] is False
+    # An export without updated_by says nothing either way.
+    del annotation["updated_by"]
+    assert normalise_task(task, SCHEME, users).records[0]["edited_by_other"] is False
 
 
 def test_cancelled_annotation_is_kept_and_flagged() -> None:

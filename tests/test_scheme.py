@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from toolkit.errors import GeneratedFilesOutdated, SchemeError
-from toolkit.scheme import (
+from toolkit.scheme import (OPTIONAL_RECORD_COLUMNS, 
     GENERATED_FILES,
     RECORD_COLUMNS,
     ChoiceField,
@@ -439,7 +439,9 @@ def test_annotation_schema_declares_dialect_and_columns():
     schema = build_annotation_schema(default_scheme())
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"].startswith("urn:")
-    assert schema["required"] == [*RECORD_COLUMNS, *default_scheme().field_names]
+    assert schema["required"] == [*(c for c in RECORD_COLUMNS if c not in OPTIONAL_RECORD_COLUMNS),
+                                  *default_scheme().field_names]
+    assert set(OPTIONAL_RECORD_COLUMNS) <= set(schema["properties"])
     assert schema["additionalProperties"] is False
     assert schema["properties"]["created_at"]["format"] == "date-time"
     assert schema["properties"]["updated_at"]["format"] == "date-time"
@@ -492,7 +494,7 @@ def test_annotation_schema_requires_every_key(record_validator, key):
 def test_annotation_schema_multiple_choice_and_float():
     s = Scheme.from_dict(small_scheme_dict())
     v = Draft202012Validator(build_annotation_schema(s))
-    record = {k: None for k in RECORD_COLUMNS} | {
+    record = {k: None for k in RECORD_COLUMNS if k not in OPTIONAL_RECORD_COLUMNS} | {
         "task_id": 1, "article_id": "0123456789abcdef", "annotation_id": 1,
         "created_at": "2024-01-01T00:00:00Z", "was_cancelled": False, "ground_truth": False,
         "ents": [], "kind": "x", "tags": ["t1", "t3"], "count": 10, "score": -0.5, "remark": "ok"}

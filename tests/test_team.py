@@ -124,3 +124,86 @@ def test_the_settings_are_checked_by_reading_them_back(ls_workspace):
     response = httpx.get(f"{connect(ls_workspace).url}/api/projects/{report.project_id}/",
                          headers={"Authorization": f"Token {connect(ls_workspace).token}"})
     assert response.json()["maximum_annotations"] == 2
+
+
+# Annotators and attributable edits -------------------------------------------------------------
+
+from toolkit.labelstudio import pull  # noqa: E402
+from toolkit.labelstudio.team import add_annotators, list_annotators  # noqa: E402
+
+
+def _people(ws, *names):
+    suffix = ws.config.project.title.split()[-1]  # unique per test: the server is shared
+    return [f"{name}-{suffix}@example.org" for name in names]
+
+
+def test_annotators_add_makes_accounts_that_log_in_and_are_in_the_organisation(ls_workspace, label_studio):
+    ann, ben = _people(ls_workspace, "ann", "ben")
+    report = add_annotators(ls_workspace, [ann, ben, ann.upper()], create=True)
+    assert [(a.email, a.created) for a in report.annotators] == [(ann, True), (ben, True)]
+    with LabelStudioClient(connect(ls_workspace)) as admin:
+        for person in report.annotators:
+            session = admin.log_in(person.email, person.password)
+            me = session.get("/api/current-user/whoami").json()
+            session.close()
+            assert me["email"] == person.email and me["active_organization"] is not None
+    # Nothing of the passwords is kept; the roster is private.
+    roster = ls_workspace.root / ".labelstudio" / "annotators.json"
+    assert oct(roster.stat().st_mode & 0o777) == "0o600"
+    assert all(p.password not in roster.read_text() for p in report.annotators)
+    again = add_annotators(ls_workspace, [ann], create=True)
+    assert [(a.email, a.created, a.password) for a in again.annotators] == [(ann, False, None)]
+
+
+def test_on_a_server_of_ones_own_annotators_add_hands_out_the_invite_link(ls_workspace):
+    report = add_annotators(ls_workspace, _people(ls_workspace, "cat"))  # LABEL_STUDIO_URL: not embedded
+    assert report.invite_url.startswith(f"{connect(ls_workspace).url}/user/signup/?token=")
+    assert report.annotators[0].created is False and report.annotators[0].password is None
+
+
+def _token_of(admin, email, password):
+    session = admin.log_in(email, password)
+    try:
+        return session.get("/api/current-user/token").json()["token"]
+    finally:
+        session.close()
+
+
+def test_a_cross_edit_is_attributed_and_is_not_the_authors_vote(ls_workspace):
+    prepare(ls_workspace)
+    project_id = push(ls_workspace).project_id
+    ann, ben = add_annotators(ls_workspace, _people(ls_workspace, "ann", "ben"), create=True).annotators
+    base = connect(ls_workspace).url
+    with LabelStudioClient(connect(ls_workspace)) as admin:
+        tokens = {p.email: _token_of(admin, p.email, p.password) for p in (ann, ben)}
+        task = next(t for _p, page, _n in admin.iter_task_pages(project_id, page_size=100) for t in page)
+
+    def as_person(email):
+        return httpx.Client(base_url=base, headers={"Authorization": f"Token {tokens[email]}"})
+
+    def event(value):
+        return [{"from_name": "event_type", "to_name": "text", "type": "choices", "value": {"choices": [value]}}]
+
+    with as_person(ann.email) as a, as_person(ben.email) as b:
+        first = a.post(f"/api/tasks/{task['id']}/annotations/", json={"result": event("Armed Assault")}).json()
+        b.post(f"/api/tasks/{task['id']}/annotations/", json={"result": event("Bombing/Explosion")})
+        import time
+
+        time.sleep(3)  # a person's edit comes later than the annotation it changes
+        patched = b.patch(f"/api/annotations/{first['id']}/", json={"result": event("Bombing/Explosion")})
+        assert patched.status_code == 200
+    report = pull(ls_workspace)
+    assert report.edits == [{"task_id": task["id"], "article_id": task["data"]["article_id"],
+                             "annotation_id": first["id"], "annotator": ann.email, "editor": ben.email}]
+    import pyarrow.parquet as pq
+
+    rows = {r["annotation_id"]: r for r in pq.read_table(ls_workspace.annotations_dir / "annotations.parquet")
+            .to_pylist()}
+    edited = rows[first["id"]]
+    # Nothing dropped, and both people are named: the author and the editor.
+    assert (edited["annotator_email"], edited["updated_by_email"], edited["edited_by_other"]) == \
+        (ann.email, ben.email, True)
+    assert edited["event_type"] == "Bombing/Explosion"
+    assert len(rows) == 2 and not any(r["edited_by_other"] for r in rows.values() if r["annotation_id"] != first["id"])
+    listed = {row["email"]: row for row in list_annotators(ls_workspace)}
+    assert listed[ann.email]["edited_by_others"] == 1 and listed[ben.email]["submitted"] == 1

@@ -38,6 +38,9 @@ app.add_typer(scheme_app, name="scheme")
 studio_app = typer.Typer(help="The embedded Label Studio server of this workspace (local, 127.0.0.1).",
                          no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(studio_app, name="studio")
+annotators_app = typer.Typer(help="The people who label: accounts on the server, and who has done what.",
+                             no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(annotators_app, name="annotators")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -418,6 +421,69 @@ def push_cli(
     out.print(f"Open {report.server}/projects/{report.project_id}/data to label.", markup=False)
 
 
+# annotators ---------------------------------------------------------------------------------
+
+@annotators_app.command("add")
+@handle_errors
+def annotators_add_cli(
+    emails: list[str] = typer.Argument(..., metavar="EMAIL...", help="E-mail addresses of the new annotators."),
+    create: Optional[bool] = typer.Option(None, "--create/--invite",
+                                          help="Make the accounts (default on the embedded server), or print the "
+                                               "invite link for people to sign up themselves (default elsewhere)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (without passwords)."),
+) -> None:
+    """Give annotators an account in the server's organisation.
+
+    On the embedded server each new account gets a one-time password, printed here once and
+    stored nowhere; on your own server (LABEL_STUDIO_URL) you get the invite link to send.
+
+    Example: toolkit annotators add ann@example.org ben@example.org
+    """
+    from .labelstudio.team import add_annotators
+
+    report = add_annotators(_state().workspace(), emails, create=create)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    if report.invite_url:
+        out.print(f"Send this invite link to {', '.join(a.email for a in report.annotators)}:", markup=False)
+        out.print(f"  {report.invite_url}", markup=False)
+        out.print("Each person signs up with their own e-mail and password, then opens the project and "
+                  "presses 'Label All Tasks'.", markup=False)
+        return
+    for person in report.annotators:
+        if person.created:
+            out.print(f"added {person.email} (user {person.user_id}): one-time password {person.password}",
+                      markup=False)
+        else:
+            out.print(f"{person.email} already has an account (user {person.user_id})", markup=False)
+    if any(p.created for p in report.annotators):
+        out.print(f"Give each person their password privately; they log in at {report.server}/user/login/ "
+                  "and can change it under Account & Settings. It is not shown again.", markup=False)
+
+
+@annotators_app.command("list")
+@handle_errors
+def annotators_list_cli(
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """List the accounts on the server and what each has done (as of the last pull).
+
+    Example: toolkit annotators list
+    """
+    from .labelstudio.team import list_annotators
+
+    rows = list_annotators(_state().workspace())
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("user", "e-mail", "submitted", "skipped", "edited by others", box=None)
+    for row in rows:
+        table.add_row(str(row["user_id"]), row["email"] or "", str(row["submitted"]), str(row["skipped"]),
+                      str(row["edited_by_others"]))
+    out.print(table)
+
+
 # pull ---------------------------------------------------------------------------------------
 
 @app.command("pull")
@@ -472,6 +538,12 @@ def pull_cli(
               f"annotation(s); {len(c.tasks_deleted)} task(s) deleted", markup=False)
     if c.deleted or c.tasks_deleted:
         out.print("  (deleted ones stay in the earlier snapshots in annotations/exports/)", markup=False)
+    if report.edits:
+        err.print(f"warning: {len(report.edits)} annotation(s) were last changed by someone other than their "
+                  "annotator; `toolkit agree` leaves them out of agreement and gold:", markup=False)
+        for edit in report.edits:
+            err.print(f"  task {edit['task_id']}, annotation {edit['annotation_id']}: by {edit['annotator']}, "
+                      f"edited by {edit['editor']}", markup=False)
     out.print(f"snapshot: {report.snapshot}", markup=False)
 
 

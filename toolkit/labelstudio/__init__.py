@@ -13,7 +13,9 @@ validation stage, ``annotations.parquet``, ``drafts.parquet``, ``predictions.par
 - ``project``: which project a workspace uses on a server (state shared by push, pull, review);
 - ``push``: create or update the project from the scheme, import only the new tasks;
 - ``pull``: every task and annotation back, resumable, snapshotted, validated;
-- ``review``: the adjudication project for unresolved or low-agreement articles.
+- ``review``: the adjudication project for unresolved or low-agreement articles;
+- ``guidelines``: the guidelines annotators read first (the scheme + ``schemas/guidelines.md``);
+- ``team``: annotator accounts (``toolkit annotators``) and who has done what.
 """
 
 from .client import Connection, LabelStudioClient, client_for, connect

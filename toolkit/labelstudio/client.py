@@ -218,6 +218,53 @@ class LabelStudioClient:
         self.call(f"updating the settings of project {project_id} ({', '.join(sorted(fields))})", request)
         return self.project(project_id)
 
+    # People -------------------------------------------------------------------------------
+    def invite_url(self) -> str:
+        """The organisation's invite link (``/user/signup/?token=...``)."""
+        invite = self.get_json("/api/invite", "reading the organisation's invite link")
+        token = invite.get("token") if isinstance(invite, dict) else None
+        if not token:
+            raise ServerError(f"{self.url} gave no invite token", hint="is this a Label Studio server?")
+        return f"{self.url}/user/signup/?token={token}"
+
+    def sign_up(self, email: str, password: str) -> dict[str, Any]:
+        """Create an account through the organisation's invite link, as a person would in the
+        browser (the admin API's user creation ignores the password and leaves the user outside
+        the organisation). Returns the new user (id, email, active_organization)."""
+        signup = self.invite_url()
+        with httpx.Client(base_url=self.url, timeout=self.http.timeout, follow_redirects=False) as browser:
+            def request() -> httpx.Response:
+                browser.get(signup).raise_for_status()
+                return browser.post(signup, data={"csrfmiddlewaretoken": browser.cookies.get("csrftoken", ""),
+                                                  "email": email, "password": password, "how_find_us": "",
+                                                  "allow_newsletters": ""},
+                                    headers={"Referer": signup})
+
+            response = self.call(f"signing up {email}", request, idempotent=False)
+            if response.status_code != 302:
+                errors = _form_errors(response.text) or [f"answer {response.status_code}"]
+                raise LabelStudioError(f"{self.url} refused the account {email}: {'; '.join(errors)}",
+                                       hint="use another e-mail address, or check the server's log")
+            return self.call(f"reading the new account {email}",
+                             lambda: _json(browser.get("/api/current-user/whoami")))
+
+    def log_in(self, email: str, password: str) -> httpx.Client:
+        """A browser-like session of ``email`` (the caller closes it); an error if the login fails."""
+        session = httpx.Client(base_url=self.url, timeout=self.http.timeout, follow_redirects=False)
+        try:
+            session.get("/user/login/").raise_for_status()
+            answer = session.post("/user/login/", data={"csrfmiddlewaretoken": session.cookies.get("csrftoken", ""),
+                                                        "email": email, "password": password},
+                                  headers={"Referer": f"{self.url}/user/login/"})
+        except httpx.HTTPError as exc:
+            session.close()
+            raise ServerUnreachable(f"cannot log {email} in at {self.url} ({type(exc).__name__})") from None
+        if answer.status_code != 302:
+            session.close()
+            raise AuthenticationFailed(f"{self.url} refused the login of {email}",
+                                       hint="check the e-mail and password")
+        return session
+
     def update_label_config(self, project_id: int, label_config: str) -> None:
         self.call(f"updating the labeling config of project {project_id}",
                   lambda: self.sdk.projects.update(id=project_id, label_config=label_config))
@@ -316,3 +363,17 @@ def _short(body: object, limit: int = 200) -> str:
         body = body.get("detail") or body.get("validation_errors") or body
     text = " ".join(str(body).split())
     return text[:limit] + ("..." if len(text) > limit else "")
+
+
+def _json(response: httpx.Response) -> Any:
+    response.raise_for_status()
+    return response.json()
+
+
+def _form_errors(page: str) -> list[str]:
+    """The messages of a Django form that was sent back with errors."""
+    import html
+    import re
+
+    blocks = "".join(re.findall(r'<ul class="field_errors">(.*?)</ul>', page, re.S))
+    return [html.unescape(item).strip() for item in re.findall(r"<li>([^<]+)</li>", blocks)]

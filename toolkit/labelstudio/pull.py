@@ -89,6 +89,8 @@ class PullReport:
     offsets: dict[str, int] = field(default_factory=dict)
     changes: Changes = field(default_factory=Changes)
     resumed_chunks: int = 0
+    # Annotations last changed by an account other than their annotator (not independent votes).
+    edits: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -323,6 +325,12 @@ class _Sink:
                 result.quarantine.append(quarantine_entry(record, errors))
                 continue
             valid.append(record)
+            if record.get("edited_by_other"):
+                report.edits.append({
+                    "task_id": record["task_id"], "article_id": record["article_id"],
+                    "annotation_id": record["annotation_id"],
+                    "annotator": record["annotator_email"] or record["annotator_id"],
+                    "editor": record["updated_by_email"] or record["updated_by_id"]})
             report.cancelled += bool(record["was_cancelled"])
             report.ground_truth += bool(record["ground_truth"])
             self.current[int(record["annotation_id"])] = (str(_ts(record["updated_at"])),

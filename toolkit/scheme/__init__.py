@@ -20,13 +20,13 @@ from .features import build_features, features_to_dict
 from .files import (GENERATED_FILES, build_scheme_files, check_scheme_files, ensure_scheme_files_current,
                     generated_files)
 from .labeling_config import PALETTE, build_labeling_config
-from .model import (JSON_SCHEMA_DIALECT, RECORD_COLUMNS, RESERVED_NAMES, TASK_DATA_KEYS, Choice, ChoiceField,
+from .model import (JSON_SCHEMA_DIALECT, OPTIONAL_RECORD_COLUMNS, RECORD_COLUMNS, RESERVED_NAMES, TASK_DATA_KEYS, Choice, ChoiceField,
                     Field, Label, NumberField, Scheme, SpanField, TextField, default_scheme, meta_schema_text,
                     render_json)
 from .task_schema import build_task_schema
 
 __all__ = [
-    "JSON_SCHEMA_DIALECT", "RECORD_COLUMNS", "RESERVED_NAMES", "TASK_DATA_KEYS", "GENERATED_FILES", "PALETTE",
+    "JSON_SCHEMA_DIALECT", "OPTIONAL_RECORD_COLUMNS", "RECORD_COLUMNS", "RESERVED_NAMES", "TASK_DATA_KEYS", "GENERATED_FILES", "PALETTE",
     "Label", "Choice", "SpanField", "ChoiceField", "NumberField", "TextField", "Field", "Scheme",
     "default_scheme", "meta_schema_text", "render_json",
     "build_labeling_config", "build_annotation_schema", "build_task_schema", "build_features",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .model import JSON_SCHEMA_DIALECT, RECORD_COLUMNS, ChoiceField, Field, NumberField, Scheme, SpanField
+from .model import JSON_SCHEMA_DIALECT, OPTIONAL_RECORD_COLUMNS, RECORD_COLUMNS, ChoiceField, Field, NumberField, Scheme, SpanField
 
 __all__ = ["build_annotation_schema"]
 
@@ -53,7 +53,7 @@ def _field_schema(f: Field) -> dict[str, Any]:
 def build_annotation_schema(scheme: Scheme) -> dict[str, Any]:
     """JSON Schema that one normalised annotation record must satisfy.
 
-    Every key is always present. Span and multiple-choice fields are lists
+    Every key is always present, but for the columns added later (``OPTIONAL_RECORD_COLUMNS``). Span and multiple-choice fields are lists
     (empty when nothing was marked); the other fields are null when empty.
     """
     properties: dict[str, Any] = copy.deepcopy(dict(RECORD_COLUMNS))
@@ -67,7 +67,7 @@ def build_annotation_schema(scheme: Scheme) -> dict[str, Any]:
                         f"{scheme.name!r} version {scheme.version}. Do not edit: run "
                         "`toolkit scheme build`."),
         "type": "object",
-        "required": list(properties),
+        "required": [key for key in properties if key not in OPTIONAL_RECORD_COLUMNS],
         "additionalProperties": False,
         "properties": properties,
     }

@@ -30,6 +30,7 @@ from ..errors import SchemeError
 __all__ = [
     "JSON_SCHEMA_DIALECT",
     "RECORD_COLUMNS",
+    "OPTIONAL_RECORD_COLUMNS",
     "RESERVED_NAMES",
     "TASK_DATA_KEYS",
     "Label",
@@ -72,7 +73,18 @@ RECORD_COLUMNS: Mapping[str, Mapping[str, Any]] = {
         "description": "The annotator skipped the task; the field values are empty.",
     },
     "ground_truth": {"type": "boolean", "description": "Marked as ground truth in Label Studio."},
+    "updated_by_id": {"type": ["integer", "null"],
+                      "description": "Label Studio user id of the account that last updated the annotation."},
+    "updated_by_email": {"type": ["string", "null"], "description": "That account's e-mail, if known."},
+    "edited_by_other": {
+        "type": "boolean",
+        "description": "Changed after it was made, by an account other than its annotator: not the "
+                       "annotator's independent answer, so agreement and gold leave it out.",
+    },
 }
+
+# Columns added after records files existed: a record may lack them (read as null / false).
+OPTIONAL_RECORD_COLUMNS: frozenset[str] = frozenset({"updated_by_id", "updated_by_email", "edited_by_other"})
 
 # Keys of a task's ``data`` that the labeling config reads ($text, $title).
 TASK_DATA_KEYS: frozenset[str] = frozenset({"text", "title"})

@@ -42,6 +42,8 @@ __all__ = [
     "DRAFT_KEYS",
     "PREDICTION_KEYS",
     "SPAN_SEARCH_WINDOW",
+    "EDIT_AFTER_SECONDS",
+    "edited_by_other",
     "OffsetStats",
     "NormalisedTask",
     "normalise_task",
@@ -459,6 +461,25 @@ def _annotator(completed_by: Any, users: Mapping[int, str]) -> tuple[Any, str | 
     return completed_by, None
 
 
+# An annotation made through the API on someone's behalf (an import, a script) is stored with
+# updated_by = the account that sent it, in the same save as created_at; a person's later edit
+# moves updated_at on. So only a change after this many seconds counts as an edit.
+EDIT_AFTER_SECONDS = 2.0
+
+
+def edited_by_other(annotator_id: Any, editor_id: Any, created_at: Any, updated_at: Any) -> bool:
+    """Whether the last change to an annotation was made by an account other than its author,
+    after it was made: then it is no longer the author's independent answer."""
+    if editor_id is None or annotator_id is None or editor_id == annotator_id:
+        return False
+    try:
+        made = datetime.fromisoformat(str(created_at).replace("Z", "+00:00"))
+        changed = datetime.fromisoformat(str(updated_at).replace("Z", "+00:00"))
+    except ValueError:
+        return True  # no way to tell an import from an edit: do not count it as independent
+    return (changed - made).total_seconds() > EDIT_AFTER_SECONDS
+
+
 def _flag(item: Mapping[str, Any], *keys: str) -> Any:
     for key in keys:
         if item.get(key) is not None:
@@ -551,11 +572,15 @@ def _normalise_item(kind: str, index: int, item: Any, info: _Task, scheme: Schem
         annotator_id, email = _annotator(item.get("completed_by"), users)
         if info.task_id is None and item.get("task") is not None:
             base["task_id"] = item["task"]
+        editor_id, editor_email = _annotator(item.get("updated_by"), users)
         head = {**base, "annotation_id": item_id, "annotator_id": annotator_id,
                 "annotator_email": email, "created_at": item.get("created_at"),
                 "updated_at": item.get("updated_at"), "lead_time": item.get("lead_time"),
                 "was_cancelled": _flag(item, "was_cancelled", "skipped"),
-                "ground_truth": _flag(item, "ground_truth")}
+                "ground_truth": _flag(item, "ground_truth"),
+                "updated_by_id": editor_id, "updated_by_email": editor_email,
+                "edited_by_other": edited_by_other(annotator_id, editor_id, item.get("created_at"),
+                                                   item.get("updated_at"))}
     elif kind == "draft":
         annotator_id, email = _annotator(item.get("user", item.get("completed_by")), users)
         head = {**base, "draft_id": item_id, "annotation_id": item.get("annotation"),
@@ -629,6 +654,7 @@ _RESERVED_TYPES: Mapping[str, pa.DataType] = {
     "annotator_email": pa.string(), "created_at": _TIMESTAMP, "updated_at": _TIMESTAMP,
     "lead_time": pa.float64(), "was_cancelled": pa.bool_(), "ground_truth": pa.bool_(),
     "was_postponed": pa.bool_(), "model_version": pa.string(), "score": pa.float64(),
+    "updated_by_id": pa.int64(), "updated_by_email": pa.string(), "edited_by_other": pa.bool_(),
 }
 
 
@@ -693,8 +719,10 @@ def _to_table(rows: Iterable[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
 
 
 def records_to_table(records: Iterable[Mapping[str, Any]], scheme: Scheme) -> pa.Table:
-    """Records (validated) as an Arrow table typed by ``records_arrow_schema``."""
-    return _to_table(records, records_arrow_schema(scheme))
+    """Records (validated) as an Arrow table typed by ``records_arrow_schema``. A record that
+    predates ``edited_by_other`` is written as not edited, as it reads back."""
+    return _to_table(({**r, "edited_by_other": bool(r.get("edited_by_other"))} for r in records),
+                     records_arrow_schema(scheme))
 
 
 def drafts_to_table(drafts: Iterable[Mapping[str, Any]], scheme: Scheme) -> pa.Table:

@@ -43,6 +43,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# Columns added after the first release of annotations.parquet, as older files read back.
+_COLUMN_DEFAULTS = {"edited_by_other": False}
+
+
 def iter_parquet_records(path: Path, scheme: Scheme) -> Iterator[dict[str, Any]]:
     """Rows of an annotations.parquet as JSON-like records; fields the file predates are empty."""
     from .normalise import RECORD_KEYS
@@ -53,8 +57,8 @@ def iter_parquet_records(path: Path, scheme: Scheme) -> Iterator[dict[str, Any]]
         for row in batch.to_pylist():
             record = {k: _jsonable(v) for k, v in row.items()}
             for key in list(RECORD_KEYS) + list(empty):
-                if key not in record:
-                    record[key] = empty.get(key)
+                if key not in record:  # a file written before the column existed
+                    record[key] = empty.get(key, _COLUMN_DEFAULTS.get(key))
             yield record
 
 
