@@ -633,3 +633,25 @@ def test_check_without_scheme_json(tmp_path):
 @pytest.mark.skipif(not (REPO_SCHEMAS / "scheme.json").exists(), reason="no schemas/scheme.json")
 def test_repository_schema_files_are_current():
     assert check_scheme_files(REPO_SCHEMAS) == [], "run `toolkit scheme build` and commit the result"
+
+
+def test_descriptions_are_compact_hints_and_the_label_bar_stays_in_view():
+    """Field descriptions are set smaller than the 16 px article; the span labels sit in a
+    sticky bar, so they stay reachable on long articles; the article gets most of the width."""
+    import re
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(build_labeling_config(default_scheme()))
+    headers = [h for h in root.iter("Header") if h.get("value") != "$title"]
+    assert headers, "the config has field names and hints"
+    for header in headers:
+        size = re.search(r"font-size:\s*(\d+)px", header.get("style", ""))
+        assert size and int(size.group(1)) < 16, f"{header.get('value')!r} is not smaller than the article"
+    sticky = [v for v in root.iter("View") if "position: sticky" in (v.get("style") or "")
+              and v.find("Labels") is not None]
+    assert len(sticky) == 1
+    description = default_scheme().span_fields[0].description
+    assert any(h.get("value") == description for h in sticky[0].iter("Header"))
+    shares = [int(m.group(1)) for v in root.iter("View") for m in [re.search(r"flex: (\d+);", v.get("style") or "")]
+              if m]
+    assert shares[0] > shares[1]  # the article's column is the wider one

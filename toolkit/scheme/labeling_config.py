@@ -31,30 +31,43 @@ def _title_of(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
+# Label Studio renders <Header> at 20-48 px whatever its size; its style's font-size is kept.
+# The article is 16 px, so field names and descriptions are set smaller than the text they
+# are about: compact hints, not headlines.
+_FIELD_NAME_STYLE = "font-size: 14px; margin: 0 0 2px 0"
+_HINT_STYLE = "font-size: 12px; font-weight: normal; margin: 0 0 4px 0; opacity: 0.8"
+
+
 def _add_caption(parent: ET.Element, f: Field) -> None:
     ET.SubElement(parent, "Header", {"value": _title_of(f.name) + (" *" if f.required else ""),
-                                     "size": "5"})
+                                     "style": _FIELD_NAME_STYLE})
     if f.description:
-        ET.SubElement(parent, "Header", {"value": _caption(f.description), "size": "6",
-                                         "style": "font-weight: normal"})
+        ET.SubElement(parent, "Header", {"value": _caption(f.description), "style": _HINT_STYLE})
 
 
 def build_labeling_config(scheme: Scheme) -> str:
     """Label Studio labeling config (XML) for the scheme.
 
-    Two columns: headline, span labels and the article on the left; the other
-    fields as a form on the right. The article is always plain ``<Text>``: it is
+    Two columns: headline, span labels (in a bar that stays in view) and the article on
+    the left, about 70 % of the width; the other fields as a compact form on the right.
+    Descriptions are small hints under each field name and tooltips on labels and choices. The article is always plain ``<Text>``: it is
     scraped web content and must never be rendered as HTML.
     """
     root = ET.Element("View")
-    columns = ET.SubElement(root, "View", {"style": "display: flex; gap: 2em; align-items: flex-start"})
-    left = ET.SubElement(columns, "View", {"style": "flex: 3; min-width: 0"})
-    right = ET.SubElement(columns, "View", {"style": "flex: 2; min-width: 16em; position: sticky; top: 0"})
+    columns = ET.SubElement(root, "View", {"style": "display: flex; gap: 1.5em; align-items: flex-start"})
+    # The article keeps the larger share of the screen; the form stays beside it.
+    left = ET.SubElement(columns, "View", {"style": "flex: 7; min-width: 0"})
+    right = ET.SubElement(columns, "View", {"style": "flex: 3; min-width: 15em; position: sticky; top: 0"})
 
     ET.SubElement(left, "Header", {"value": "$title"})
+    # The label bar stays at the top of the labeling pane while a long article scrolls under it.
+    bar = ET.SubElement(left, "View", {"style": "position: sticky; top: 0; z-index: 10; background: white; "
+                                               "padding: 4px 0; border-bottom: 1px solid #ddd"})
     palette_index = 0
     for f in scheme.span_fields:
-        labels = ET.SubElement(left, "Labels", {"name": f.name, "toName": "text"})
+        if f.description:
+            ET.SubElement(bar, "Header", {"value": _caption(f.description), "style": _HINT_STYLE})
+        labels = ET.SubElement(bar, "Labels", {"name": f.name, "toName": "text"})
         for label in f.labels:
             attrs = {"value": label.value,
                      "background": label.color or PALETTE[palette_index % len(PALETTE)]}
