@@ -207,3 +207,36 @@ def test_a_cross_edit_is_attributed_and_is_not_the_authors_vote(ls_workspace):
     assert len(rows) == 2 and not any(r["edited_by_other"] for r in rows.values() if r["annotation_id"] != first["id"])
     listed = {row["email"]: row for row in list_annotators(ls_workspace)}
     assert listed[ann.email]["edited_by_others"] == 1 and listed[ben.email]["submitted"] == 1
+    from toolkit.labelstudio.team import round_status
+
+    status = round_status(ls_workspace)
+    assert status.edits == [{"task_id": task["id"], "annotation_id": first["id"], "annotator": ann.email,
+                             "editor": ben.email}]
+    # The edited annotation is not ann's independent answer: the article is still short of one.
+    assert {"article_id": task["data"]["article_id"], "independent_answers": 1} in status.short_articles
+
+
+def test_status_checks_the_servers_settings_against_the_policy(ls_workspace):
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+    from toolkit.labelstudio.team import round_status
+
+    prepare(ls_workspace)
+    report = push(ls_workspace)
+    status = round_status(ls_workspace)
+    assert status.ok and status.tasks == 3 and status.annotations_left == 6
+    assert [c.name for c in status.checks] == ["overlap", "overlap cohort", "guidelines"]
+    # Someone sets the project back to one annotator per task in the server's API.
+    with LabelStudioClient(connect(ls_workspace)) as client:
+        client.update_project(report.project_id, {"maximum_annotations": 1})
+    status = round_status(ls_workspace)
+    overlap = status.checks[0]
+    assert not status.ok and not overlap.ok
+    assert overlap.detail == "each task goes to 1 annotator(s); the gold policy needs 2: run `toolkit push` to set it"
+    result = CliRunner().invoke(app, ["--workspace", str(ls_workspace.root), "status"])
+    assert result.exit_code == 1 and "FAIL overlap" in result.output
+    as_json = CliRunner().invoke(app, ["--workspace", str(ls_workspace.root), "status", "--json"])
+    import json
+
+    assert json.loads(as_json.output) == json.loads(json.dumps(round_status(ls_workspace).to_dict()))

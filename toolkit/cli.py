@@ -484,6 +484,53 @@ def annotators_list_cli(
     out.print(table)
 
 
+# status ---------------------------------------------------------------------------------------
+
+@app.command("status")
+@handle_errors
+def status_cli(
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Where the annotation round stands: the server's settings checked against the gold
+    policy, per annotator what is done, skipped and quarantined, lead time and agreement so
+    far, the articles still short of answers and what is left. Exit 1 when a check fails.
+
+    Reads the server's settings live and the annotations as of the last `toolkit pull`.
+
+    Example: toolkit pull && toolkit agree && toolkit status
+    """
+    from .labelstudio.team import round_status
+
+    status = round_status(_state().workspace())
+    if as_json:
+        print_json(status.to_dict())
+    else:
+        out.print(f"Round on {status.server}, project {status.project_id}: {status.tasks} task(s), "
+                  f"{status.needed_per_task} independent answer(s) needed per article", markup=False)
+        for check in status.checks:
+            out.print(f"  {'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}", markup=False)
+        if status.pulled_at:
+            out.print(f"As of the last pull ({status.pulled_at}):", markup=False)
+        table = Table("annotator", "submitted", "skipped", "quarantined", "edited by others", "median lead time",
+                      "agreement", box=None)
+        for person in status.annotators:
+            figures = ", ".join(f"{field} {entry.get('value'):.2f}" for field, entry in person["agreement"].items()
+                                if isinstance(entry, dict) and isinstance(entry.get("value"), (int, float)))
+            lead = person["median_lead_time"]
+            table.add_row(str(person["annotator"]), str(person["submitted"]), str(person["skipped"]),
+                          str(person["quarantined"]), str(person["edited_by_others"]),
+                          f"{lead:.0f} s" if lead is not None else "-", figures or "-")
+        out.print(table)
+        out.print(f"{len(status.short_articles)} article(s) with fewer independent answers than the policy needs; "
+                  f"{status.annotations_left} answer(s) left"
+                  + (f" at {status.rate_per_day} a day so far" if status.rate_per_day else ""), markup=False)
+        for edit in status.edits:
+            out.print(f"  edited: task {edit['task_id']}, annotation {edit['annotation_id']} by {edit['annotator']}, "
+                      f"changed by {edit['editor']} (left out of agreement and gold)", markup=False)
+    if not status.ok:
+        raise typer.Exit(1)
+
+
 # pull ---------------------------------------------------------------------------------------
 
 @app.command("pull")

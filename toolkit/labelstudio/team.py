@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..workspace import Workspace
 from .client import LabelStudioClient, client_for, connect
 
-__all__ = ["Annotator", "AnnotatorsReport", "add_annotators", "list_annotators"]
+__all__ = ["Annotator", "AnnotatorsReport", "add_annotators", "list_annotators", "Check", "RoundStatus", "round_status"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -130,3 +130,136 @@ def list_annotators(ws: Workspace, *, client: LabelStudioClient | None = None) -
     return [{"user_id": user_id, "email": email,
              **done.get(user_id, {"submitted": 0, "skipped": 0, "edited_by_others": 0})}
             for user_id, email in sorted(users.items())]
+
+
+# The round's status ---------------------------------------------------------------------------
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class RoundStatus:
+    server: str
+    project_id: int | None
+    tasks: int
+    needed_per_task: int
+    checks: list[Check] = field(default_factory=list)
+    annotators: list[dict[str, Any]] = field(default_factory=list)
+    short_articles: list[dict[str, Any]] = field(default_factory=list)  # fewer answers than the policy needs
+    annotations_left: int = 0
+    rate_per_day: float | None = None
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    pulled_at: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["checks"] = [c.to_dict() for c in self.checks]
+        data["ok"] = self.ok
+        return data
+
+
+def _median(values: list[float]) -> float | None:
+    values = sorted(values)
+    if not values:
+        return None
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
+def round_status(ws: Workspace, *, client: LabelStudioClient | None = None) -> RoundStatus:
+    """Where the annotation round stands: the server's settings checked against the gold
+    policy, and per annotator what the last pull holds (done, skipped, quarantined, lead time,
+    agreement so far from the last ``toolkit agree``)."""
+    from ..scheme import Scheme
+    from ..validation import iter_parquet_records
+    from .project import resolve_project
+
+    conn = connect(ws)
+    own = client is None
+    client = client or client_for(ws, conn)
+    try:
+        project = resolve_project(ws, conn, client)
+    finally:
+        if own:
+            client.close()
+    config = ws.config
+    needed = config.gold.min_annotations
+    status = RoundStatus(server=conn.url, project_id=int(project["id"]) if project else None,
+                         tasks=int(project.get("task_number") or 0) if project else 0, needed_per_task=needed)
+    if project is None:
+        status.checks.append(Check("project", False, "no project on the server yet: run `toolkit push`"))
+        return status
+    overlap = project.get("maximum_annotations")
+    status.checks += [
+        Check("overlap", isinstance(overlap, int) and overlap >= needed,
+              f"each task goes to {overlap} annotator(s); the gold policy needs {needed}"
+              + ("" if isinstance(overlap, int) and overlap >= needed else ": run `toolkit push` to set it")),
+        Check("overlap cohort", project.get("overlap_cohort_percentage") == 100,
+              f"{project.get('overlap_cohort_percentage')} % of tasks are in the overlap cohort (needs 100)"),
+        Check("guidelines", bool((project.get("expert_instruction") or "").strip())
+              and bool(project.get("show_instruction")) == config.campaign.show_guidelines,
+              "guidelines set and " + ("shown before labelling" if project.get("show_instruction") else "not shown first")
+              if (project.get("expert_instruction") or "").strip() else "no guidelines: run `toolkit push`"),
+    ]
+    annotations = ws.annotations_dir / "annotations.parquet"
+    per_person: dict[Any, dict[str, Any]] = {}
+    per_article: dict[str, int] = {}
+    times: list[dt.datetime] = []
+    emails: dict[Any, Any] = {}
+    if annotations.exists():
+        status.pulled_at = dt.datetime.fromtimestamp(annotations.stat().st_mtime, dt.timezone.utc).isoformat(
+            timespec="seconds")
+        for record in iter_parquet_records(annotations, Scheme.load(ws.scheme_path)):
+            who = record.get("annotator_email") or record.get("annotator_id")
+            emails[record.get("annotator_id")] = who
+            person = per_person.setdefault(who, {"annotator": who, "submitted": 0, "skipped": 0, "quarantined": 0,
+                                                 "edited_by_others": 0, "lead_times": []})
+            if record.get("was_cancelled"):
+                person["skipped"] += 1
+                continue
+            person["submitted"] += 1
+            if record.get("lead_time") is not None:
+                person["lead_times"].append(float(record["lead_time"]))
+            if record.get("edited_by_other"):
+                person["edited_by_others"] += 1
+                status.edits.append({"task_id": record["task_id"], "annotation_id": record["annotation_id"],
+                                     "annotator": who,
+                                     "editor": record.get("updated_by_email") or record.get("updated_by_id")})
+                continue  # not an independent answer
+            per_article[record["article_id"]] = per_article.get(record["article_id"], 0) + 1
+            with_time = record.get("created_at")
+            if with_time:
+                times.append(dt.datetime.fromisoformat(str(with_time).replace("Z", "+00:00")))
+    quarantine = ws.annotations_dir / "quarantine.jsonl"
+    if quarantine.exists():
+        for line in quarantine.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line) if line.strip() else {}
+            who = emails.get(entry.get("annotator_id"), entry.get("annotator_id"))
+            if who is not None and entry.get("kind") == "annotation":
+                per_person.setdefault(who, {"annotator": who, "submitted": 0, "skipped": 0, "quarantined": 0,
+                                            "edited_by_others": 0, "lead_times": []})["quarantined"] += 1
+    agreement_path = ws.annotations_dir / "agreement.json"
+    detail = json.loads(agreement_path.read_text())["annotators_detail"] if agreement_path.exists() else {}
+    for who, person in sorted(per_person.items(), key=lambda item: str(item[0])):
+        lead_times = person.pop("lead_times")
+        person["median_lead_time"] = _median(lead_times)
+        person["agreement"] = (detail.get(str(who)) or {}).get("agreement", {})
+        status.annotators.append(person)
+    status.short_articles = sorted(({"article_id": a, "independent_answers": n} for a, n in per_article.items()
+                                    if n < needed), key=lambda row: row["article_id"])
+    answered = sum(min(n, needed) for n in per_article.values())
+    status.annotations_left = max(status.tasks * needed - answered, 0)
+    if len(times) >= 2 and max(times) > min(times):
+        status.rate_per_day = round(len(times) / ((max(times) - min(times)).total_seconds() / 86400), 1)
+    return status
