@@ -581,10 +581,15 @@ def pull_cli(
         out.print("quarantine reasons: " + ", ".join(f"{k} {v}" for k, v in report.quarantined_by_type.items()),
                   markup=False)
     c = report.changes
-    out.print(f"since the last pull: {len(c.added)} added, {len(c.changed)} changed, {len(c.deleted)} deleted "
+    out.print(f"since the last pull: {len(c.added)} added" + (f" ({len(c.added_quarantined)} of them quarantined)" if c.added_quarantined else "") + f", {len(c.changed)} changed, {len(c.deleted)} deleted "
               f"annotation(s); {len(c.tasks_deleted)} task(s) deleted", markup=False)
     if c.deleted or c.tasks_deleted:
         out.print("  (deleted ones stay in the earlier snapshots in annotations/exports/)", markup=False)
+    for problem in report.adjudication_problems:
+        err.print(f"warning: the adjudication of task {problem['task_id']} (annotation {problem['annotation_id']}, "
+                  f"by {problem['adjudicator']}) is not gold: {'; '.join(problem['reasons'])}", markup=False)
+        if problem["link"]:
+            err.print(f"  fix it at {problem['link']}, then pull again", markup=False)
     if report.edits:
         err.print(f"warning: {len(report.edits)} annotation(s) were last changed by someone other than their "
                   "annotator; `toolkit agree` leaves them out of agreement and gold:", markup=False)

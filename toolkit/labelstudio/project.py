@@ -16,8 +16,9 @@ from ..workspace import Workspace
 from .client import Connection, LabelStudioClient
 
 REVIEW_KEY = "toolkit_review"  # data key marking the tasks of the review project
+REVIEW_ANNOTATORS_KEY = "toolkit_annotators"  # data key: who annotated a review task's article
 
-__all__ = ["REVIEW_KEY", "server_key", "load_state", "save_project_id", "stored_project_id", "stored_review_project_id",
+__all__ = ["REVIEW_KEY", "REVIEW_ANNOTATORS_KEY", "server_key", "load_state", "save_project_id", "stored_project_id", "stored_review_project_id",
            "save_review_project_id", "resolve_project", "iter_export_chunks", "server_article_ids"]
 
 

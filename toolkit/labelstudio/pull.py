@@ -50,10 +50,10 @@ from ..validation import (
     result_hash,
 )
 from ..progress import NullProgress, Progress
-from .project import REVIEW_KEY, resolve_project, server_key, stored_review_project_id
+from .project import REVIEW_ANNOTATORS_KEY, REVIEW_KEY, resolve_project, server_key, stored_review_project_id
 from ..scheme import Scheme
 from ..articles import article_ids
-from ..validation import RecordChecker, quarantine_entry
+from ..validation import RecordChecker, ValidationError, quarantine_entry
 from ..workspace import Workspace
 
 _BATCH = 2000
@@ -61,14 +61,17 @@ _BATCH = 2000
 
 @dataclass
 class Changes:
+    # New annotations, valid or quarantined: a submission that failed validation is still new.
     added: list[int] = field(default_factory=list)
+    added_quarantined: list[int] = field(default_factory=list)
     changed: list[int] = field(default_factory=list)
     deleted: list[int] = field(default_factory=list)
     tasks_deleted: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"added": len(self.added), "changed": len(self.changed), "deleted": len(self.deleted),
-                "tasks_deleted": len(self.tasks_deleted), "added_ids": self.added, "changed_ids": self.changed,
+                "tasks_deleted": len(self.tasks_deleted), "added_quarantined": len(self.added_quarantined),
+                "added_ids": self.added, "added_quarantined_ids": self.added_quarantined, "changed_ids": self.changed,
                 "deleted_ids": self.deleted, "tasks_deleted_ids": self.tasks_deleted}
 
 
@@ -91,6 +94,8 @@ class PullReport:
     resumed_chunks: int = 0
     # Annotations last changed by an account other than their annotator (not independent votes).
     edits: list[dict[str, Any]] = field(default_factory=list)
+    # Adjudications (review project answers) that did not become gold, each with a link and why.
+    adjudication_problems: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -267,13 +272,32 @@ def _previous_state(ws: Workspace, scheme: Scheme) -> tuple[dict[int, tuple[str,
     return annotations, tasks
 
 
+def _quarantined_annotation_ids(ws: Workspace) -> set[int]:
+    """Annotation ids in the previous pull's quarantine (so a re-pull does not call them new)."""
+    path = _paths(ws)["quarantine"]
+    ids: set[int] = set()
+    if path.exists():
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                with contextlib.suppress(ValueError):
+                    entry = json.loads(line)
+                    if entry.get("kind") == "annotation" and isinstance(entry.get("annotation_id"), int):
+                        ids.add(entry["annotation_id"])
+    return ids
+
+
 class _Sink:
     """Takes tasks one at a time: writes the raw snapshot and the normalised, validated outputs,
     all to temporary files. ``commit`` renames them into place, the snapshot first; ``abort``
     (or any exception) leaves the workspace as it was."""
 
-    def __init__(self, ws: Workspace, scheme: Scheme, users: dict[int, str], report: PullReport) -> None:
+    def __init__(self, ws: Workspace, scheme: Scheme, users: dict[int, str], report: PullReport,
+                 server_url: str | None = None) -> None:
         self.ws, self.scheme, self.users, self.report = ws, scheme, users, report
+        self.server_url = server_url
+        self.adjudicators = {e.lower() for e in ws.config.campaign.adjudicators}
+        self.previous_quarantined = _quarantined_annotation_ids(ws)
+        self.quarantined_now: set[int] = set()
         self.checker = RecordChecker(scheme, article_ids=article_ids(ws))
         self.previous, self.previous_tasks = _previous_state(ws, scheme)
         self.current: dict[int, tuple[str, str]] = {}
@@ -318,9 +342,12 @@ class _Sink:
         text = data.get("text")
         valid = []
         for record in result.records:
-            if data.get(REVIEW_KEY):  # a reviewer's answer in the review project is the truth
-                record["ground_truth"] = True
             errors = self.checker.errors(record, text if isinstance(text, str) else None)
+            if data.get(REVIEW_KEY):  # an adjudicator's answer in the review project is the truth
+                errors += self._adjudication_errors(record, data)
+                record["ground_truth"] = not errors
+                if errors and not record["was_cancelled"]:
+                    self._adjudication_problem(record, errors)
             if errors:
                 result.quarantine.append(quarantine_entry(record, errors))
                 continue
@@ -343,9 +370,35 @@ class _Sink:
         report.predictions += len(result.predictions)
         for entry in result.quarantine:
             report.quarantined += 1
+            if entry.get("kind") == "annotation" and isinstance(entry.get("annotation_id"), int):
+                self.quarantined_now.add(entry["annotation_id"])
             for error in entry["errors"]:
                 self.quarantine_types[error["type"]] = self.quarantine_types.get(error["type"], 0) + 1
             self.quarantine.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+
+    def _adjudication_errors(self, record: dict[str, Any], data: dict[str, Any]) -> list[ValidationError]:
+        """An adjudication counts only from someone who did not annotate the article (and is
+        among ``[campaign] adjudicators`` when that list is set)."""
+        who = str(record.get("annotator_email") or record.get("annotator_id") or "").lower()
+        own = {str(a).strip().lower() for a in str(data.get(REVIEW_ANNOTATORS_KEY) or "").split(",") if a.strip()}
+        reason = None
+        if who in own:
+            reason = f"{who} annotated this article and cannot adjudicate it"
+        elif self.adjudicators and who not in self.adjudicators:
+            reason = f"{who} is not among [campaign] adjudicators ({', '.join(sorted(self.adjudicators))})"
+        if reason is None or record.get("was_cancelled"):
+            return []
+        return [ValidationError("self-adjudication", reason + "; the answer is kept here, not used as gold",
+                                "annotator_email", who, record.get("task_id"), record.get("annotation_id"), who)]
+
+    def _adjudication_problem(self, record: dict[str, Any], errors: list[ValidationError]) -> None:
+        link = (f"{self.server_url}/projects/{self.report.source.get('review_project_id')}/data"
+                f"?task={record.get('task_id')}" if self.server_url else None)
+        self.report.adjudication_problems.append({
+            "task_id": record.get("task_id"), "annotation_id": record.get("annotation_id"),
+            "article_id": record.get("article_id"),
+            "adjudicator": record.get("annotator_email") or record.get("annotator_id"), "link": link,
+            "reasons": [f"{e.type} at {e.path}: {e.message}" for e in errors]})
 
     def commit(self) -> None:
         report = self.report
@@ -361,6 +414,8 @@ class _Sink:
                 changes.added.append(annotation_id)
             elif self.previous[annotation_id] != (updated, digest):
                 changes.changed.append(annotation_id)
+        changes.added_quarantined = sorted(self.quarantined_now - set(self.previous) - self.previous_quarantined)
+        changes.added = sorted(changes.added + changes.added_quarantined)
         changes.deleted = sorted(set(self.previous) - set(self.current))
         changes.tasks_deleted = sorted(self.previous_tasks - self.task_ids) if self.previous_tasks is not None else []
         self.stack.close()  # renames: snapshot first, then the other files
@@ -409,7 +464,7 @@ def pull(workspace: Workspace, *, from_export: str | Path | None = None, progres
         if review_id is not None:
             report.source["review_project_id"] = review_id
         chunk = min(max(chunk_size or workspace.config.labelstudio.page_size, 1), MAX_IDS_PER_REQUEST)
-        sink = _Sink(workspace, scheme, client.users(), report)
+        sink = _Sink(workspace, scheme, client.users(), report, server_url=_public_url(conn.url))
         checkpoints: list[_Checkpoint] = []
         try:
             # The review project (`toolkit review`) is read with the main one: its answers are ground truth.

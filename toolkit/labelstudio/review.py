@@ -2,14 +2,22 @@
 
 Each selected article becomes a task in a separate review project ("<title> — review", same
 labeling config), with every annotator's answer attached as a prediction whose model version
-is the annotator's name, so the reviewer sees the versions side by side and can accept or
-edit one. The review tasks carry ``data.toolkit_review = true``; ``toolkit pull`` reads the
-review project together with the main one and marks the reviewer's submissions as ground
-truth, which ``toolkit agree`` then takes as the gold answer.
+is a short, readable name of its annotator ("ann", "ben"; Label Studio cuts long ones), so
+the adjudicator sees the versions side by side and can accept or edit one. None of them is
+pre-filled (``show_collab_predictions`` off): the adjudicator starts from the article, not
+from one annotator's answer.
+
+The review tasks carry ``data.toolkit_review = true`` and the article's annotators
+(``data.toolkit_annotators``); the project's instructions say who may adjudicate (anyone but
+an article's own annotators, or ``[campaign] adjudicators``). ``toolkit pull`` reads the
+review project with the main one; an adjudicator's submission becomes ground truth, which
+``toolkit agree`` takes as the gold answer, and one by an article's own annotator (or by
+someone not among the adjudicators) is quarantined as ``self-adjudication``, loudly.
 """
 
 from __future__ import annotations
 
+import html
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,7 +27,8 @@ import pyarrow.parquet as pq
 
 from ..errors import InputNotFound
 from .client import client_for, connect
-from .project import REVIEW_KEY, save_review_project_id, server_article_ids, stored_review_project_id
+from .project import (REVIEW_ANNOTATORS_KEY, REVIEW_KEY, save_review_project_id, server_article_ids,
+                      stored_review_project_id)
 from ..scheme import ChoiceField, NumberField, Scheme, SpanField, TextField, build_labeling_config
 from .tasks import iter_tasks
 from ..validation import iter_parquet_records
@@ -99,6 +108,36 @@ def article_agreement(ws: Workspace, scheme: Scheme) -> dict[str, float]:
     return scores
 
 
+def _who(record: dict[str, Any]) -> str:
+    return str(record["annotator_email"] or f"user {record['annotator_id']}")
+
+
+def version_names(annotators: list[str]) -> list[str]:
+    """Short names for the annotators' versions, unique within a task: the e-mail's local part
+    (Label Studio's prediction tabs show about a dozen characters), numbered when two clash."""
+    short = [a.split("@")[0][:12] or a[:12] for a in annotators]
+    return [name if short.count(name) == 1 else f"{name} {i + 1}" for i, name in enumerate(short)]
+
+
+def review_settings(ws: Workspace) -> dict[str, Any]:
+    """The review project's settings: one adjudication per task, no version pre-filled, and
+    instructions that say who may adjudicate."""
+    adjudicators = ws.config.campaign.adjudicators
+    who = (f"Only {', '.join(adjudicators)} adjudicate here." if adjudicators else
+           "Anyone may adjudicate an article they did not annotate themselves.")
+    return {
+        "maximum_annotations": 1,
+        "show_collab_predictions": False,
+        "show_instruction": True,
+        "expert_instruction": (
+            "<h2>Adjudication</h2><p>Each task is an article the annotators disagreed on. Their versions are "
+            "listed as predictions, named after each annotator; none is filled in for you. Read the article, "
+            f"compare the versions, and submit the answer the guidelines call for.</p><p>{html.escape(who)} "
+            "If you annotated an article yourself (its annotators are listed in the task), press Skip: "
+            "your answer there would not be counted.</p>"),
+    }
+
+
 def review(ws: Workspace, *, articles: list[str] | None = None, lowest: int = 0,
            dry_run: bool = False) -> ReviewReport:
     """Create/find the review project and import a review task for each selected article."""
@@ -121,10 +160,12 @@ def review(ws: Workspace, *, articles: list[str] | None = None, lowest: int = 0,
             if article not in tasks:
                 raise InputNotFound(f"article {article} is not in annotations/tasks.jsonl",
                                     hint="run `toolkit tasks`, or check the article id")
-            data = {**tasks[article]["data"], REVIEW_KEY: True}
-            predictions = [{"model_version": str(r["annotator_email"] or f"annotator {r['annotator_id']}"),
-                            "result": record_to_results(r, scheme)}
-                           for r in sorted(versions.get(article, []), key=lambda r: r["annotation_id"])]
+            own = sorted(versions.get(article, []), key=lambda r: r["annotation_id"])
+            data = {**tasks[article]["data"], REVIEW_KEY: True,
+                    REVIEW_ANNOTATORS_KEY: ", ".join(sorted({_who(r) for r in own}))}
+            names = version_names([_who(r) for r in own])
+            predictions = [{"model_version": name, "result": record_to_results(r, scheme)}
+                           for name, r in zip(names, own)]
             report.predictions += len(predictions)
             to_send.append({"data": data, "predictions": predictions})
         report.sent = len(to_send)
@@ -136,5 +177,6 @@ def review(ws: Workspace, *, articles: list[str] | None = None, lowest: int = 0,
                                                       "Adjudication of unresolved articles; each prediction is one "
                                                       "annotator's version. Your submission becomes the gold answer.")
             save_review_project_id(ws, conn, report.project_id)
+        client.update_project(report.project_id, review_settings(ws))
         client.import_tasks(report.project_id, to_send)
     return report

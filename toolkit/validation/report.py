@@ -35,6 +35,9 @@ ERROR_TYPES: dict[str, str] = {
     "duplicate-id": "the same annotation id twice",
     "unknown-article": "an article_id that is not in annotations/articles.parquet",
     "unknown-task": "a task id that is not in the latest snapshot",
+    # the review loop (toolkit pull)
+    "self-adjudication": "an answer in the review project by one of the article's own annotators, or by someone "
+                         "not among [campaign] adjudicators: kept, not used as gold",
     # from the mapping of Label Studio results onto the scheme (toolkit.validation.normalise)
     "unknown-control": "a result for a control the scheme does not have",
     "wrong-result-type": "a result whose type does not fit its field",
