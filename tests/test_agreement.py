@@ -494,3 +494,148 @@ def test_metric_entries_have_one_shape():
         assert {"value", "n", "ci", "undefined"} <= set(entry)
         assert (entry["value"] is None) == (entry["undefined"] is not None)
         assert entry["value"] is None or math.isfinite(entry["value"])
+
+
+# --------------------------------------------------------------- per-label span intervals
+
+
+def test_per_label_span_f1_intervals_resample_articles():
+    spans = agree(_noisy_records(), bootstrap=300, seed=7)["fields"]["entities"]
+    assert set(spans["per_label"]) == {"PERSON", "ORG", "GPE"}
+    for label, per in spans["per_label"].items():
+        for kind in ("exact_f1", "overlap_f1"):
+            entry = per[kind]
+            assert entry["ci"] is not None, (label, kind)
+            low, high = entry["ci"]
+            assert low < high, (label, kind, entry)  # a positive width, not a constant resampled
+            assert low <= entry["value"] <= high, (label, kind, entry)
+    for kind in ("exact", "overlap"):
+        low, high = spans[kind]["macro_f1"]["ci"]
+        assert low < spans[kind]["macro_f1"]["value"] < high
+
+
+def test_per_label_span_bootstrap_matches_a_plain_resampling_loop():
+    records = _noisy_records(articles=20)
+    result = agree(records, bootstrap=30, seed=5)["fields"]["entities"]
+    articles = sorted({r["article_id"] for r in records})
+    draws = np.random.Generator(np.random.PCG64(5)).integers(0, len(articles), size=(30, len(articles)))
+    values, macros = [], []
+    for row in draws:
+        resampled = []
+        for k, idx in enumerate(row):
+            resampled += [{**r, "article_id": f"{k:016x}"} for r in records if r["article_id"] == articles[idx]]
+        spans = agree(resampled)["fields"]["entities"]
+        values.append(spans["per_label"]["ORG"]["overlap_f1"]["value"])
+        macros.append(spans["exact"]["macro_f1"]["value"])
+    assert result["per_label"]["ORG"]["overlap_f1"]["ci"] == pytest.approx(
+        list(np.percentile(values, [2.5, 97.5])), abs=1e-9)
+    assert result["exact"]["macro_f1"]["ci"] == pytest.approx(list(np.percentile(macros, [2.5, 97.5])), abs=1e-9)
+
+
+# ------------------------------------------------------------------------ annotator pairs
+
+
+def test_pairwise_agreement_between_annotators():
+    ann = [BOMB, ARMED, BOMB, KIDNAP, ARMED]
+    bob = [BOMB, ARMED, ARMED, KIDNAP, None]
+    records = [rec(i, "ann@x", event_type=v, killed=i, entities=[(0, 5, "PERSON")]) for i, v in enumerate(ann)]
+    records += [rec(i, "bob@x", event_type=v, killed=i + (i == 2), entities=[(0, 5, "PERSON"), (9, 12, "ORG")]
+                    if i == 0 else [(0, 4, "PERSON")]) for i, v in enumerate(bob)]
+    records += [rec(i, "cyd@x", event_type=BOMB) for i in (0, 2)]
+    result = agree(records, bootstrap=200, seed=3)
+    pairs = {tuple(p["annotators"]): p for p in result["pairs"]}
+    assert list(pairs) == [("ann@x", "bob@x"), ("ann@x", "cyd@x"), ("bob@x", "cyd@x")]
+    ab = pairs[("ann@x", "bob@x")]
+    assert ab["articles"] == 5
+    event = ab["fields"]["event_type"]
+    assert event["units"] == 4  # bob left article 4 empty
+    assert event["observed_agreement"]["value"] == pytest.approx(3 / 4)
+    assert event["cohen_kappa"]["value"] == pytest.approx(cohen_kappa_score(ann[:4], bob[:4]), abs=1e-9)
+    assert event["observed_agreement"]["ci"] is not None and event["cohen_kappa"]["ci"] is not None
+    killed = ab["fields"]["killed"]
+    assert (killed["exact_match"]["value"], killed["mean_abs_diff"]["value"]) == (pytest.approx(4 / 5),
+                                                                                pytest.approx(1 / 5))
+    spans = ab["fields"]["entities"]
+    # Article 0: PERSON matches, ORG unmatched (2 * 1 / 3); articles 1-4: 0-5 against 0-4, overlap only.
+    assert spans["exact_f1"]["value"] == pytest.approx(2 * 1 / (3 + 2 * 4))
+    assert spans["overlap_f1"]["value"] == pytest.approx(2 * 5 / (3 + 2 * 4))
+    ac = pairs[("ann@x", "cyd@x")]
+    assert ac["articles"] == 2
+    assert ac["fields"]["event_type"]["observed_agreement"]["value"] == 1.0
+    assert_undefined(ac["fields"]["event_type"]["cohen_kappa"])  # both used one category only
+    assert_undefined(ac["fields"]["killed"]["exact_match"])  # cyd gave no number
+    assert ac["fields"]["killed"]["pairs_one_empty"] == 2
+
+
+def test_choice_confusion_counts_each_pair_of_annotators_once():
+    records = [rec(0, "ann@x", event_type=BOMB), rec(0, "bob@x", event_type=BOMB),
+               rec(1, "ann@x", event_type=KIDNAP), rec(1, "bob@x", event_type=ARMED), rec(1, "cyd@x", event_type=ARMED)]
+    confusion = agree(records)["fields"]["event_type"]["confusion"]
+    # Labels in the scheme's order: Armed Assault comes before Hostage Taking (Kidnapping).
+    assert confusion == [{"labels": [ARMED, KIDNAP], "count": 2}, {"labels": [ARMED, ARMED], "count": 1},
+                         {"labels": [BOMB, BOMB], "count": 1}]
+
+
+# --------------------------------------------------------------------- edits by others
+
+
+def _edited(record: dict, editor: str, editor_id: int, **values) -> dict:
+    """``record`` after another account saved it with ``values``."""
+    return {**record, **values, "updated_by_email": editor, "updated_by_id": editor_id, "edited_by_other": True,
+            "updated_at": "2024-05-02T10:00:00Z"}
+
+
+def test_an_annotation_edited_by_another_account_is_left_out_and_listed():
+    # ann and bob disagree on article 0; bob then saves ann's annotation with his own answer.
+    ann, bob = rec(0, "ann@x", event_type=KIDNAP), rec(0, "bob@x", event_type=ARMED)
+    edited = _edited(ann, "bob@x", 3, event_type=ARMED)
+    alone = agree([edited, bob])
+    choice = alone["fields"]["event_type"]
+    for name in ("observed_agreement", "alpha_nominal", "cohen_kappa"):
+        assert_undefined(choice[name])  # not 1.0: one independent answer has no one to agree with
+    assert alone["pairs"] == []
+    assert (alone["annotations"], alone["edited_by_other_excluded"], alone["articles_multi"]) == (1, 1, 0)
+    assert alone["edits"] == [{"task_id": 0, "article_id": art(0), "annotation_id": ann["annotation_id"],
+                               "annotator": "ann@x", "editor": "bob@x", "updated_at": "2024-05-02T10:00:00Z"}]
+    assert alone["edits_tracked"] is True
+    assert alone["annotators_detail"]["ann@x"]["edited_by_others"] == 1
+    assert alone["annotators_detail"]["ann@x"]["tasks_done"] == 0
+    assert alone["annotators_detail"]["bob@x"]["tasks_done"] == 1
+    # Among other articles it counts for nobody: the figures are those without it.
+    others = [rec(1, "ann@x", event_type=BOMB), rec(1, "bob@x", event_type=BOMB),
+              rec(2, "ann@x", event_type=BOMB), rec(2, "bob@x", event_type=ARMED)]
+    mixed = agree([edited, bob, *others])
+    without = agree([bob, *others])
+    assert mixed["fields"] == without["fields"] and mixed["pairs"] == without["pairs"]
+    assert mixed["fields"]["event_type"]["observed_agreement"]["value"] == pytest.approx(1 / 2)
+    # An editor id without an email names the editor by id; a record without the keys is unedited.
+    by_id = _edited(ann, None, 3, event_type=ARMED)
+    assert agree([by_id, bob])["edits"][0]["editor"] == "3"
+    # Only answers are listed: a cancelled or ground-truth annotation is no vote anyway.
+    other = agree([edited, bob, _edited(rec(0, "rev@x", event_type=ARMED, ground_truth=True), "boss@x", 9),
+                   _edited(rec(0, "cyd@x", cancelled=True), "boss@x", 9)])
+    assert [e["annotator"] for e in other["edits"]] == ["ann@x"] and other["edited_by_other_excluded"] == 1
+    plain = agree([ann, bob])
+    assert plain["edits"] == [] and plain["edits_tracked"] is False
+    assert agree([{**ann, "edited_by_other": False, "updated_by_id": 2}, bob])["edits_tracked"] is True
+
+
+def test_pairwise_bootstrap_matches_a_plain_resampling_loop():
+    # Two annotators on every article: the pair's articles are all articles, drawn the same way.
+    records = [r for r in _noisy_records(articles=20) if r["annotator_email"] != "cyd@x"]
+    (pair,) = agree(records, bootstrap=30, seed=5)["pairs"]
+    articles = sorted({r["article_id"] for r in records})
+    draws = np.random.Generator(np.random.PCG64(5)).integers(0, len(articles), size=(30, len(articles)))
+    kappas, diffs = [], []
+    for row in draws:
+        resampled = []
+        for k, idx in enumerate(row):
+            resampled += [{**r, "article_id": f"{k:016x}"} for r in records if r["article_id"] == articles[idx]]
+        (again,) = agree(resampled)["pairs"]
+        kappas.append(again["fields"]["event_type"]["cohen_kappa"]["value"])
+        diffs.append(again["fields"]["killed"]["mean_abs_diff"]["value"])
+    kappas = [k for k in kappas if k is not None]  # undefined resamples are left out, as in the bootstrap
+    assert pair["fields"]["event_type"]["cohen_kappa"]["ci"] == pytest.approx(
+        list(np.percentile(kappas, [2.5, 97.5])), abs=1e-9)
+    assert pair["fields"]["killed"]["mean_abs_diff"]["ci"] == pytest.approx(
+        list(np.percentile(diffs, [2.5, 97.5])), abs=1e-9)

@@ -107,3 +107,88 @@ def test_bad_gold_config_is_an_error(workspace, bad):
 
     with pytest.raises(ConfigError, match=r"\[gold\]"):
         config_from_dict({"gold": bad})
+
+
+# ------------------------------------------------- unresolved rows, undecided fields, edits
+
+
+def test_unresolved_article_keeps_its_decided_fields_for_the_adjudicator():
+    row = gold_for_article(ARTICLE, [rec("a", event=HOSTAGE, killed=1, spans=[(0, 5, "GPE")]),
+                                     rec("b", event=ARMED, killed=1, spans=[(0, 5, "GPE")])], SCHEME, POLICY)
+    assert row["status"] == "unresolved" and row["reason"].startswith("event_type: tie between")
+    assert row["event_type"] is None and row["event_type_decision"] == "tie"
+    assert row["killed"] == 1 and row["killed_decision"] == "median of 2"
+    assert [(s["start"], s["end"], s["label"]) for s in row["entities"]] == [(0, 5, "GPE")]
+    assert row["entities_decision"] == "spans marked by at least 2 of 2"
+    (stored,) = gold_table([row], SCHEME).to_pylist()
+    assert stored["status"] == "unresolved" and stored["killed"] == 1 and stored["killed_decision"] == "median of 2"
+
+
+def test_a_field_with_fewer_answers_than_the_policy_needs_is_undecided():
+    row = gold_for_article(ARTICLE, [rec("a", event=HOSTAGE, killed=1), rec("b", event=HOSTAGE, killed=None)],
+                           SCHEME, POLICY)
+    assert row["status"] == "unresolved"
+    assert row["reason"] == "killed: undecided (1 of 2 annotators gave a value, [gold] min_annotations is 2)"
+    assert row["killed"] is None and row["killed_decision"] == "undecided: 1 answer(s), the policy needs 2"
+    assert row["event_type"] == HOSTAGE and row["event_type_decision"] == "majority 2/2"
+    # Two of three answers are enough; nobody answering is an empty answer, not a shortfall.
+    three = gold_for_article(ARTICLE, [rec("a", event=HOSTAGE, killed=1), rec("b", event=HOSTAGE, killed=1),
+                                       rec("c", event=HOSTAGE)], SCHEME, POLICY)
+    assert three["status"] == "resolved" and three["killed"] == 1 and three["killed_decision"] == "median of 2"
+    assert three["injured"] is None and three["injured_decision"] == "empty: no annotator gave a number"
+    # A policy of one annotation decides from one.
+    assert gold_for_article(ARTICLE, [rec("a", event=HOSTAGE, killed=1), rec("b", event=HOSTAGE)], SCHEME,
+                            GoldPolicy(min_annotations=1))["killed"] == 1
+
+
+def test_too_few_annotations_names_no_field_twice():
+    row = gold_for_article(ARTICLE, [rec("a", event=HOSTAGE, killed=3)], SCHEME, POLICY)
+    assert row["reason"] == "1 annotation(s); the policy needs 2"
+    assert row["event_type"] is None and row["event_type_decision"] == "undecided: 1 answer(s), the policy needs 2"
+    assert row["killed"] is None and row["entities"] is None
+
+
+def test_undecided_reasons_are_counted_by_field_in_releases():
+    from toolkit.release.data import reason_kind
+
+    row = gold_for_article(ARTICLE, [rec("a", event=HOSTAGE, killed=1), rec("b", event=HOSTAGE)], SCHEME, POLICY)
+    assert reason_kind(row["reason"]) == "killed: undecided"
+
+
+def _cross_edit(record, editor_email, editor_id, **values):
+    """``record`` as it reads after another account saved it with ``values``."""
+    return {**record, **values, "updated_by_email": editor_email, "updated_by_id": editor_id,
+            "edited_by_other": True, "updated_at": "2024-11-26T09:00:00+00:00"}
+
+
+def test_an_annotation_edited_by_another_account_is_not_a_vote():
+    alice, bob = rec("alice", event=HOSTAGE), rec("bob", event=ARMED)
+    assert gold_for_article(ARTICLE, [alice, bob], SCHEME, POLICY)["status"] == "unresolved"  # the tie
+    edited = _cross_edit(alice, "bob", 3, event_type=ARMED)  # bob makes alice's answer his own
+    row = gold_for_article(ARTICLE, [edited, bob], SCHEME, POLICY)
+    assert row["status"] == "unresolved" and row["event_type"] is None
+    assert row["reason"] == "1 independent annotation(s) (1 edited by another account left out); the policy needs 2"
+    assert row["annotation_ids"] == [bob["annotation_id"]]
+    assert row["edited_annotation_ids"] == [alice["annotation_id"]]
+    assert row["n_annotators"] == 1 and row["n_annotations"] == 2
+    # With a third annotator the edit does not break the tie either.
+    carol = rec("carol", event=HOSTAGE)
+    row = gold_for_article(ARTICLE, [edited, bob, carol], SCHEME, POLICY)
+    assert row["status"] == "unresolved" and row["reason"].startswith("event_type: tie between")
+    # A ground-truth answer is an adjudication, not a vote: it decides whoever saved it last.
+    truth = _cross_edit(rec("reviewer", event=HOSTAGE, truth=True), "manager", 9)
+    row = gold_for_article(ARTICLE, [edited, bob, truth], SCHEME, POLICY)
+    assert row["decided_by"] == "ground-truth" and row["event_type"] == HOSTAGE
+    # Records pulled before edits were tracked have no such key: they are votes.
+    assert "edited_by_other" not in alice and "edited_by_other" not in bob
+    assert gold_for_article(ARTICLE, [alice, {**bob, "event_type": HOSTAGE}], SCHEME, POLICY)["status"] == "resolved"
+
+
+def test_one_vote_per_annotator_the_latest():
+    old = rec("a", event=ARMED, updated="2024-11-25T09:00:00+00:00")
+    new = rec("a", event=HOSTAGE, updated="2024-11-25T11:00:00+00:00")
+    other = rec("b", event=ARMED)
+    row = gold_for_article(ARTICLE, [old, new, other], SCHEME, POLICY)
+    assert row["status"] == "unresolved" and "tie between" in row["reason"]  # not ARMED by 2 of 3
+    assert row["annotation_ids"] == sorted([new["annotation_id"], other["annotation_id"]])
+    assert row["n_annotators"] == 2 and row["n_annotations"] == 3

@@ -214,6 +214,17 @@ def test_a_cross_edit_is_attributed_and_is_not_the_authors_vote(ls_workspace):
                              "editor": ben.email}]
     # The edited annotation is not ann's independent answer: the article is still short of one.
     assert {"article_id": task["data"]["article_id"], "independent_answers": 1} in status.short_articles
+    # Agreement and gold: the edit is listed, not counted; the tied article stays unresolved
+    # (before, ben's edit made both answers "Bombing/Explosion" and the article "resolved").
+    from toolkit.agreement import agree
+
+    agreed = agree(ls_workspace)
+    assert agreed.edited_by_other == 1
+    assert [(e["annotation_id"], e["editor"]) for e in agreed.agreement["edits"]] == [(first["id"], ben.email)]
+    assert task["data"]["article_id"] in [u["article_id"] for u in agreed.unresolved]
+    gold = {g["article_id"]: g for g in pq.read_table(ls_workspace.annotations_dir / "gold.parquet").to_pylist()}
+    assert gold[task["data"]["article_id"]]["status"] == "unresolved"
+    assert "Edits by another account" in (ls_workspace.annotations_dir / "agreement.md").read_text()
 
 
 def test_status_checks_the_servers_settings_against_the_policy(ls_workspace):

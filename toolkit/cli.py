@@ -684,6 +684,12 @@ def agree_cli(as_json: bool = typer.Option(False, "--json", help="Print all figu
         out.print(f"  {item['article_id']}: {item['reason']}", markup=False)
     if len(report.unresolved) > 10:
         out.print(f"  ... and {len(report.unresolved) - 10} more (annotations/agreement.md)", markup=False)
+    if report.edited_by_other:
+        err.print(f"warning: {report.edited_by_other} annotation(s) were last changed by someone other than their "
+                  "annotator and are left out of agreement and gold (listed in annotations/agreement.md)",
+                  markup=False)
+    for warning in report.warnings:
+        err.print(f"warning: {warning}", markup=False)
     out.print("Wrote " + ", ".join(report.outputs), markup=False)
 
 

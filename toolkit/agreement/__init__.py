@@ -2,10 +2,12 @@
 
 Takes in: ``annotations/annotations.parquet`` (validated records), the articles' texts and the
 scheme. Writes: ``annotations/agreement.json`` (every figure), ``annotations/agreement.md``,
-``annotations/plots/*.png`` and ``annotations/gold.parquet`` (``toolkit agree``).
+``annotations/agreement-*.png`` and ``annotations/gold.parquet`` (``toolkit agree``).
+Annotations last saved by an account other than their author's (``edited_by_other``) are
+nobody's independent vote: both the figures and gold leave them out and list them.
 
 - ``metrics``: observed agreement, Cohen's and Fleiss' kappa, Krippendorff's alpha, span
-  F1, with bootstrap intervals, per field, label and annotator;
+  F1, with bootstrap intervals, per field, label, annotator and pair of annotators;
 - ``gold``: the gold policy (``[gold]`` in toolkit.toml) and the gold records it decides;
 - ``report``: ``toolkit agree``: the figures, the Markdown report, the plots and gold.parquet.
 """

@@ -2,7 +2,8 @@
 
 The policy, in order:
 1. a ground-truth annotation (marked in Label Studio, or a reviewer's answer from
-   ``toolkit review``) wins: the latest one is the gold record;
+   ``toolkit review``) wins: the latest one is the gold record, whoever saved it last (an
+   adjudication, not a vote);
 2. otherwise the votes are the submitted (not cancelled) annotations that are their
    author's own, one per annotator (the latest): an annotation whose last update was made by
    another account (``edited_by_other``) is nobody's independent vote and is left out (its id
@@ -93,11 +94,6 @@ def _decide_spans(values: list[Any], n: int, k: int) -> tuple[Any, str, str | No
     kept = [{"start": s, "end": e, "label": lab, "text": texts[(s, e, lab)]}
             for (s, e, lab), c in sorted(counts.items()) if c >= needed]
     return kept, f"spans marked by at least {needed} of {n}", None
-
-
-def _given(values: list[Any]) -> int:
-    """How many annotators answered: a blank number or choice abstains, an empty list is an answer."""
-    return sum(v is not None for v in values)
 
 
 def gold_for_article(article_id: str, records: list[dict[str, Any]], scheme: Scheme,

@@ -2,11 +2,16 @@
 
 The unit of analysis is the article: several tasks for one article count as one unit, and an
 annotator who answered one article twice counts once (the latest answer). Cancelled
-annotations and ground-truth records are left out and counted. For each field of the scheme:
+annotations and ground-truth records are left out and counted, and so is an annotation whose
+last update was made by another account (``edited_by_other``): it is neither its author's
+independent answer nor the editor's, and it is listed in ``edits`` (a cancelled or
+ground-truth annotation is not an answer anyway and is not listed; records pulled before
+edits were tracked count as unedited, and ``edits_tracked`` is false when no record says who
+saved it last). For each field of the scheme:
 
 - single choices: observed agreement, Cohen's kappa (two annotators; the mean over pairs
   with more), Fleiss' kappa, Krippendorff's alpha (nominal, any number of annotators, with
-  missing answers);
+  missing answers), and the confusion of the answers of each pair of annotators;
 - multiple choices: a binary (chosen / not chosen) alpha per choice and the mean Jaccard
   similarity between pairs of annotators;
 - numbers: Krippendorff's alpha (interval), exact-match rate and mean absolute difference
@@ -14,8 +19,11 @@ annotations and ground-truth records are left out and counted. For each field of
 - spans: pairwise exact-match and overlap F1, per label and micro/macro overall, a
   chance-corrected alpha over tokens (or characters, without the texts) and the label
   confusion between annotators;
-- per annotator: tasks, cancellations, median lead time, agreement with the others and with
-  the gold result.
+- per annotator: tasks, cancellations, edits by others, median lead time, agreement with the
+  others and with the gold result;
+- per pair of annotators (``pairs``), on the articles both labelled: observed agreement and
+  Cohen's kappa (single choices), mean Jaccard (multiple choices), exact-match rate and mean
+  absolute difference (numbers), exact and overlap F1 (spans).
 
 A statistic that does not exist on the data (kappa when one category was used, alpha with
 nothing to pair) is ``None`` with the reason in ``undefined``, never 0 or NaN.
@@ -25,7 +33,9 @@ makes each bootstrap resample a matrix product. The ``krippendorff`` package is 
 reference the tests hold it to (1e-9), not a runtime dependency: it is GPL-3.0 licensed and
 the toolkit is Apache-2.0. Cohen's and Fleiss' kappa are a few lines each, tested against scikit-learn
 and statsmodels. Confidence intervals are percentile bootstraps over articles: each
-statistic is a function of per-article sums, so one resample costs a matrix product.
+statistic is a function of per-article sums (for span F1, per label too: 2 x matched spans
+and spans marked, summed over the pairs on the article), so one resample costs a matrix
+product. The pair figures resample the articles the pair shares.
 """
 
 from __future__ import annotations
@@ -224,6 +234,25 @@ def _ratio(sums: np.ndarray) -> np.ndarray:
         return np.where(sums[:, 1] > 0, sums[:, 0] / np.where(sums[:, 1] > 0, sums[:, 1], 1), np.nan)
 
 
+def _macro_f1(sums: np.ndarray) -> np.ndarray:
+    """Mean per-label F1 from rows of [2 tp per label..., spans per label...]; labels with no span skipped."""
+    tp, count = np.split(sums, 2, axis=1)
+    marked = count > 0
+    f1 = np.where(marked, tp / np.where(marked, count, 1), 0.0)
+    labels = marked.sum(axis=1)
+    return np.where(labels > 0, f1.sum(axis=1) / np.maximum(labels, 1), np.nan)
+
+
+def _kappa_from_sums(sums: np.ndarray) -> np.ndarray:
+    """Cohen's kappa from rows of [agreeing units, units, counts of A per category..., of B...]."""
+    agree, n = sums[:, 0], sums[:, 1]
+    a, b = np.split(sums[:, 2:], 2, axis=1)
+    chance = (a * b).sum(axis=1)  # n^2 times the chance agreement
+    defined = (n > 0) & (n * n - chance > 0.5)  # counts are whole numbers
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(defined, (n * agree - chance) / np.where(defined, n * n - chance, 1.0), np.nan)
+
+
 # --------------------------------------------------------------------------------- spans
 
 
@@ -345,14 +374,29 @@ def _who(record: Mapping[str, Any]) -> str:
     return str(record.get("annotator_email") or record.get("annotator_id"))
 
 
+def _editor(record: Mapping[str, Any]) -> str:
+    editor = record.get("updated_by_email") or record.get("updated_by_id")
+    return "unknown account" if editor is None else str(editor)
+
+
+def _edit_entry(record: Mapping[str, Any]) -> dict[str, Any]:
+    """An answer left out because an account other than its author's saved it last (``edits``)."""
+    return {"task_id": record.get("task_id"), "article_id": record.get("article_id"),
+            "annotation_id": record.get("annotation_id"), "annotator": _who(record), "editor": _editor(record),
+            "updated_at": record.get("updated_at")}
+
+
 @dataclass
 class _Data:
     votes: dict[str, dict[str, dict[str, Any]]]  # article -> annotator -> latest record
     used: int = 0
     cancelled: int = 0
     ground_truth: int = 0
+    edited: int = 0  # votes left out: last saved by another account
     repeats: int = 0
     people: dict[str, dict[str, Any]] = dataclass_field(default_factory=dict)
+    edits: list[dict[str, Any]] = dataclass_field(default_factory=list)
+    edits_tracked: bool = False  # whether any record says who saved it last
 
     def __post_init__(self) -> None:
         self.articles = sorted(self.votes)
@@ -362,10 +406,15 @@ class _Data:
 def _collect(records: Iterable[Mapping[str, Any]]) -> _Data:
     votes: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     people: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"tasks_done": 0, "cancelled": 0, "ground_truth": 0, "lead_times": []})
+        lambda: {"tasks_done": 0, "cancelled": 0, "ground_truth": 0, "edited_by_others": 0, "lead_times": []})
     counts = Counter()
+    edits = []
+    tracked = False
     for record in records:
         who = _who(record)
+        # Files pulled before Label Studio's updated_by was read have no edited_by_other (read as
+        # False) and no updated_by: whether they hold cross-edits is not known.
+        tracked = tracked or record.get("updated_by_id") is not None or record.get("updated_by_email") is not None
         if record.get("was_cancelled"):
             counts["cancelled"] += 1
             people[who]["cancelled"] += 1
@@ -373,6 +422,13 @@ def _collect(records: Iterable[Mapping[str, Any]]) -> _Data:
         if record.get("ground_truth"):
             counts["ground_truth"] += 1
             people[who]["ground_truth"] += 1
+            continue
+        if record.get("edited_by_other"):
+            # Another account's answer saved under the author's name: neither the author's
+            # independent vote nor the editor's (who is not the author of the rest of it).
+            counts["edited"] += 1
+            people[who]["edited_by_others"] += 1
+            edits.append(_edit_entry(record))
             continue
         counts["used"] += 1
         person = people[who]
@@ -385,8 +441,10 @@ def _collect(records: Iterable[Mapping[str, Any]]) -> _Data:
             if _recency(earlier) > _recency(record):
                 continue
         votes[record["article_id"]][who] = dict(record)
+    edits.sort(key=lambda e: (str(e["article_id"]), int(e["annotation_id"] or 0)))
     return _Data(dict(votes), used=counts["used"], cancelled=counts["cancelled"],
-                 ground_truth=counts["ground_truth"], repeats=counts["repeats"], people=dict(people))
+                 ground_truth=counts["ground_truth"], edited=counts["edited"], repeats=counts["repeats"],
+                 people=dict(people), edits=edits, edits_tracked=tracked)
 
 
 def _recency(record: Mapping[str, Any]) -> tuple[str, int]:
@@ -468,12 +526,17 @@ def _choice_field(f: ChoiceField, data: _Data, boot: _Bootstrap, tally: _Tally) 
         for v in g.values():
             counts[data.index[a], code[v]] += 1
     units = int((counts.sum(axis=1) >= 2).sum())
+    confusion: Counter = Counter()
     for a, g in given.items():
         for (x, vx), (y, vy) in _pairs(g):
             tally.add(x, f.name, "agreement_rate", a, vx == vy, 1)
             tally.add(y, f.name, "agreement_rate", a, vx == vy, 1)
+            confusion[tuple(sorted((vx, vy), key=code.__getitem__))] += 1
     out["units"] = units
     out["values"] = {v: seen[v] for v in domain if seen[v]}
+    # Each pair of annotators on one article once, unordered, labels in the scheme's order.
+    out["confusion"] = [{"labels": list(k), "count": c}
+                        for k, c in sorted(confusion.items(), key=lambda kc: (-kc[1], [code[v] for v in kc[0]]))]
     out["observed_agreement"] = _entry(lambda: observed_agreement(g.values() for g in given.values()), units)
     out["cohen_kappa"] = _cohen(given)
     out["fleiss_kappa"] = _fleiss(counts)
@@ -601,7 +664,11 @@ def _span_field(f: SpanField, data: _Data, boot: _Bootstrap, tally: _Tally,
     spans = {a: {w: [_as_span(s) for s in (r.get(f.name) or [])] for w, r in by.items()}
              for a, by in data.votes.items()}
     labels = list(f.values) + sorted({s[2] for by in spans.values() for ss in by.values() for s in ss} - set(f.values))
+    code = {lab: k for k, lab in enumerate(labels)}
     totals = {k: Counter() for k in ("exact", "overlap", "count")}
+    # Per article and label: 2 * exact tp, 2 * overlap tp, spans of both; the bootstrap
+    # resamples these rows, so each label's F1 gets an interval over articles.
+    by_label = {k: np.zeros((len(data.articles), len(labels))) for k in ("exact", "overlap", "count")}
     label_units: Counter = Counter()
     confusion: Counter = Counter()
     micro = np.zeros((len(data.articles), 3))  # 2 * exact tp, 2 * overlap tp, spans of both
@@ -615,6 +682,10 @@ def _span_field(f: SpanField, data: _Data, boot: _Bootstrap, tally: _Tally,
             totals["overlap"].update(cmp.overlap)
             totals["count"].update(cmp.count_a + cmp.count_b)
             labels_here.update(cmp.count_a + cmp.count_b)
+            for kind, counter, weight in (("exact", cmp.exact, 2), ("overlap", cmp.overlap, 2),
+                                          ("count", cmp.count_a + cmp.count_b, 1)):
+                for lab, c in counter.items():
+                    by_label[kind][data.index[a], code[lab]] += weight * c
             confusion.update(tuple(sorted(p, key=lambda lab: (lab != OUTSIDE, lab))) for p in cmp.confusion.elements())
             tp_e, tp_o, total = sum(cmp.exact.values()), sum(cmp.overlap.values()), \
                 sum(cmp.count_a.values()) + sum(cmp.count_b.values())
@@ -629,9 +700,12 @@ def _span_field(f: SpanField, data: _Data, boot: _Bootstrap, tally: _Tally,
     per_label = {}
     for lab in labels:
         if totals["count"][lab]:
-            per_label[lab] = {"spans": totals["count"][lab], **{
-                f"{kind}_f1": metric(2 * totals[kind][lab] / totals["count"][lab], label_units[lab])
-                for kind in ("exact", "overlap")}}
+            per_label[lab] = {"spans": totals["count"][lab]}
+            for kind in ("exact", "overlap"):
+                entry = metric(2 * totals[kind][lab] / totals["count"][lab], label_units[lab])
+                boot.add(entry, np.column_stack([by_label[kind][:, code[lab]], by_label["count"][:, code[lab]]]),
+                         _ratio)
+                per_label[lab][f"{kind}_f1"] = entry
     total = micro[:, 2].sum()
     for kind, col in (("exact", 0), ("overlap", 1)):
         out[kind]["micro_f1"] = metric(micro[:, col].sum() / total, units) if total else \
@@ -640,6 +714,7 @@ def _span_field(f: SpanField, data: _Data, boot: _Bootstrap, tally: _Tally,
         out[kind]["macro_f1"] = metric(sum(f1s) / len(f1s), units, labels=len(f1s)) if f1s else \
             metric(None, units, undefined=none)
         boot.add(out[kind]["micro_f1"], micro[:, [col, 2]], _ratio)
+        boot.add(out[kind]["macro_f1"], np.hstack([by_label[kind], by_label["count"]]), _macro_f1)
     out["per_label"] = per_label
     out["token_alpha"] = _token_alpha(spans, labels, data, boot, texts)
     out["confusion"] = [{"labels": list(k), "count": c}
@@ -677,6 +752,103 @@ def _token_alpha(spans: Mapping[str, Mapping[str, list[tuple[int, int, str]]]], 
                    with_text + without_text, units=int((counts.sum(axis=1) >= 2).sum()), basis=basis, note=note)
     boot.add(entry, terms, lambda s: _alpha_from_sums("nominal", s))
     return entry
+
+
+# ------------------------------------------------------------------------ annotator pairs
+
+
+def _pairwise(data: _Data, scheme: Scheme, resamples: int, seed: int) -> list[dict[str, Any]]:
+    """Each pair of annotators against each other, field by field, on the articles both labelled.
+
+    Intervals resample those shared articles (the pair's units), each pair with the same seed.
+    """
+    shared: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for a in data.articles:
+        for x, y in combinations(sorted(data.votes[a]), 2):
+            shared[(x, y)].append(a)
+    out = []
+    for (x, y), articles in sorted(shared.items()):
+        boot = _Bootstrap(len(articles))
+        fields: dict[str, Any] = {}
+        for f in scheme.fields:
+            answers = [(data.votes[a][x].get(f.name), data.votes[a][y].get(f.name)) for a in articles]
+            if isinstance(f, SpanField):
+                fields[f.name] = _pair_spans(answers, boot)
+            elif isinstance(f, ChoiceField) and f.multiple:
+                fields[f.name] = _pair_multiple(answers, boot)
+            elif isinstance(f, ChoiceField):
+                fields[f.name] = _pair_choice(f, answers, boot)
+            elif isinstance(f, NumberField):
+                fields[f.name] = _pair_number(answers, boot)
+        boot.run(resamples, seed)
+        out.append({"annotators": [x, y], "articles": len(articles), "fields": fields})
+    return out
+
+
+_NEVER_BOTH = "the two annotators never both answered this field on an article"
+
+
+def _pair_choice(f: ChoiceField, answers: list[tuple[Any, Any]], boot: _Bootstrap) -> dict[str, Any]:
+    both = [(i, vx, vy) for i, (vx, vy) in enumerate(answers) if vx is not None and vy is not None]
+    domain = list(f.values) + sorted({v for _, vx, vy in both for v in (vx, vy)} - set(f.values), key=str)
+    code = {v: k for k, v in enumerate(domain)}
+    terms = np.zeros((len(answers), 2 + 2 * len(domain)))  # agree, 1, one-hot of x, one-hot of y
+    for i, vx, vy in both:
+        terms[i, [0, 1]] = [vx == vy, 1]
+        terms[i, 2 + code[vx]] += 1
+        terms[i, 2 + len(domain) + code[vy]] += 1
+    n = len(both)
+    agreement = metric(terms[:, 0].sum() / n, n) if n else metric(None, 0, undefined=_NEVER_BOTH)
+    kappa = _entry(lambda: cohen_kappa([vx for _, vx, _ in both], [vy for _, _, vy in both]), n)
+    boot.add(agreement, terms[:, :2], _ratio)
+    boot.add(kappa, terms, _kappa_from_sums)
+    return {"units": n, "observed_agreement": agreement, "cohen_kappa": kappa}
+
+
+def _pair_multiple(answers: list[tuple[Any, Any]], boot: _Bootstrap) -> dict[str, Any]:
+    terms = np.zeros((len(answers), 2))
+    for i, (vx, vy) in enumerate(answers):
+        if vx is not None and vy is not None:
+            sx, sy = set(vx), set(vy)
+            terms[i] = [len(sx & sy) / len(sx | sy) if sx | sy else 1.0, 1]
+    n = int(terms[:, 1].sum())
+    jaccard = metric(terms[:, 0].sum() / n, n) if n else metric(None, 0, undefined=_NEVER_BOTH)
+    boot.add(jaccard, terms, _ratio)
+    return {"units": n, "mean_jaccard": jaccard}
+
+
+def _pair_number(answers: list[tuple[Any, Any]], boot: _Bootstrap) -> dict[str, Any]:
+    terms = np.zeros((len(answers), 3))  # equal, 1, |difference|
+    one_empty = 0
+    for i, (vx, vy) in enumerate(answers):
+        if vx is not None and vy is not None:
+            terms[i] = [float(vx) == float(vy), 1, abs(float(vx) - float(vy))]
+        else:
+            one_empty += (vx is None) != (vy is None)
+    n = int(terms[:, 1].sum())
+    if not n:
+        return {"units": 0, "pairs_one_empty": one_empty, "exact_match": metric(None, 0, undefined=_NEVER_BOTH),
+                "mean_abs_diff": metric(None, 0, undefined=_NEVER_BOTH)}
+    exact, diff = metric(terms[:, 0].sum() / n, n), metric(terms[:, 2].sum() / n, n)
+    boot.add(exact, terms[:, :2], _ratio)
+    boot.add(diff, terms[:, [2, 1]], _ratio)
+    return {"units": n, "pairs_one_empty": one_empty, "exact_match": exact, "mean_abs_diff": diff}
+
+
+def _pair_spans(answers: list[tuple[Any, Any]], boot: _Bootstrap) -> dict[str, Any]:
+    terms = np.zeros((len(answers), 3))  # 2 * exact tp, 2 * overlap tp, spans of both
+    for i, (vx, vy) in enumerate(answers):
+        cmp = compare_spans(vx or [], vy or [])
+        terms[i] = [2 * sum(cmp.exact.values()), 2 * sum(cmp.overlap.values()),
+                    sum(cmp.count_a.values()) + sum(cmp.count_b.values())]
+    out: dict[str, Any] = {"units": len(answers)}
+    total = terms[:, 2].sum()
+    for kind, col in (("exact", 0), ("overlap", 1)):
+        entry = metric(terms[:, col].sum() / total, len(answers)) if total else \
+            metric(None, len(answers), undefined="neither annotator marked a span on the articles both labelled")
+        boot.add(entry, terms[:, [col, 2]], _ratio)
+        out[f"{kind}_f1"] = entry
+    return out
 
 
 # ------------------------------------------------------------------------------ the whole
@@ -732,6 +904,7 @@ def compute_agreement(records: Iterable[Mapping[str, Any]], scheme: Scheme, *,
             fields[f.name] = {"kind": "text", "note": "free text is not compared"}
     boot.run(bootstrap, seed)
 
+    pairs = _pairwise(data, scheme, bootstrap, seed)
     gold_tally = _gold_agreement(data, scheme, gold) if gold is not None else None
     shared = Counter(w for by in data.votes.values() if len(by) >= 2 for w in by)
     detail = {}
@@ -739,7 +912,7 @@ def compute_agreement(records: Iterable[Mapping[str, Any]], scheme: Scheme, *,
         person = data.people[who]
         detail[who] = {
             "tasks_done": person["tasks_done"], "cancelled": person["cancelled"],
-            "ground_truth": person["ground_truth"],
+            "ground_truth": person["ground_truth"], "edited_by_others": person["edited_by_others"],
             "median_lead_time": statistics.median(person["lead_times"]) if person["lead_times"] else None,
             "articles_shared": shared[who],
             "agreement": tally.entries(who, "no spans on the articles shared with others"),
@@ -765,6 +938,7 @@ def compute_agreement(records: Iterable[Mapping[str, Any]], scheme: Scheme, *,
         "annotations": data.used,
         "cancelled_excluded": data.cancelled,
         "ground_truth_excluded": data.ground_truth,
+        "edited_by_other_excluded": data.edited,
         "repeats_ignored": data.repeats,
         "articles": len(data.articles),
         "articles_multi": sum(1 for by in data.votes.values() if len(by) >= 2),
@@ -772,5 +946,8 @@ def compute_agreement(records: Iterable[Mapping[str, Any]], scheme: Scheme, *,
         "bootstrap": {"resamples": bootstrap, "seed": seed, "confidence": CONFIDENCE, "unit": "article"},
         "fields": fields,
         "annotators_detail": detail,
+        "pairs": pairs,
+        "edits": data.edits,
+        "edits_tracked": data.edits_tracked,
         "headline": headline,
     }

@@ -1,17 +1,18 @@
 """``toolkit agree``: agreement figures and gold labels from the validated annotations.
 
-Writes ``annotations/agreement.json`` (every figure), ``annotations/agreement.md`` (tables),
-``annotations/agreement-spans.png`` (per-label span F1 with confidence intervals),
-``annotations/agreement-<field>-confusion.png`` (confusion between annotators on each single
-choice), and ``annotations/gold.parquet`` (one row per article, by the ``[gold]`` policy).
+Writes ``annotations/agreement.json`` (every figure, the annotator pairs, the edits made by
+another account), ``annotations/agreement.md`` (the same as tables),
+``annotations/agreement-<span field>.png`` (per-label span F1 with bootstrap intervals over
+articles), ``annotations/agreement-<field>-confusion.png`` (each pair of annotators' answers
+on one article, for each single choice) and ``annotations/gold.parquet`` (one row per
+article, by the ``[gold]`` policy).
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
+import textwrap
 from dataclasses import dataclass, field
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,30 @@ class AgreeReport:
     resolved: int = 0
     unresolved: list[dict[str, str]] = field(default_factory=list)
     by_ground_truth: int = 0
+    edited_by_other: int = 0  # annotations last saved by another account (not votes)
+    warnings: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"resolved": self.resolved, "unresolved": self.unresolved, "by_ground_truth": self.by_ground_truth,
-                "outputs": self.outputs, "agreement": self.agreement}
+                "edited_by_other": self.edited_by_other, "warnings": self.warnings, "outputs": self.outputs,
+                "agreement": self.agreement}
+
+
+def overlap_warning(ws: Workspace, min_annotations: int) -> str | None:
+    """Said plainly when the server, as the last pull found it, gives each task to fewer
+    annotators than the gold policy needs: then no article can ever be resolved by agreement."""
+    path = ws.annotations_dir / "pull-report.json"
+    try:
+        source = json.loads(path.read_text(encoding="utf-8")).get("source", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    overlap = source.get("maximum_annotations")
+    if isinstance(overlap, int) and overlap < min_annotations:
+        return (f"the server gave each task to {overlap} annotator(s) when last pulled, but [gold] min_annotations "
+                f"is {min_annotations}: articles cannot reach gold by agreement. Run `toolkit push` (it sets "
+                f"maximum_annotations), then let annotators label and pull again")
+    return None
 
 
 def agree(ws: Workspace) -> AgreeReport:
@@ -57,7 +77,12 @@ def agree(ws: Workspace) -> AgreeReport:
                          "by_ground_truth": sum(g["decided_by"] == "ground-truth" for g in gold_rows),
                          "unresolved": unresolved}
     report = AgreeReport(agreement=agreement, resolved=len(gold_rows) - len(unresolved), unresolved=unresolved,
-                         by_ground_truth=agreement["gold"]["by_ground_truth"])
+                         by_ground_truth=agreement["gold"]["by_ground_truth"],
+                         edited_by_other=len(agreement["edits"]))
+    warning = overlap_warning(ws, cfg.min_annotations)
+    if warning:
+        report.warnings.append(warning)
+        agreement["gold"]["warnings"] = [warning]
     out = ws.annotations_dir
     with atomicio.atomic_path(out / "gold.parquet") as tmp:
         import pyarrow.parquet as pq
@@ -65,7 +90,7 @@ def agree(ws: Workspace) -> AgreeReport:
         pq.write_table(gold_table(gold_rows, scheme), tmp)
     atomicio.write_json(out / "agreement.json", agreement)
     atomicio.write_text(out / "agreement.md", render_markdown(agreement, scheme))
-    plots = plot_agreement(agreement, records, scheme, out)
+    plots = plot_agreement(agreement, scheme, out)
     report.outputs = [ws.relative(p) for p in [out / "gold.parquet", out / "agreement.json", out / "agreement.md",
                                                 *plots]]
     return report
@@ -84,6 +109,10 @@ def _fmt(entry: dict[str, Any] | None) -> str:
     return text
 
 
+def _metrics(stats: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(k, v) for k, v in stats.items() if isinstance(v, dict) and "value" in v]
+
+
 def headline_rows(agreement: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     rows = []
     for h in agreement.get("headline", []):
@@ -95,14 +124,18 @@ def headline_rows(agreement: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 def render_markdown(agreement: dict[str, Any], scheme: Scheme) -> str:
     g = agreement["gold"]
+    edits = agreement.get("edits", [])
     lines = [
         "# Inter-annotator agreement",
         "",
         f"{agreement['annotations']} annotations by {agreement['annotators']} annotator(s) on "
         f"{agreement['articles']} article(s), {agreement['articles_multi']} of them labelled by two or more; "
-        f"{agreement['cancelled_excluded']} cancelled and {agreement.get('ground_truth_excluded', 0)} ground-truth "
-        "annotation(s) left out of agreement. 95% confidence intervals: percentile bootstrap over articles "
+        f"{agreement['cancelled_excluded']} cancelled, {agreement.get('ground_truth_excluded', 0)} ground-truth "
+        f"and {agreement.get('edited_by_other_excluded', 0)} edited-by-another-account annotation(s) left out of "
+        "agreement. 95% confidence intervals: percentile bootstrap over articles "
         f"({agreement['bootstrap']['resamples']} resamples, seed {agreement['bootstrap']['seed']}).",
+        "",
+        f"Edits by another account: {_edits_summary(agreement)}",
         "",
         "## Headline",
         "",
@@ -116,7 +149,7 @@ def render_markdown(agreement: dict[str, Any], scheme: Scheme) -> str:
     for name, stats in agreement["fields"].items():
         lines.append(f"### {name} ({stats.get('kind')})")
         lines.append("")
-        metrics = [(k, v) for k, v in stats.items() if isinstance(v, dict) and "value" in v]
+        metrics = _metrics(stats)
         if metrics:
             lines += ["| metric | value |", "|---|---|", *[f"| {k} | {_fmt(v)} |" for k, v in metrics], ""]
         if stats.get("kind") == "spans":
@@ -133,27 +166,73 @@ def render_markdown(agreement: dict[str, Any], scheme: Scheme) -> str:
             lines.append("")
         if stats.get("note"):
             lines += [f"_{stats['note']}_", ""]
-    lines += ["## Annotators", "", "| annotator | tasks done | cancelled | median lead time (s) | agreement with gold |",
-              "|---|---|---|---|---|"]
+    lines += _pairs_markdown(agreement)
+    lines += ["## Annotators", "",
+              ("| annotator | tasks done | cancelled | edited by others (left out) | median lead time (s) | "
+               "agreement with gold |"),
+              "|---|---|---|---|---|---|"]
     for who, detail in agreement.get("annotators_detail", {}).items():
         gold = detail.get("gold")
         gold_text = "–" if not gold else ", ".join(
             f"{f}: {_fmt(next((v for v in m.values() if isinstance(v, dict) and 'value' in v), None))}"
             for f, m in gold.items() if isinstance(m, dict))
         lines.append(f"| {who} | {detail.get('tasks_done')} | {detail.get('cancelled')} | "
-                     f"{detail.get('median_lead_time')} | {gold_text} |")
+                     f"{detail.get('edited_by_others', 0)} | {detail.get('median_lead_time')} | {gold_text} |")
+    lines += ["", "## Edits by another account", "", _edits_summary(agreement)]
+    if edits:
+        lines += ["", "| task | article | annotation | annotator (author) | edited by | updated at |",
+                  "|---|---|---|---|---|---|",
+                  *[f"| {e['task_id']} | {e['article_id']} | {e['annotation_id']} | {e['annotator']} | "
+                    f"{e['editor']} | {e.get('updated_at') or '–'} |" for e in edits]]
     lines += ["", "## Gold labels", "",
-              f"Policy: {json.dumps(g['policy'])}. {g['resolved']} of {g['articles']} article(s) resolved "
-              f"({g['by_ground_truth']} by a ground-truth / reviewed annotation); {len(g['unresolved'])} unresolved."]
+              (f"Policy: {json.dumps(g['policy'])}. {g['resolved']} of {g['articles']} article(s) resolved "
+               f"({g['by_ground_truth']} by a ground-truth / reviewed annotation); {len(g['unresolved'])} unresolved. "
+               "gold.parquet keeps the fields of an unresolved article that were decided, for the adjudicator; "
+               "the article is not released until it is resolved.")]
     if g["unresolved"]:
         lines += ["", "| unresolved article | reason |", "|---|---|",
                   *[f"| {u['article_id']} | {u['reason']} |" for u in g["unresolved"]]]
     return "\n".join(lines) + "\n"
 
 
+def _edits_summary(agreement: dict[str, Any]) -> str:
+    edits = agreement.get("edits", [])
+    if edits:
+        return (f"{len(edits)} annotation(s) were last saved by an account other than their author's. They are "
+                "neither the author's nor the editor's independent vote, so agreement and gold leave them out.")
+    if not agreement.get("edits_tracked", True):
+        return ("not known: annotations.parquet does not say who saved each annotation last (pulled before edits "
+                "were tracked); pull again to check.")
+    return "none: every annotation was last saved by its author."
+
+
+def _pairs_markdown(agreement: dict[str, Any]) -> list[str]:
+    pairs = agreement.get("pairs", [])
+    lines = ["## Annotator pairs", "",
+             ("Each pair of annotators against each other on the articles both labelled (95% intervals: "
+              "bootstrap over those articles)."), ""]
+    if not pairs:
+        return lines + ["No two annotators labelled the same article.", ""]
+    for name in agreement["fields"]:
+        first = next((p["fields"][name] for p in pairs if name in p["fields"]), None)
+        if first is None:
+            continue
+        names = [k for k, _ in _metrics(first)]
+        lines += [f"### {name}", "",
+                  "| annotator A | annotator B | shared articles | answered by both | " + " | ".join(names) + " |",
+                  "|---|---|---|---|" + "---|" * len(names)]
+        for p in pairs:
+            stats = p["fields"][name]
+            a, b = p["annotators"]
+            lines.append(f"| {a} | {b} | {p['articles']} | {stats.get('units')} | "
+                         + " | ".join(_fmt(stats.get(k)) for k in names) + " |")
+        lines.append("")
+    return lines
+
+
 # Plots -------------------------------------------------------------------------------------
 
-def plot_agreement(agreement: dict[str, Any], records: list[dict[str, Any]], scheme: Scheme, out: Path) -> list[Path]:
+def plot_agreement(agreement: dict[str, Any], scheme: Scheme, out: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -163,65 +242,78 @@ def plot_agreement(agreement: dict[str, Any], records: list[dict[str, Any]], sch
     for f in scheme.fields:
         stats = agreement["fields"].get(f.name, {})
         if isinstance(f, SpanField):
-            per = stats.get("per_label", {})
-            labels = list(f.values)
-            values = [((per.get(l) or {}).get("overlap_f1") or {}).get("value") for l in labels]
-            cis = [((per.get(l) or {}).get("overlap_f1") or {}).get("ci") for l in labels]
-            fig, ax = plt.subplots(figsize=(7, 3.5))
-            xs = range(len(labels))
-            heights = [v if v is not None else 0 for v in values]
-            errors = [[(v - c[0]) if v is not None and c else 0 for v, c in zip(values, cis)],
-                      [(c[1] - v) if v is not None and c else 0 for v, c in zip(values, cis)]]
-            ax.bar(xs, heights, yerr=errors, capsize=3, color="#4363d8")
-            for x, v in zip(xs, values):
-                if v is None:
-                    ax.text(x, 0.02, "n/a", ha="center", fontsize=8)
-            ax.set_xticks(list(xs), labels)
-            ax.set_ylim(0, 1.05)
-            ax.set_ylabel("pairwise overlap F1")
-            ax.set_title(f"{f.name}: span agreement per label (95% CI)")
-            fig.tight_layout()
-            path = out / f"agreement-{f.name}.png"
-            _save(fig, path)
-            plt.close(fig)
-            written.append(path)
+            fig, path = span_figure(stats, f), out / f"agreement-{f.name}.png"
         elif isinstance(f, ChoiceField) and not f.multiple:
-            matrix = choice_confusion(records, f)
-            labels = list(f.values)
-            fig, ax = plt.subplots(figsize=(7.5, 6))
-            data = [[matrix.get((a, b), 0) for b in labels] for a in labels]
-            ax.imshow(data, cmap="Blues")
-            short = [l if len(l) <= 18 else l[:16] + "…" for l in labels]
-            ax.set_xticks(range(len(labels)), short, rotation=45, ha="right", fontsize=7)
-            ax.set_yticks(range(len(labels)), short, fontsize=7)
-            for i, row in enumerate(data):
-                for j, count in enumerate(row):
-                    if count:
-                        ax.text(j, i, str(count), ha="center", va="center", fontsize=7)
-            ax.set_title(f"{f.name}: pairs of annotators on the same article")
-            fig.tight_layout()
-            path = out / f"agreement-{f.name}-confusion.png"
-            _save(fig, path)
-            plt.close(fig)
-            written.append(path)
+            fig, path = confusion_figure(stats, f), out / f"agreement-{f.name}-confusion.png"
+        else:
+            continue
+        _save(fig, path)
+        plt.close(fig)
+        written.append(path)
     return written
+
+
+def span_figure(stats: dict[str, Any], f: SpanField) -> Any:
+    """Per-label pairwise overlap F1; error bars only where the bootstrap gave an interval."""
+    import matplotlib.pyplot as plt
+
+    per = stats.get("per_label", {})
+    labels = list(f.values) + [lab for lab in per if lab not in f.values]
+    entries = [(per.get(lab) or {}).get("overlap_f1") or {} for lab in labels]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    xs = list(range(len(labels)))
+    ax.bar(xs, [e.get("value") or 0 for e in entries], color="#4363d8")
+    with_ci = [(x, e["value"], e["ci"]) for x, e in zip(xs, entries) if e.get("value") is not None and e.get("ci")]
+    if with_ci:
+        ax.errorbar([x for x, _, _ in with_ci], [v for _, v, _ in with_ci],
+                    yerr=[[v - c[0] for _, v, c in with_ci], [c[1] - v for _, v, c in with_ci]],
+                    fmt="none", ecolor="black", capsize=3)
+    for x, e in zip(xs, entries):
+        if e.get("value") is None:
+            ax.text(x, 0.02, "n/a", ha="center", fontsize=8)
+        elif not e.get("ci"):
+            ax.text(x, e["value"] + 0.02, "no CI", ha="center", fontsize=7)
+    ax.set_xticks(xs, labels)
+    ax.set_ylim(0, 1.1)
+    ax.set_ylabel("pairwise overlap F1")
+    ax.set_title(f"{f.name}: span agreement per label"
+                 + (" (95% bootstrap CI over articles)" if with_ci else " (no intervals)"))
+    fig.tight_layout()
+    return fig
+
+
+def tick_labels(values: list[str], width: int = 18) -> list[str]:
+    """Choice values wrapped onto lines of ``width`` characters: whole, so never two alike."""
+    return [textwrap.fill(v, width, break_long_words=False) or v for v in values]
+
+
+def confusion_figure(stats: dict[str, Any], f: ChoiceField) -> Any:
+    """Each pair of annotators on one article counted once: the lower triangle and the diagonal."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    confusion = stats.get("confusion", [])
+    labels = list(f.values) + sorted({v for c in confusion for v in c["labels"]} - set(f.values), key=str)
+    code = {v: k for k, v in enumerate(labels)}
+    data = np.full((len(labels), len(labels)), np.nan)
+    data[np.tril_indices(len(labels))] = 0
+    for c in confusion:
+        i, j = sorted(code[v] for v in c["labels"])
+        data[j, i] += c["count"]
+    fig, ax = plt.subplots(figsize=(8.5, 7.5))
+    ax.imshow(np.ma.masked_invalid(data), cmap="Blues", vmin=0, vmax=max(1.0, float(np.nanmax(data))))
+    ticks = tick_labels(labels)
+    ax.set_xticks(range(len(labels)), ticks, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(labels)), ticks, fontsize=7)
+    for i, j in zip(*np.nonzero(np.nan_to_num(data))):
+        ax.text(j, i, str(int(data[i, j])), ha="center", va="center", fontsize=7)
+    ax.set_xlabel("one annotator's answer")
+    ax.set_ylabel("the other's answer")
+    ax.set_title(f"{f.name}: pairs of annotators on one article\n(each pair once; agreement on the diagonal)")
+    fig.tight_layout()
+    return fig
 
 
 def _save(fig: Any, path: Path) -> None:
     with atomicio.atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
-
-
-def choice_confusion(records: list[dict[str, Any]], f: ChoiceField) -> Counter:
-    """(answer of one annotator, answer of another) over every pair on the same article, both ways."""
-    by_article: dict[str, list[Any]] = {}
-    for r in records:
-        if r["was_cancelled"] or r["ground_truth"] or r.get(f.name) is None:
-            continue
-        by_article.setdefault(r["article_id"], []).append(r[f.name])
-    counts: Counter = Counter()
-    for answers in by_article.values():
-        for a, b in combinations(answers, 2):
-            counts[(a, b)] += 1
-            counts[(b, a)] += 1
-    return counts

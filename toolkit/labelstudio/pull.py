@@ -460,7 +460,10 @@ def pull(workspace: Workspace, *, from_export: str | Path | None = None, progres
                                   hint="run `toolkit push` first")
         project_id = int(project["id"])
         review_id = stored_review_project_id(workspace, conn)
-        report = PullReport(source={"kind": "server", "url": _public_url(conn.url), "project_id": project_id})
+        # The overlap the server had when the annotations were read: `toolkit agree` checks it
+        # against the gold policy.
+        report = PullReport(source={"kind": "server", "url": _public_url(conn.url), "project_id": project_id,
+                                    "maximum_annotations": project.get("maximum_annotations")})
         if review_id is not None:
             report.source["review_project_id"] = review_id
         chunk = min(max(chunk_size or workspace.config.labelstudio.page_size, 1), MAX_IDS_PER_REQUEST)

@@ -150,7 +150,8 @@ def reason_kind(reason: str | None) -> str:
     if not reason:
         return "unknown"
     kinds = []
-    for part in reason.split("; "):
+    # "1 annotation(s); the policy needs 2" is one reason, though it holds the separator.
+    for part in reason.replace("; the policy needs", " - the policy needs").split("; "):
         if "the policy needs" in part:
             kinds.append("too few annotations")
         else:
