@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test venv venv-dev studio-env bench clean
+.PHONY: demo test venv venv-dev studio-env browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,14 @@ print(datasets.load_dataset(str(latest), "documents"))
 endef
 export LOAD_LATEST_RELEASE
 
-test: venv-dev studio-env
+# tests/test_browser.py drives the labeling UI in Debian's chromium through Playwright (from the
+# `dev` extra); Playwright's own browser download is not used. Installed once per machine.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	dpkg -s chromium fonts-noto-color-emoji >/dev/null 2>&1 || ($(SUDO) apt-get update && \
+	  $(SUDO) apt-get install -y --no-install-recommends chromium fonts-noto-color-emoji)
+
+test: venv-dev studio-env browser
 	$(BIN)/python -m pytest
 
 bench: venv-dev

@@ -348,7 +348,7 @@ def test_labeling_config_parsed_by_label_studio(label_interface_cls):
     assert controls["entities"].labels == list(s.field("entities").values)
     assert controls["event_type"].tag == "Choices"
     assert controls["event_type"].labels == GTD_TYPES
-    assert controls["event_type"].attr["choice"] == "single"
+    assert controls["event_type"].attr["choice"] == "single-radio"  # radio buttons: one answer
     assert controls["event_type"].attr["required"] == "true"
     for name in ("killed", "injured", "hostages"):
         assert controls[name].tag == "Number"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -251,3 +253,73 @@ def test_status_checks_the_servers_settings_against_the_policy(ls_workspace):
     import json
 
     assert json.loads(as_json.output) == json.loads(json.dumps(round_status(ls_workspace).to_dict()))
+
+
+# Assigned queues ------------------------------------------------------------------------------
+
+from toolkit.labelstudio.assignment import assign, load_assignments, per_annotator  # noqa: E402
+
+
+def test_assignment_is_balanced_deterministic_and_stable():
+    people = ["ann@x.org", "ben@x.org", "cat@x.org"]
+    articles = [f"{i:016x}" for i in range(30)]
+    first = assign(articles, people, 2)
+    assert first == assign(articles, list(reversed(people)), 2)  # order of the list does not matter
+    assert all(len(set(who)) == 2 for who in first.values())
+    loads = {p: len(a) for p, a in per_annotator(first).items()}
+    assert sorted(loads.values()) == [20, 20, 20]
+    # New articles keep the old ones where they were, and go to whoever has least.
+    grown = assign(articles + ["f" * 16], people + ["dan@x.org"], 2, first)
+    assert {k: grown[k] for k in first} == first
+    assert "dan@x.org" in grown["f" * 16]
+
+
+def test_assigned_mode_gives_each_annotator_a_queue_of_their_own(ls_workspace):
+    ann, ben, cat = _people(ls_workspace, "ann", "ben", "cat")
+    people = add_annotators(ls_workspace, [ann, ben, cat], create=True).annotators
+    config = ls_workspace.root / "toolkit.toml"
+    config.write_text(config.read_text().replace('mode = "shared"', 'mode = "assigned"').replace(
+        "annotators = []", f"annotators = {json.dumps([ann, ben, cat])}"))
+    from toolkit.workspace import Workspace
+
+    ws = Workspace(ls_workspace.root)
+    prepare(ws)
+    report = push(ws)
+    assert report.mode == "assigned" and set(report.queues) == {ann, ben, cat}
+    assignments = load_assignments(ws)
+    assert len(assignments) == 3 and all(len(who) == 2 for who in assignments.values())
+    with LabelStudioClient(connect(ws)) as admin:
+        for email, queue in report.queues.items():
+            project = admin.project(queue["project_id"])
+            tasks = [t for _p, page, _n in admin.iter_task_pages(queue["project_id"], page_size=100) for t in page]
+            # exactly the articles assigned to this person, one annotator per queue
+            assert {t["data"]["article_id"] for t in tasks} == {a for a, who in assignments.items() if email in who}
+            assert project["maximum_annotations"] == 1 and project["title"].endswith(email.split("@")[0])
+        tokens = {p.email: _token_of(admin, p.email, p.password) for p in people}
+    again = push(ws)
+    assert again.imported == 0 and load_assignments(ws) == assignments
+
+    base = connect(ws).url
+
+    def answer(email, queue_owner, value):
+        project_id = report.queues[queue_owner]["project_id"]
+        with httpx.Client(base_url=base, headers={"Authorization": f"Token {tokens[email]}"}) as me:
+            tasks = me.get("/api/tasks", params={"project": project_id, "page_size": 100}).json()["tasks"]
+            task = sorted(tasks, key=lambda t: t["id"])[0]
+            result = [{"from_name": "event_type", "to_name": "text", "type": "choices",
+                       "value": {"choices": [value]}}]
+            return me.post(f"/api/tasks/{task['id']}/annotations/", json={"result": result}).json()["id"]
+
+    for email in (ann, ben, cat):
+        answer(email, email, "Armed Assault")
+    stray = answer(cat, ann, "Hijacking")  # cat opens ann's queue
+    pulled = pull(ws)
+    assert set(pulled.source["queues"]) == {ann, ben, cat}
+    assert pulled.valid == 3 and pulled.quarantined == 1
+    quarantine = [json.loads(line) for line in (ws.annotations_dir / "quarantine.jsonl").read_text().splitlines()]
+    assert [(q["annotation_id"], q["errors"][0]["type"]) for q in quarantine] == [(stray, "unassigned-annotation")]
+    from toolkit.labelstudio.team import round_status
+
+    status = round_status(ws)
+    assert status.ok, [c for c in status.checks if not c.ok]
+    assert [c.name for c in status.checks][:2] == ["assignment", f"queue of {ann}"]

@@ -392,7 +392,8 @@ def push_cli(
     if as_json:
         print_json(report.to_dict())
         return
-    where = f"project {report.project_id}" if report.project_id else f"new project {report.project_title!r}"
+    where = (f"{len(report.queues)} annotator queue(s)" if report.mode == "assigned" else
+             f"project {report.project_id}" if report.project_id else f"new project {report.project_title!r}")
     if report.dry_run:
         out.print(f"Plan for {report.server}, {where}:", markup=False)
         out.print(f"  create project:   {'yes' if report.created_project else 'no'}", markup=False)
@@ -415,10 +416,16 @@ def push_cli(
                                                          if report.predictions else ""))
     out.print(f"Push -> {report.server}, {where}: {', '.join(done)}; {report.already_there} already there",
               markup=False)
-    out.print(f"Each task goes to {report.settings['maximum_annotations']} annotator(s); guidelines "
+    for who, queue in report.queues.items():
+        out.print(f"  {who}: project {queue['project_id']} ({queue['title']}), {queue['assigned']} article(s) "
+                  f"assigned, {queue['imported']} imported now", markup=False)
+    per_task = len(report.queues) and _state().workspace().config.annotators_per_task
+    out.print(f"Each task goes to {per_task or report.settings['maximum_annotations']} annotator(s)"
+              + (" by assignment, each in a queue of their own" if report.queues else "") + "; guidelines "
               f"{'shown before labelling' if report.settings['show_instruction'] else 'in the project, not shown first'}.",
               markup=False)
-    out.print(f"Open {report.server}/projects/{report.project_id}/data to label.", markup=False)
+    if report.project_id:
+        out.print(f"Open {report.server}/projects/{report.project_id}/data to label.", markup=False)
 
 
 # annotators ---------------------------------------------------------------------------------
@@ -558,7 +565,9 @@ def pull_cli(
         print_json(report.to_dict())
         return
     source = report.source
-    where = source.get("url", "") + f" project {source['project_id']}" if source["kind"] == "server" \
+    projects = (f" project {source['project_id']}" if "project_id" in source else
+                f" queues {', '.join(f'{who} ({pid})' for who, pid in source.get('queues', {}).items())}")
+    where = source.get("url", "") + projects if source["kind"] == "server" \
         else source["file"]
     out.print(f"Pull <- {where}" + (f" (resumed, {report.resumed_chunks} chunk(s) already read)"
                                    if report.resumed_chunks else ""), markup=False)

@@ -90,6 +90,11 @@ class CampaignConfig:
     # Accounts (e-mails) that may adjudicate in the review project; empty: anyone but the
     # article's own annotators.
     adjudicators: tuple[str, ...] = ()
+    # "shared": one project whose queue every annotator draws from (Label Studio's overlap).
+    # "assigned": each article goes to exactly annotators_per_task of `annotators`, balanced and
+    # deterministic, and each annotator labels in a project (a queue) of their own.
+    mode: str = "shared"
+    annotators: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -198,6 +203,17 @@ def _check(config: Config, source: str) -> None:
             f"{source}: [campaign] annotators_per_task = {campaign.annotators_per_task} cannot satisfy "
             f"[gold] min_annotations = {gold.min_annotations}: no article would ever get a gold label",
             hint="raise annotators_per_task (or set it to 0), or lower [gold] min_annotations")
+    if campaign.mode not in ("shared", "assigned"):
+        raise ConfigError(f"{source}: [campaign] mode must be \"shared\" or \"assigned\", not {campaign.mode!r}")
+    if campaign.mode == "assigned":
+        people = [a.strip().lower() for a in campaign.annotators]
+        if len(set(people)) != len(people) or not all(people):
+            raise ConfigError(f"{source}: [campaign] annotators lists an e-mail twice (or an empty one)")
+        if len(people) < config.annotators_per_task:
+            raise ConfigError(
+                f"{source}: [campaign] mode = \"assigned\" needs at least annotators_per_task = "
+                f"{config.annotators_per_task} annotators, and [campaign] annotators lists {len(people)}",
+                hint="list the annotators' e-mails in [campaign] annotators (`toolkit annotators add` makes accounts)")
     title = config.project.title.strip()
     if not TITLE_MIN <= len(title) <= TITLE_MAX:
         raise ConfigError(f"{source}: [project] title {config.project.title!r} must be {TITLE_MIN} to {TITLE_MAX} "
@@ -283,6 +299,10 @@ annotators_per_task = 0
 show_guidelines = true
 # Who may adjudicate in the review project (e-mails); empty: anyone but the article's annotators.
 adjudicators = []
+# "shared": one project, one queue for all. "assigned": each article to annotators_per_task of
+# `annotators` (balanced, deterministic), each annotator in a project of their own.
+mode = "shared"
+annotators = []
 
 [release]
 # Split ratios (must add up to 1) and the salt of the deterministic split hash.

@@ -15,7 +15,9 @@ validation stage, ``annotations.parquet``, ``drafts.parquet``, ``predictions.par
 - ``pull``: every task and annotation back, resumable, snapshotted, validated;
 - ``review``: the adjudication project for unresolved or low-agreement articles;
 - ``guidelines``: the guidelines annotators read first (the scheme + ``schemas/guidelines.md``);
-- ``team``: annotator accounts (``toolkit annotators``) and who has done what.
+- ``team``: annotator accounts (``toolkit annotators``), who has done what, ``toolkit status``;
+- ``assignment``: ``[campaign] mode = "assigned"``: each article to named annotators, each
+  annotator in a queue project of their own.
 """
 
 from .client import Connection, LabelStudioClient, client_for, connect

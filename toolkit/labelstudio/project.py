@@ -17,9 +17,10 @@ from .client import Connection, LabelStudioClient
 
 REVIEW_KEY = "toolkit_review"  # data key marking the tasks of the review project
 REVIEW_ANNOTATORS_KEY = "toolkit_annotators"  # data key: who annotated a review task's article
+QUEUE_PREFIX = "queue:"  # state keys of the annotators' own projects in assigned mode
 
-__all__ = ["REVIEW_KEY", "REVIEW_ANNOTATORS_KEY", "server_key", "load_state", "save_project_id", "stored_project_id", "stored_review_project_id",
-           "save_review_project_id", "resolve_project", "iter_export_chunks", "server_article_ids"]
+__all__ = ["REVIEW_KEY", "REVIEW_ANNOTATORS_KEY", "QUEUE_PREFIX", "server_key", "load_state", "save_project_id", "stored_project_id", "stored_review_project_id",
+           "save_review_project_id", "resolve_project", "save_queue_id", "stored_queue_ids", "iter_export_chunks", "server_article_ids"]
 
 
 def _state_path(ws: Workspace):
@@ -64,9 +65,22 @@ def save_review_project_id(ws: Workspace, conn: Connection, project_id: int) -> 
     _save_server_state(ws, conn, "review_project_id", project_id)
 
 
-def resolve_project(ws: Workspace, conn: Connection, client: LabelStudioClient) -> dict[str, Any] | None:
-    """The workspace's project on this server: the stored id, else the one with the title."""
-    project_id = stored_project_id(ws, conn)
+def save_queue_id(ws: Workspace, conn: Connection, email: str, project_id: int) -> None:
+    _save_server_state(ws, conn, QUEUE_PREFIX + email, project_id)
+
+
+def stored_queue_ids(ws: Workspace, conn: Connection) -> dict[str, int]:
+    """annotator e-mail -> id of their queue project (``[campaign] mode = "assigned"``)."""
+    entry = load_state(ws).get("servers", {}).get(server_key(conn)) or {}
+    return {key[len(QUEUE_PREFIX):]: int(value) for key, value in sorted(entry.items())
+            if key.startswith(QUEUE_PREFIX) and value}
+
+
+def resolve_project(ws: Workspace, conn: Connection, client: LabelStudioClient, *, key: str = "project_id",
+                    title: str | None = None) -> dict[str, Any] | None:
+    """The workspace's project on this server (or, with ``key`` and ``title``, one of its queue
+    projects): the stored id, else the one with the title."""
+    project_id = _stored(ws, conn, key)
     if project_id is not None:
         try:
             return client.project(project_id)
@@ -75,7 +89,7 @@ def resolve_project(ws: Workspace, conn: Connection, client: LabelStudioClient) 
                 f"project {project_id} (recorded in .labelstudio/state.json) does not exist on {conn.url}",
                 hint="if it was deleted on purpose, remove .labelstudio/state.json and push again to create a new one",
             ) from None
-    title = ws.config.project.title
+    title = title or ws.config.project.title
     found = client.find_projects(title)
     if len(found) > 1:
         raise LabelStudioError(f"{len(found)} projects on {conn.url} are titled {title!r} "

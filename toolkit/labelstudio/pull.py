@@ -50,7 +50,8 @@ from ..validation import (
     result_hash,
 )
 from ..progress import NullProgress, Progress
-from .project import REVIEW_ANNOTATORS_KEY, REVIEW_KEY, resolve_project, server_key, stored_review_project_id
+from .project import (REVIEW_ANNOTATORS_KEY, REVIEW_KEY, resolve_project, server_key, stored_queue_ids,
+                      stored_review_project_id)
 from ..scheme import Scheme
 from ..articles import article_ids
 from ..validation import RecordChecker, ValidationError, quarantine_entry
@@ -298,6 +299,7 @@ class _Sink:
         self.adjudicators = {e.lower() for e in ws.config.campaign.adjudicators}
         self.previous_quarantined = _quarantined_annotation_ids(ws)
         self.quarantined_now: set[int] = set()
+        self.queue_owner: str | None = None  # in assigned mode, whose queue is being read
         self.checker = RecordChecker(scheme, article_ids=article_ids(ws))
         self.previous, self.previous_tasks = _previous_state(ws, scheme)
         self.current: dict[int, tuple[str, str]] = {}
@@ -343,6 +345,13 @@ class _Sink:
         valid = []
         for record in result.records:
             errors = self.checker.errors(record, text if isinstance(text, str) else None)
+            if self.queue_owner and not record["was_cancelled"] and \
+                    str(record.get("annotator_email") or "").lower() != self.queue_owner:
+                who = record.get("annotator_email") or record.get("annotator_id")
+                errors.append(ValidationError(
+                    "unassigned-annotation", f"{who} answered in the queue of {self.queue_owner}; the article is "
+                    "not assigned to them, so the answer is kept here and not counted", "annotator_email", str(who),
+                    record.get("task_id"), record.get("annotation_id"), who))
             if data.get(REVIEW_KEY):  # an adjudicator's answer in the review project is the truth
                 errors += self._adjudication_errors(record, data)
                 record["ground_truth"] = not errors
@@ -454,16 +463,28 @@ def pull(workspace: Workspace, *, from_export: str | Path | None = None, progres
     own_client = client is None
     client = client or client_for(workspace, conn)
     try:
-        project = resolve_project(workspace, conn, client)
-        if project is None:
-            raise ProjectNotFound(f"no project titled {workspace.config.project.title!r} on {conn.url} yet",
-                                  hint="run `toolkit push` first")
-        project_id = int(project["id"])
         review_id = stored_review_project_id(workspace, conn)
-        # The overlap the server had when the annotations were read: `toolkit agree` checks it
-        # against the gold policy.
-        report = PullReport(source={"kind": "server", "url": _public_url(conn.url), "project_id": project_id,
-                                    "maximum_annotations": project.get("maximum_annotations")})
+        report = PullReport(source={"kind": "server", "url": _public_url(conn.url)})
+        owners: dict[int, str | None] = {}
+        if workspace.config.campaign.mode == "assigned":
+            queues = stored_queue_ids(workspace, conn)
+            if not queues:
+                raise ProjectNotFound(f"no annotator queues of this workspace on {conn.url} yet",
+                                      hint="run `toolkit push` first ([campaign] mode is \"assigned\")")
+            owners = {project_id: email for email, project_id in queues.items()}
+            report.source["queues"] = queues
+            # Each queue has one annotator; the overlap is the assignment's.
+            report.source["maximum_annotations"] = workspace.config.annotators_per_task
+        else:
+            project = resolve_project(workspace, conn, client)
+            if project is None:
+                raise ProjectNotFound(f"no project titled {workspace.config.project.title!r} on {conn.url} yet",
+                                      hint="run `toolkit push` first")
+            owners = {int(project["id"]): None}
+            report.source["project_id"] = int(project["id"])
+            # The overlap the server had when the annotations were read: `toolkit agree` checks it
+            # against the gold policy.
+            report.source["maximum_annotations"] = project.get("maximum_annotations")
         if review_id is not None:
             report.source["review_project_id"] = review_id
         chunk = min(max(chunk_size or workspace.config.labelstudio.page_size, 1), MAX_IDS_PER_REQUEST)
@@ -471,7 +492,8 @@ def pull(workspace: Workspace, *, from_export: str | Path | None = None, progres
         checkpoints: list[_Checkpoint] = []
         try:
             # The review project (`toolkit review`) is read with the main one: its answers are ground truth.
-            for pid in [project_id] + ([review_id] if review_id is not None else []):
+            for pid in [*owners] + ([review_id] if review_id is not None else []):
+                sink.queue_owner = owners.get(pid)
                 _read_project(workspace, conn, client, pid, chunk, report, progress, sink, checkpoints)
         except BaseException as exc:
             sink.abort(exc)

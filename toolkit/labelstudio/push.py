@@ -17,7 +17,9 @@ from ..errors import InputNotFound, LabelStudioError, ProjectSettingsRejected, P
 from .client import LabelStudioClient, client_for, connect
 from ..progress import NullProgress, Progress
 from ..scheme import Scheme, build_labeling_config, ensure_scheme_files_current
-from .project import (iter_export_chunks, resolve_project, save_project_id, server_article_ids)
+from .assignment import assign, load_assignments, per_annotator, queue_title, save_assignments
+from .project import (QUEUE_PREFIX, iter_export_chunks, resolve_project, save_project_id, save_queue_id,
+                      server_article_ids)
 from .guidelines import workspace_guidelines
 from .tasks import iter_tasks
 from ..workspace import Workspace
@@ -41,6 +43,9 @@ class PushReport:
     # The team settings push keeps on the project (overlap, guidelines) and which it changed.
     settings: dict[str, Any] = field(default_factory=dict)
     settings_changed: list[str] = field(default_factory=list)
+    # [campaign] mode; in "assigned" mode, each annotator's queue project and what it got.
+    mode: str = "shared"
+    queues: dict[str, dict[str, Any]] = field(default_factory=dict)
     dry_run: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,10 +126,37 @@ def _chunks(ws: Workspace, skip: set[str], size: int) -> Iterator[list[dict[str,
         yield chunk
 
 
+@dataclass
+class _Target:
+    """One project push keeps in step: the shared project, or an annotator's queue."""
+    state_key: str
+    title: str
+    settings: dict[str, Any]
+    articles: set[str] | None = None  # the articles it gets (None: all of tasks.jsonl)
+    annotator: str | None = None
+
+
+def _targets(ws: Workspace, scheme: Scheme) -> tuple[list[_Target], dict[str, list[str]] | None]:
+    settings = team_settings(ws, scheme)
+    title = ws.config.project.title
+    campaign = ws.config.campaign
+    if campaign.mode != "assigned":
+        return [_Target("project_id", title, settings)], None
+    order = [str(task["data"]["article_id"]) for _n, task in iter_tasks(ws.tasks_path)]
+    assignments = assign(order, campaign.annotators, ws.config.annotators_per_task, load_assignments(ws))
+    queues = per_annotator(assignments)
+    # One annotator per queue: the overlap is made by the assignment, not by the server.
+    queue_settings = {**settings, "maximum_annotations": 1}
+    return [_Target(QUEUE_PREFIX + email.lower(), queue_title(title, email), queue_settings,
+                    queues.get(email.lower(), set()), email.lower())
+            for email in campaign.annotators], assignments
+
+
 def push(workspace: Workspace, *, dry_run: bool = False, force: bool = False, chunk_size: int = 500,
          progress: Progress | None = None, client: LabelStudioClient | None = None,
          sleep: Callable[[float], None] = time.sleep) -> PushReport:
-    """Create/find the project, update its config if the scheme changed, import new tasks."""
+    """Create/find the project (or, in assigned mode, each annotator's queue project), update its
+    config and team settings, import the tasks it does not have yet."""
     progress = progress or NullProgress()
     if not workspace.tasks_path.exists():
         raise InputNotFound(f"{workspace.relative(workspace.tasks_path)} does not exist yet",
@@ -132,60 +164,94 @@ def push(workspace: Workspace, *, dry_run: bool = False, force: bool = False, ch
     ensure_scheme_files_current(workspace.schemas_dir)
     scheme = Scheme.load(workspace.scheme_path)
     label_config = build_labeling_config(scheme)
-    settings = team_settings(workspace, scheme)
+    targets, assignments = _targets(workspace, scheme)
     conn = connect(workspace)
     own_client = client is None
     client = client or client_for(workspace, conn)
-    page_size = workspace.config.labelstudio.page_size
     try:
-        project = resolve_project(workspace, conn, client)
-        report = PushReport(server=conn.url, project_id=project["id"] if project else None,
-                            project_title=workspace.config.project.title, dry_run=dry_run, settings=settings)
-        report.settings_changed = sorted(settings) if project is None else _differing(project, settings)
-        existing: set[str] = set()
-        if project is None:
-            report.created_project = True
-        else:
-            save_project_id(workspace, conn, int(project["id"]))
-            if project.get("label_config", "").strip() != label_config.strip():
-                report.config_changed = True
-                removed = removed_values(project.get("label_config", ""), label_config)
-                if removed:
-                    report.removed_values_in_use = removed_values_in_use(client, int(project["id"]), removed,
-                                                                         page_size)
-            existing = server_article_ids(client, int(project["id"]), page_size)
-        if report.removed_values_in_use and not force and not dry_run:
-            used = "; ".join(f"{k} in {n} annotation(s)" for k, n in report.removed_values_in_use.items())
-            raise PushRefused(f"the scheme removes values that annotations on {conn.url} still use: {used}",
-                              hint="put them back in schemas/scheme.json, or push with --force to update anyway "
-                                   "(those annotations will no longer validate)")
-        report.already_there = len(existing)
-        local_new = sum(1 for _ in _iter_new(workspace, set(existing)))
-        report.to_import = local_new
-        if dry_run:
-            return report
-        if project is None:
-            project_id = client.create_project(report.project_title, label_config,
-                                               workspace.config.project.description)
-            save_project_id(workspace, conn, project_id)
-            report.project_id = project_id
-        elif report.config_changed:
-            client.update_label_config(int(project["id"]), label_config)
-        # Creating a project with these settings is known not to stick (label-studio-sdk issue 339):
-        # they are set by an update after the create, and read back.
-        if report.settings_changed:
-            apply_team_settings(client, int(report.project_id), settings)
-        progress.start(local_new, "push")
-        for chunk in _chunks(workspace, set(existing), chunk_size):
-            imported = _import_chunk(client, int(report.project_id), chunk, page_size, sleep)
-            report.imported += imported
-            report.predictions += sum(len(t.get("predictions") or []) for t in chunk)
-            progress.advance(len(chunk))
-        progress.finish()
+        report = PushReport(server=conn.url, project_id=None, project_title=workspace.config.project.title,
+                            dry_run=dry_run, settings=targets[0].settings)
+        if assignments is not None:
+            report.mode = "assigned"
+            if not dry_run:
+                save_assignments(workspace, assignments, workspace.config.annotators_per_task)
+        for target in targets:
+            part = _push_one(workspace, conn, client, target, label_config, dry_run=dry_run, force=force,
+                             chunk_size=chunk_size, progress=progress, sleep=sleep)
+            if target.annotator is None:
+                report.project_id = part.project_id
+            else:
+                report.queues[target.annotator] = {
+                    "project_id": part.project_id, "title": target.title, "assigned": len(target.articles or ()),
+                    "imported": part.imported, "already_there": part.already_there}
+            for name in ("already_there", "to_import", "imported", "predictions"):
+                setattr(report, name, getattr(report, name) + getattr(part, name))
+            report.created_project |= part.created_project
+            report.config_changed |= part.config_changed
+            report.removed_values_in_use.update(part.removed_values_in_use)
+            report.settings_changed = sorted(set(report.settings_changed) | set(part.settings_changed))
         return report
     finally:
         if own_client:
             client.close()
+
+
+def _push_one(ws: Workspace, conn: Any, client: LabelStudioClient, target: _Target, label_config: str, *,
+              dry_run: bool, force: bool, chunk_size: int, progress: Progress,
+              sleep: Callable[[float], None]) -> PushReport:
+    page_size = ws.config.labelstudio.page_size
+    project = resolve_project(ws, conn, client, key=target.state_key, title=target.title)
+    report = PushReport(server=conn.url, project_id=project["id"] if project else None, project_title=target.title,
+                        dry_run=dry_run, settings=target.settings)
+    report.settings_changed = sorted(target.settings) if project is None else _differing(project, target.settings)
+    existing: set[str] = set()
+    if project is None:
+        report.created_project = True
+    else:
+        _save_state(ws, conn, target, int(project["id"]))
+        if project.get("label_config", "").strip() != label_config.strip():
+            report.config_changed = True
+            removed = removed_values(project.get("label_config", ""), label_config)
+            if removed:
+                report.removed_values_in_use = removed_values_in_use(client, int(project["id"]), removed, page_size)
+        existing = server_article_ids(client, int(project["id"]), page_size)
+    if report.removed_values_in_use and not force and not dry_run:
+        used = "; ".join(f"{k} in {n} annotation(s)" for k, n in report.removed_values_in_use.items())
+        raise PushRefused(f"the scheme removes values that annotations on {conn.url} still use: {used}",
+                          hint="put them back in schemas/scheme.json, or push with --force to update anyway "
+                               "(those annotations will no longer validate)")
+    skip = set(existing)
+    if target.articles is not None:  # a queue gets only its annotator's articles
+        skip |= {str(t["data"]["article_id"]) for _n, t in iter_tasks(ws.tasks_path)} - target.articles
+    report.already_there = len(existing)
+    local_new = sum(1 for _ in _iter_new(ws, set(skip)))
+    report.to_import = local_new
+    if dry_run:
+        return report
+    if project is None:
+        report.project_id = client.create_project(target.title, label_config, ws.config.project.description)
+        _save_state(ws, conn, target, int(report.project_id))
+    elif report.config_changed:
+        client.update_label_config(int(project["id"]), label_config)
+    # Creating a project with these settings is known not to stick (label-studio-sdk issue 339):
+    # they are set by an update after the create, and read back.
+    if report.settings_changed:
+        apply_team_settings(client, int(report.project_id), target.settings)
+    progress.start(local_new, "push" if target.annotator is None else f"push to {target.annotator}")
+    for chunk in _chunks(ws, skip, chunk_size):
+        imported = _import_chunk(client, int(report.project_id), chunk, page_size, sleep)
+        report.imported += imported
+        report.predictions += sum(len(t.get("predictions") or []) for t in chunk)
+        progress.advance(len(chunk))
+    progress.finish()
+    return report
+
+
+def _save_state(ws: Workspace, conn: Any, target: _Target, project_id: int) -> None:
+    if target.annotator is None:
+        save_project_id(ws, conn, project_id)
+    else:
+        save_queue_id(ws, conn, target.annotator, project_id)
 
 
 # Team settings: overlap and guidelines -------------------------------------------------------

@@ -183,35 +183,22 @@ def round_status(ws: Workspace, *, client: LabelStudioClient | None = None) -> R
     agreement so far from the last ``toolkit agree``)."""
     from ..scheme import Scheme
     from ..validation import iter_parquet_records
-    from .project import resolve_project
 
     conn = connect(ws)
+    config = ws.config
+    needed = config.gold.min_annotations
     own = client is None
     client = client or client_for(ws, conn)
     try:
-        project = resolve_project(ws, conn, client)
+        if config.campaign.mode == "assigned":
+            status = _assigned_checks(ws, conn, client, needed)
+        else:
+            status = _shared_checks(ws, conn, client, needed)
     finally:
         if own:
             client.close()
-    config = ws.config
-    needed = config.gold.min_annotations
-    status = RoundStatus(server=conn.url, project_id=int(project["id"]) if project else None,
-                         tasks=int(project.get("task_number") or 0) if project else 0, needed_per_task=needed)
-    if project is None:
-        status.checks.append(Check("project", False, "no project on the server yet: run `toolkit push`"))
+    if status.checks and status.checks[0].name == "project":  # nothing pushed yet
         return status
-    overlap = project.get("maximum_annotations")
-    status.checks += [
-        Check("overlap", isinstance(overlap, int) and overlap >= needed,
-              f"each task goes to {overlap} annotator(s); the gold policy needs {needed}"
-              + ("" if isinstance(overlap, int) and overlap >= needed else ": run `toolkit push` to set it")),
-        Check("overlap cohort", project.get("overlap_cohort_percentage") == 100,
-              f"{project.get('overlap_cohort_percentage')} % of tasks are in the overlap cohort (needs 100)"),
-        Check("guidelines", bool((project.get("expert_instruction") or "").strip())
-              and bool(project.get("show_instruction")) == config.campaign.show_guidelines,
-              "guidelines set and " + ("shown before labelling" if project.get("show_instruction") else "not shown first")
-              if (project.get("expert_instruction") or "").strip() else "no guidelines: run `toolkit push`"),
-    ]
     annotations = ws.annotations_dir / "annotations.parquet"
     per_person: dict[Any, dict[str, Any]] = {}
     per_article: dict[str, int] = {}
@@ -262,4 +249,59 @@ def round_status(ws: Workspace, *, client: LabelStudioClient | None = None) -> R
     status.annotations_left = max(status.tasks * needed - answered, 0)
     if len(times) >= 2 and max(times) > min(times):
         status.rate_per_day = round(len(times) / ((max(times) - min(times)).total_seconds() / 86400), 1)
+    return status
+
+
+def _guidelines_check(project: dict[str, Any], show: bool, where: str = "") -> Check:
+    text = (project.get("expert_instruction") or "").strip()
+    return Check("guidelines" + where, bool(text) and bool(project.get("show_instruction")) == show,
+                 ("guidelines set and " + ("shown before labelling" if project.get("show_instruction")
+                                           else "not shown first")) if text else "no guidelines: run `toolkit push`")
+
+
+def _shared_checks(ws: Workspace, conn: Any, client: LabelStudioClient, needed: int) -> RoundStatus:
+    from .project import resolve_project
+
+    project = resolve_project(ws, conn, client)
+    status = RoundStatus(server=conn.url, project_id=int(project["id"]) if project else None,
+                         tasks=int(project.get("task_number") or 0) if project else 0, needed_per_task=needed)
+    if project is None:
+        status.checks.append(Check("project", False, "no project on the server yet: run `toolkit push`"))
+        return status
+    overlap = project.get("maximum_annotations")
+    enough = isinstance(overlap, int) and overlap >= needed
+    status.checks += [
+        Check("overlap", enough, f"each task goes to {overlap} annotator(s); the gold policy needs {needed}"
+              + ("" if enough else ": run `toolkit push` to set it")),
+        Check("overlap cohort", project.get("overlap_cohort_percentage") == 100,
+              f"{project.get('overlap_cohort_percentage')} % of tasks are in the overlap cohort (needs 100)"),
+        _guidelines_check(project, ws.config.campaign.show_guidelines),
+    ]
+    return status
+
+
+def _assigned_checks(ws: Workspace, conn: Any, client: LabelStudioClient, needed: int) -> RoundStatus:
+    """Assigned mode: every listed annotator has a queue holding exactly their articles, and
+    every article is assigned to enough people for the gold policy."""
+    from .assignment import load_assignments, per_annotator
+    from .project import stored_queue_ids
+
+    assignments = load_assignments(ws)
+    status = RoundStatus(server=conn.url, project_id=None, tasks=len(assignments), needed_per_task=needed)
+    short = sum(len(people) < needed for people in assignments.values())
+    status.checks.append(Check("assignment", bool(assignments) and short == 0,
+                               f"{len(assignments)} article(s) assigned, {short} to fewer than {needed} annotator(s)"
+                               if assignments else "nothing assigned yet: run `toolkit push`"))
+    queues = stored_queue_ids(ws, conn)
+    mine = per_annotator(assignments)
+    for email in (a.lower() for a in ws.config.campaign.annotators):
+        project_id = queues.get(email)
+        if project_id is None:
+            status.checks.append(Check(f"queue of {email}", False, "no queue project: run `toolkit push`"))
+            continue
+        project = client.project(project_id)
+        on_server, assigned = int(project.get("task_number") or 0), len(mine.get(email, ()))
+        status.checks.append(Check(f"queue of {email}", on_server == assigned and project.get("maximum_annotations") == 1,
+                                   f"project {project_id}: {on_server} task(s) of {assigned} assigned"))
+        status.checks.append(_guidelines_check(project, ws.config.campaign.show_guidelines, f" of {email}"))
     return status

@@ -34,8 +34,8 @@ def _title_of(name: str) -> str:
 # Label Studio renders <Header> at 20-48 px whatever its size; its style's font-size is kept.
 # The article is 16 px, so field names and descriptions are set smaller than the text they
 # are about: compact hints, not headlines.
-_FIELD_NAME_STYLE = "font-size: 14px; margin: 0 0 2px 0"
-_HINT_STYLE = "font-size: 12px; font-weight: normal; margin: 0 0 4px 0; opacity: 0.8"
+_FIELD_NAME_STYLE = "font-size: 14px; line-height: 1.3; margin: 0 0 2px 0"
+_HINT_STYLE = "font-size: 12px; line-height: 1.35; font-weight: normal; margin: 0 0 4px 0; opacity: 0.8"
 
 
 def _add_caption(parent: ET.Element, f: Field) -> None:
@@ -85,7 +85,9 @@ def build_labeling_config(scheme: Scheme) -> str:
         if isinstance(f, ChoiceField):
             choices = ET.SubElement(box, "Choices", {
                 "name": f.name, "toName": "text",
-                "choice": "multiple" if f.multiple else "single",
+                # "single-radio" shows radio buttons; "single" shows checkboxes, which reads as
+                # "pick several" to an annotator.
+                "choice": "multiple" if f.multiple else "single-radio",
                 "required": _xml_bool(f.required)})
             for choice in f.choices:
                 attrs = {"value": choice.value}

@@ -38,6 +38,7 @@ ERROR_TYPES: dict[str, str] = {
     # the review loop (toolkit pull)
     "self-adjudication": "an answer in the review project by one of the article's own annotators, or by someone "
                          "not among [campaign] adjudicators: kept, not used as gold",
+    "unassigned-annotation": "in assigned mode, an answer in another annotator's queue: kept, not counted",
     # from the mapping of Label Studio results onto the scheme (toolkit.validation.normalise)
     "unknown-control": "a result for a control the scheme does not have",
     "wrong-result-type": "a result whose type does not fit its field",
