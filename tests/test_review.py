@@ -98,3 +98,42 @@ def test_an_adjudication_by_the_articles_own_annotator_or_an_invalid_one_is_loud
     again = agree(ws)
     assert market in [u["article_id"] for u in again.unresolved]
     assert pull(ws).changes.added == []  # a re-pull does not call them new again
+
+
+def test_with_adjudicators_nobody_is_asked_to_adjudicate_their_own_article(project):
+    """[campaign] adjudicators: each review task goes to the queue of an adjudicator who did not
+    annotate the article; an answer in someone else's review queue is not gold."""
+    ws = project.ws
+    alice, bob = project.emails[project.alice], project.emails[project.bob]
+    config = ws.root / "toolkit.toml"
+    config.write_text(config.read_text().replace("adjudicators = []", f"adjudicators = {json.dumps([alice, bob])}"))
+    from toolkit.workspace import Workspace
+
+    ws = Workspace(ws.root)
+    pull(ws)
+    agree(ws)
+    market = project.task["Market"]["data"]["article_id"]  # annotated by alice only
+    seed = project.task["Knife-wielding"]["data"]["article_id"]  # annotated by alice and bob
+    report = review(ws, articles=[market, seed])
+    # the seed was annotated by both adjudicators: nobody may adjudicate it, and the maintainer hears so
+    assert report.no_adjudicator == [seed] and report.queues == {bob: 1} and report.sent == 1
+    from toolkit.labelstudio.project import REVIEW_QUEUE_PREFIX, stored_queue_ids
+
+    queues = stored_queue_ids(ws, connect(ws), prefix=REVIEW_QUEUE_PREFIX)
+    assert list(queues) == [bob]
+    (task,) = [t for _p, page, _n in project.client.iter_task_pages(queues[bob], page_size=10) for t in page]
+    assert task["data"]["article_id"] == market
+    assert "review queue of " + bob in project.client.project(queues[bob])["expert_instruction"]
+    assert review(ws, articles=[market]).already_there == 1
+    text = task["data"]["text"]
+    # alice answers in bob's queue: not gold; bob's own answer is.
+    stray = project.client.sdk.annotations.create(id=task["id"], completed_by=project.alice,
+                                                  result=[choice("Armed Assault")]).id
+    project.client.sdk.annotations.create(id=task["id"], completed_by=project.bob, result=[
+        span(text, "Jane Doe", "PERSON"), choice("Facility/Infrastructure Attack"), number("injured", 3)])
+    pulled = pull(ws)
+    assert [p["annotation_id"] for p in pulled.adjudication_problems] == [stray]
+    assert pulled.adjudication_problems[0]["link"].endswith(f"/projects/{queues[bob]}/data?task={task['id']}")
+    gold = {g["article_id"]: g for g in pq.read_table(ws.annotations_dir / "gold.parquet").to_pylist()} \
+        if agree(ws) else {}
+    assert gold[market]["decided_by"] == "ground-truth" and gold[market]["event_type"] == "Facility/Infrastructure Attack"

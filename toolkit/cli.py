@@ -726,9 +726,17 @@ def review_cli(
         print_json(report.to_dict())
         return
     verb = "would send" if dry_run else "sent"
-    out.print(f"Review -> {report.server}, project {report.project_id or '(new)'}: {verb} {report.sent} article(s) "
+    where = (f"the review queues of {len(report.queues)} adjudicator(s)" if report.queues
+             else f"project {report.project_id or '(new)'}")
+    out.print(f"Review -> {report.server}, {where}: {verb} {report.sent} article(s) "
               f"with {report.predictions} annotator version(s); {report.already_there} already there", markup=False)
-    if report.project_id and not dry_run:
+    for person, count in report.queues.items():
+        out.print(f"  {person}: {count} article(s)", markup=False)
+    if report.no_adjudicator:
+        err.print(f"warning: {len(report.no_adjudicator)} article(s) not sent: every adjudicator in [campaign] "
+                  f"adjudicators annotated them ({', '.join(report.no_adjudicator[:5])}); add an adjudicator",
+                  markup=False)
+    if report.project_id and not report.queues and not dry_run:
         out.print(f"Open {report.server}/projects/{report.project_id}/data to adjudicate.", markup=False)
 
 

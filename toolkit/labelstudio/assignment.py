@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .. import atomicio
-from ..config import TITLE_MAX
 from ..errors import InputError
 from ..workspace import Workspace
+from .project import titled
 
 __all__ = ["ASSIGNMENTS_FILE", "assign", "load_assignments", "save_assignments", "queue_title", "per_annotator"]
 
@@ -90,9 +90,7 @@ def save_assignments(ws: Workspace, assignments: Mapping[str, list[str]], per_ta
 
 def queue_title(title: str, email: str) -> str:
     """The title of an annotator's queue project, within Label Studio's 50 characters."""
-    name = email.split("@")[0]
-    suffix = f" · {name}"[:24]
-    return title[:TITLE_MAX - len(suffix)].rstrip() + suffix
+    return titled(title, f" · {email.split('@')[0]}")
 
 
 def describe(assignments: Mapping[str, list[str]]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import json
 from typing import Any, Iterator
 
 from .. import atomicio
+from ..config import TITLE_MAX
 from ..errors import LabelStudioError, ProjectNotFound
 from ..workspace import Workspace
 from .client import Connection, LabelStudioClient
@@ -18,8 +19,9 @@ from .client import Connection, LabelStudioClient
 REVIEW_KEY = "toolkit_review"  # data key marking the tasks of the review project
 REVIEW_ANNOTATORS_KEY = "toolkit_annotators"  # data key: who annotated a review task's article
 QUEUE_PREFIX = "queue:"  # state keys of the annotators' own projects in assigned mode
+REVIEW_QUEUE_PREFIX = "review:"  # state keys of the adjudicators' own review projects
 
-__all__ = ["REVIEW_KEY", "REVIEW_ANNOTATORS_KEY", "QUEUE_PREFIX", "server_key", "load_state", "save_project_id", "stored_project_id", "stored_review_project_id",
+__all__ = ["REVIEW_KEY", "REVIEW_ANNOTATORS_KEY", "QUEUE_PREFIX", "REVIEW_QUEUE_PREFIX", "titled", "server_key", "load_state", "save_project_id", "stored_project_id", "stored_review_project_id",
            "save_review_project_id", "resolve_project", "save_queue_id", "stored_queue_ids", "iter_export_chunks", "server_article_ids"]
 
 
@@ -65,15 +67,23 @@ def save_review_project_id(ws: Workspace, conn: Connection, project_id: int) -> 
     _save_server_state(ws, conn, "review_project_id", project_id)
 
 
-def save_queue_id(ws: Workspace, conn: Connection, email: str, project_id: int) -> None:
-    _save_server_state(ws, conn, QUEUE_PREFIX + email, project_id)
+def save_queue_id(ws: Workspace, conn: Connection, email: str, project_id: int, *,
+                  prefix: str = QUEUE_PREFIX) -> None:
+    _save_server_state(ws, conn, prefix + email, project_id)
 
 
-def stored_queue_ids(ws: Workspace, conn: Connection) -> dict[str, int]:
-    """annotator e-mail -> id of their queue project (``[campaign] mode = "assigned"``)."""
+def stored_queue_ids(ws: Workspace, conn: Connection, *, prefix: str = QUEUE_PREFIX) -> dict[str, int]:
+    """e-mail -> id of that person's queue project: an annotator's (``[campaign] mode =
+    "assigned"``), or with ``prefix=REVIEW_QUEUE_PREFIX`` an adjudicator's."""
     entry = load_state(ws).get("servers", {}).get(server_key(conn)) or {}
-    return {key[len(QUEUE_PREFIX):]: int(value) for key, value in sorted(entry.items())
-            if key.startswith(QUEUE_PREFIX) and value}
+    return {key[len(prefix):]: int(value) for key, value in sorted(entry.items())
+            if key.startswith(prefix) and value}
+
+
+def titled(title: str, suffix: str) -> str:
+    """``title`` + ``suffix`` within Label Studio's 50 characters (the title is shortened)."""
+    suffix = suffix[:24]
+    return title[:TITLE_MAX - len(suffix)].rstrip() + suffix
 
 
 def resolve_project(ws: Workspace, conn: Connection, client: LabelStudioClient, *, key: str = "project_id",

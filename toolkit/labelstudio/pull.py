@@ -50,8 +50,8 @@ from ..validation import (
     result_hash,
 )
 from ..progress import NullProgress, Progress
-from .project import (REVIEW_ANNOTATORS_KEY, REVIEW_KEY, resolve_project, server_key, stored_queue_ids,
-                      stored_review_project_id)
+from .project import (REVIEW_ANNOTATORS_KEY, REVIEW_KEY, REVIEW_QUEUE_PREFIX, resolve_project, server_key,
+                      stored_queue_ids, stored_review_project_id)
 from ..scheme import Scheme
 from ..articles import article_ids
 from ..validation import RecordChecker, ValidationError, quarantine_entry
@@ -299,7 +299,8 @@ class _Sink:
         self.adjudicators = {e.lower() for e in ws.config.campaign.adjudicators}
         self.previous_quarantined = _quarantined_annotation_ids(ws)
         self.quarantined_now: set[int] = set()
-        self.queue_owner: str | None = None  # in assigned mode, whose queue is being read
+        self.queue_owner: str | None = None  # whose queue is being read (assigned mode, adjudicators)
+        self.review_project: int | None = None  # the review project being read, if it is one
         self.checker = RecordChecker(scheme, article_ids=article_ids(ws))
         self.previous, self.previous_tasks = _previous_state(ws, scheme)
         self.current: dict[int, tuple[str, str]] = {}
@@ -345,7 +346,7 @@ class _Sink:
         valid = []
         for record in result.records:
             errors = self.checker.errors(record, text if isinstance(text, str) else None)
-            if self.queue_owner and not record["was_cancelled"] and \
+            if self.queue_owner and not data.get(REVIEW_KEY) and not record["was_cancelled"] and \
                     str(record.get("annotator_email") or "").lower() != self.queue_owner:
                 who = record.get("annotator_email") or record.get("annotator_id")
                 errors.append(ValidationError(
@@ -393,6 +394,8 @@ class _Sink:
         reason = None
         if who in own:
             reason = f"{who} annotated this article and cannot adjudicate it"
+        elif self.queue_owner and who != self.queue_owner:
+            reason = f"{who} answered in the review queue of {self.queue_owner}"
         elif self.adjudicators and who not in self.adjudicators:
             reason = f"{who} is not among [campaign] adjudicators ({', '.join(sorted(self.adjudicators))})"
         if reason is None or record.get("was_cancelled"):
@@ -401,7 +404,7 @@ class _Sink:
                                 "annotator_email", who, record.get("task_id"), record.get("annotation_id"), who)]
 
     def _adjudication_problem(self, record: dict[str, Any], errors: list[ValidationError]) -> None:
-        link = (f"{self.server_url}/projects/{self.report.source.get('review_project_id')}/data"
+        link = (f"{self.server_url}/projects/{self.review_project}/data"
                 f"?task={record.get('task_id')}" if self.server_url else None)
         self.report.adjudication_problems.append({
             "task_id": record.get("task_id"), "annotation_id": record.get("annotation_id"),
@@ -487,13 +490,18 @@ def pull(workspace: Workspace, *, from_export: str | Path | None = None, progres
             report.source["maximum_annotations"] = project.get("maximum_annotations")
         if review_id is not None:
             report.source["review_project_id"] = review_id
+        review_queues = stored_queue_ids(workspace, conn, prefix=REVIEW_QUEUE_PREFIX)
+        if review_queues:
+            report.source["review_queues"] = review_queues
         chunk = min(max(chunk_size or workspace.config.labelstudio.page_size, 1), MAX_IDS_PER_REQUEST)
         sink = _Sink(workspace, scheme, client.users(), report, server_url=_public_url(conn.url))
         checkpoints: list[_Checkpoint] = []
         try:
             # The review project (`toolkit review`) is read with the main one: its answers are ground truth.
-            for pid in [*owners] + ([review_id] if review_id is not None else []):
-                sink.queue_owner = owners.get(pid)
+            reviews = {**({review_id: None} if review_id is not None else {}),
+                       **{pid: email for email, pid in review_queues.items()}}
+            for pid, owner in [*owners.items(), *reviews.items()]:
+                sink.queue_owner, sink.review_project = owner, pid if pid in reviews else None
                 _read_project(workspace, conn, client, pid, chunk, report, progress, sink, checkpoints)
         except BaseException as exc:
             sink.abort(exc)

@@ -17,6 +17,7 @@ someone not among the adjudicators) is quarantined as ``self-adjudication``, lou
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 from collections import defaultdict
@@ -27,8 +28,8 @@ import pyarrow.parquet as pq
 
 from ..errors import InputNotFound
 from .client import client_for, connect
-from .project import (REVIEW_ANNOTATORS_KEY, REVIEW_KEY, save_review_project_id, server_article_ids,
-                      stored_review_project_id)
+from .project import (REVIEW_ANNOTATORS_KEY, REVIEW_KEY, REVIEW_QUEUE_PREFIX, save_queue_id,
+                      save_review_project_id, server_article_ids, stored_queue_ids, stored_review_project_id, titled)
 from ..scheme import ChoiceField, NumberField, Scheme, SpanField, TextField, build_labeling_config
 from .tasks import iter_tasks
 from ..validation import iter_parquet_records
@@ -43,6 +44,10 @@ class ReviewReport:
     sent: int = 0
     already_there: int = 0
     predictions: int = 0
+    # With [campaign] adjudicators: review tasks sent to each adjudicator's queue, and articles
+    # every listed adjudicator annotated (nobody may adjudicate them).
+    queues: dict[str, int] = field(default_factory=dict)
+    no_adjudicator: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -119,11 +124,11 @@ def version_names(annotators: list[str]) -> list[str]:
     return [name if short.count(name) == 1 else f"{name} {i + 1}" for i, name in enumerate(short)]
 
 
-def review_settings(ws: Workspace) -> dict[str, Any]:
-    """The review project's settings: one adjudication per task, no version pre-filled, and
+def review_settings(ws: Workspace, adjudicator: str | None = None) -> dict[str, Any]:
+    """A review project's settings: one adjudication per task, no version pre-filled, and
     instructions that say who may adjudicate."""
-    adjudicators = ws.config.campaign.adjudicators
-    who = (f"Only {', '.join(adjudicators)} adjudicate here." if adjudicators else
+    who = (f"This is the review queue of {adjudicator}: only they adjudicate here, and it holds no article "
+           "they annotated." if adjudicator else
            "Anyone may adjudicate an article they did not annotate themselves.")
     return {
         "maximum_annotations": 1,
@@ -140,19 +145,30 @@ def review_settings(ws: Workspace) -> dict[str, Any]:
 
 def review(ws: Workspace, *, articles: list[str] | None = None, lowest: int = 0,
            dry_run: bool = False) -> ReviewReport:
-    """Create/find the review project and import a review task for each selected article."""
+    """Import a review task for each selected article: into the shared review project, or, with
+    ``[campaign] adjudicators``, into the review queue of one adjudicator who did not annotate it
+    (the least loaded), so that nobody is ever asked to adjudicate their own work."""
     scheme = Scheme.load(ws.scheme_path)
     selected = articles if articles is not None else select_for_review(ws, lowest=lowest)
     versions = _by_article(ws, scheme)
     tasks = {t["data"]["article_id"]: t for _n, t in iter_tasks(ws.tasks_path)} if ws.tasks_path.exists() else {}
+    adjudicators = [a.lower() for a in ws.config.campaign.adjudicators]
     conn = connect(ws)
     report = ReviewReport(server=conn.url, project_id=stored_review_project_id(ws, conn), selected=list(selected))
+    page_size = ws.config.labelstudio.page_size
     with client_for(ws, conn) as client:
+        queues = stored_queue_ids(ws, conn, prefix=REVIEW_QUEUE_PREFIX)
         existing: set[str] = set()
+        load = {person: 0 for person in adjudicators}
         if report.project_id is not None:
             client.project(report.project_id)  # a clear 404 if it was deleted
-            existing = server_article_ids(client, report.project_id, ws.config.labelstudio.page_size)
-        to_send = []
+            existing |= server_article_ids(client, report.project_id, page_size)
+        for person, project_id in queues.items():
+            there = server_article_ids(client, project_id, page_size)
+            existing |= there
+            if person in load:
+                load[person] += len(there)
+        to_send: dict[str | None, list[dict[str, Any]]] = {}
         for article in selected:
             if article in existing:
                 report.already_there += 1
@@ -161,22 +177,39 @@ def review(ws: Workspace, *, articles: list[str] | None = None, lowest: int = 0,
                 raise InputNotFound(f"article {article} is not in annotations/tasks.jsonl",
                                     hint="run `toolkit tasks`, or check the article id")
             own = sorted(versions.get(article, []), key=lambda r: r["annotation_id"])
-            data = {**tasks[article]["data"], REVIEW_KEY: True,
-                    REVIEW_ANNOTATORS_KEY: ", ".join(sorted({_who(r) for r in own}))}
+            annotators = sorted({_who(r) for r in own})
+            destination = None
+            if adjudicators:
+                eligible = [a for a in adjudicators if a not in {x.lower() for x in annotators}]
+                if not eligible:
+                    report.no_adjudicator.append(article)
+                    continue
+                destination = min(eligible, key=lambda p: (load[p], hashlib.sha256(f"{article}{p}".encode())
+                                                           .hexdigest()))
+                load[destination] += 1
+            data = {**tasks[article]["data"], REVIEW_KEY: True, REVIEW_ANNOTATORS_KEY: ", ".join(annotators)}
             names = version_names([_who(r) for r in own])
             predictions = [{"model_version": name, "result": record_to_results(r, scheme)}
                            for name, r in zip(names, own)]
             report.predictions += len(predictions)
-            to_send.append({"data": data, "predictions": predictions})
-        report.sent = len(to_send)
+            to_send.setdefault(destination, []).append({"data": data, "predictions": predictions})
+        report.sent = sum(len(batch) for batch in to_send.values())
+        report.queues = {person: len(batch) for person, batch in to_send.items() if person}
         if dry_run or not to_send:
             return report
-        if report.project_id is None:
-            title = f"{ws.config.project.title} — review"
-            report.project_id = client.create_project(title, build_labeling_config(scheme),
-                                                      "Adjudication of unresolved articles; each prediction is one "
-                                                      "annotator's version. Your submission becomes the gold answer.")
-            save_review_project_id(ws, conn, report.project_id)
-        client.update_project(report.project_id, review_settings(ws))
-        client.import_tasks(report.project_id, to_send)
+        for person, batch in to_send.items():
+            project_id = report.project_id if person is None else queues.get(person)
+            if project_id is None:
+                suffix = " — review" + (f" · {person.split('@')[0]}" if person else "")
+                project_id = client.create_project(titled(ws.config.project.title, suffix),
+                                                   build_labeling_config(scheme),
+                                                   "Adjudication of unresolved articles; each prediction is one "
+                                                   "annotator's version. Your submission becomes the gold answer.")
+                if person is None:
+                    save_review_project_id(ws, conn, project_id)
+                    report.project_id = project_id
+                else:
+                    save_queue_id(ws, conn, person, project_id, prefix=REVIEW_QUEUE_PREFIX)
+            client.update_project(project_id, review_settings(ws, person))
+            client.import_tasks(project_id, batch)
     return report
