@@ -153,7 +153,8 @@ def test_snapshot_is_saved_first_immutable_and_indexed(project):
     (entry,) = json.loads((ws.annotations_dir / "exports" / "index.json").read_text())
     assert entry["sha256"] == digest == report.snapshot_sha256
     assert entry["tasks"] == 3 and entry["annotations"] == 5
-    assert entry["source"] == {"kind": "server", "url": project.server.url, "project_id": project.project_id}
+    assert entry["source"] == {"kind": "server", "url": project.server.url, "project_id": project.project_id,
+                               "maximum_annotations": 2}  # the overlap when read, for `toolkit agree`
     raw = [json.loads(line) for line in gzip.open(snapshot, "rt")]
     assert sorted(t["id"] for t in raw) == sorted(t["id"] for t in project.task.values())
     assert not (snapshot.stat().st_mode & 0o222)  # read-only
