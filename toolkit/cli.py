@@ -512,7 +512,9 @@ def status_cli(
     if as_json:
         print_json(status.to_dict())
     else:
-        out.print(f"Round on {status.server}, project {status.project_id}: {status.tasks} task(s), "
+        where = (f"project {status.project_id}" if status.project_id else
+                 "assigned queues" if _state().workspace().config.campaign.mode == "assigned" else "no project yet")
+        out.print(f"Round on {status.server}, {where}: {status.tasks} task(s), "
                   f"{status.needed_per_task} independent answer(s) needed per article", markup=False)
         for check in status.checks:
             out.print(f"  {'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}", markup=False)
@@ -527,7 +529,8 @@ def status_cli(
             table.add_row(str(person["annotator"]), str(person["submitted"]), str(person["skipped"]),
                           str(person["quarantined"]), str(person["edited_by_others"]),
                           f"{lead:.0f} s" if lead is not None else "-", figures or "-")
-        out.print(table)
+        if status.annotators:
+            out.print(table)
         out.print(f"{len(status.short_articles)} article(s) with fewer independent answers than the policy needs; "
                   f"{status.annotations_left} answer(s) left"
                   + (f" at {status.rate_per_day} a day so far" if status.rate_per_day else ""), markup=False)
@@ -548,6 +551,9 @@ def pull_cli(
                                                     "optionally .gz) instead of the server."),
     chunk_size: Optional[int] = typer.Option(None, min=1, max=900,
                                              help="Task ids per request (default [labelstudio] page_size)."),
+    allow_deletions: bool = typer.Option(False, "--allow-deletions",
+                                         help="Let the pull remove more than half of the annotations the "
+                                              "workspace holds (they stay in the earlier snapshots)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Read every task and annotation back, snapshot it, normalise and validate it.
@@ -560,7 +566,8 @@ def pull_cli(
     """
     from .labelstudio import pull
 
-    report = pull(_state().workspace(), from_export=from_export, chunk_size=chunk_size, progress=RichProgress())
+    report = pull(_state().workspace(), from_export=from_export, chunk_size=chunk_size, progress=RichProgress(),
+                  allow_deletions=allow_deletions)
     if as_json:
         print_json(report.to_dict())
         return

@@ -92,6 +92,10 @@ class ProjectSettingsRejected(LabelStudioError):
     """The server did not keep a project setting the toolkit set (read back after the update)."""
 
 
+class PullRefused(LabelStudioError):
+    """A pull would delete most of what the workspace holds; it needs to be asked for."""
+
+
 class PullIncomplete(LabelStudioError):
     """A pull read fewer (or other) tasks than the server counts; nothing was replaced."""
 

@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from .. import atomicio
 from .. import parquetio
 from ..config import MAX_IDS_PER_REQUEST
-from ..errors import InputNotFound, ProjectNotFound, PullIncomplete
+from ..errors import InputNotFound, ProjectNotFound, PullIncomplete, PullRefused
 from .client import Connection, LabelStudioClient, client_for, connect
 from ..validation import (
     NormalisedTask,
@@ -54,7 +54,7 @@ from .project import (REVIEW_ANNOTATORS_KEY, REVIEW_KEY, REVIEW_QUEUE_PREFIX, re
                       stored_queue_ids, stored_review_project_id)
 from ..scheme import Scheme
 from ..articles import article_ids
-from ..validation import RecordChecker, ValidationError, quarantine_entry
+from ..validation import RecordChecker, ValidationError, json_line, quarantine_entry
 from ..workspace import Workspace
 
 _BATCH = 2000
@@ -330,13 +330,13 @@ class _Sink:
             gzip.GzipFile(fileobj=self.snapshot_raw, mode="wb", mtime=0, compresslevel=6))
 
     def add(self, task: dict[str, Any]) -> None:
-        self.snapshot.write(json.dumps(task, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
+        self.snapshot.write(json_line(task).encode("utf-8"))
         self.count += 1
         report = self.report
         result: NormalisedTask = normalise_task(task, self.scheme, self.users)
         report.tasks += 1
-        if isinstance(task, dict) and "id" in task:
-            self.task_ids.add(int(task["id"]))
+        if isinstance(task, dict) and isinstance(task.get("id"), int) and not isinstance(task["id"], bool):
+            self.task_ids.add(task["id"])
         self.offsets = self.offsets + result.offsets
         report.notes.extend(result.notes)
         # Every annotation is accounted for: a record, or a quarantine entry of kind "annotation".
@@ -384,7 +384,7 @@ class _Sink:
                 self.quarantined_now.add(entry["annotation_id"])
             for error in entry["errors"]:
                 self.quarantine_types[error["type"]] = self.quarantine_types.get(error["type"], 0) + 1
-            self.quarantine.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+            self.quarantine.write(json_line(entry))
 
     def _adjudication_errors(self, record: dict[str, Any], data: dict[str, Any]) -> list[ValidationError]:
         """An adjudication counts only from someone who did not annotate the article (and is
@@ -411,6 +411,20 @@ class _Sink:
             "article_id": record.get("article_id"),
             "adjudicator": record.get("annotator_email") or record.get("annotator_id"), "link": link,
             "reasons": [f"{e.type} at {e.path}: {e.message}" for e in errors]})
+
+    def check_deletions(self, allowed: bool) -> None:
+        """Refuse a pull that would remove most of the annotations the workspace holds (an
+        emptied project, an export of the wrong thing) unless it is asked for."""
+        gone = set(self.previous) - set(self.current) - self.quarantined_now
+        if allowed or not gone or len(gone) * 2 <= len(self.previous):
+            return
+        source = self.report.source
+        where = source.get("file") or source.get("url")
+        raise PullRefused(
+            f"pulling from {where} would delete {len(gone)} of the {len(self.previous)} annotation(s) in "
+            f"annotations/annotations.parquet (it read {len(self.current)}); nothing was changed",
+            hint="check that this is the right project or export; if the annotations were deleted on purpose, "
+                 "run `toolkit pull --allow-deletions` (earlier snapshots in annotations/exports/ keep them)")
 
     def commit(self) -> None:
         report = self.report
@@ -456,12 +470,13 @@ def _ts(value: Any) -> Any:
 # The entry points --------------------------------------------------------------------------
 
 def pull(workspace: Workspace, *, from_export: str | Path | None = None, progress: Progress | None = None,
-         client: LabelStudioClient | None = None, chunk_size: int | None = None) -> PullReport:
+         client: LabelStudioClient | None = None, chunk_size: int | None = None,
+         allow_deletions: bool = False) -> PullReport:
     """Pull every task and annotation (from the server, or from an export file) into annotations/."""
     progress = progress or NullProgress()
     scheme = Scheme.load(workspace.scheme_path)
     if from_export is not None:
-        return _pull_from_export(workspace, scheme, Path(from_export), progress)
+        return _pull_from_export(workspace, scheme, Path(from_export), progress, allow_deletions)
     conn = connect(workspace)
     own_client = client is None
     client = client or client_for(workspace, conn)
@@ -503,6 +518,7 @@ def pull(workspace: Workspace, *, from_export: str | Path | None = None, progres
             for pid, owner in [*owners.items(), *reviews.items()]:
                 sink.queue_owner, sink.review_project = owner, pid if pid in reviews else None
                 _read_project(workspace, conn, client, pid, chunk, report, progress, sink, checkpoints)
+            sink.check_deletions(allow_deletions)
         except BaseException as exc:
             sink.abort(exc)
             raise
@@ -516,7 +532,8 @@ def pull(workspace: Workspace, *, from_export: str | Path | None = None, progres
             client.close()
 
 
-def _pull_from_export(ws: Workspace, scheme: Scheme, path: Path, progress: Progress) -> PullReport:
+def _pull_from_export(ws: Workspace, scheme: Scheme, path: Path, progress: Progress,
+                      allow_deletions: bool = False) -> PullReport:
     from ..validation import iter_export_tasks
 
     if not path.exists():
@@ -528,6 +545,7 @@ def _pull_from_export(ws: Workspace, scheme: Scheme, path: Path, progress: Progr
         for task in iter_export_tasks(path, scheme):
             sink.add(task)
             progress.advance()
+        sink.check_deletions(allow_deletions)
     except BaseException as exc:
         sink.abort(exc)
         raise

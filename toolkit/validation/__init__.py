@@ -25,7 +25,7 @@ from .jsonstream import decode_item, iter_json_items, iter_raw_items
 from .normalise import (DRAFT_KEYS, PREDICTION_KEYS, QUARANTINE_REASONS, RECORD_KEYS, NormalisedTask, OffsetStats,
                         drafts_arrow_schema, drafts_to_table, normalise_task, predictions_arrow_schema,
                         predictions_to_table, records_arrow_schema, records_to_table, result_hash)
-from .report import ERROR_TYPES, Report, ValidationError, json_path
+from .report import ERROR_TYPES, Report, ValidationError, json_line, json_path
 from .schema import SchemaLayer
 from .semantic import IDENTITY_KEYS, RecordChecker, SemanticLayer
 from .validate import (iter_parquet_records, quarantine_entry, validate_export, validate_file, validate_records,
@@ -37,7 +37,7 @@ __all__ = [
     "DRAFT_KEYS", "PREDICTION_KEYS", "QUARANTINE_REASONS", "RECORD_KEYS", "NormalisedTask", "OffsetStats",
     "drafts_arrow_schema", "drafts_to_table", "normalise_task", "predictions_arrow_schema", "predictions_to_table",
     "records_arrow_schema", "records_to_table", "result_hash",
-    "ERROR_TYPES", "Report", "ValidationError", "json_path",
+    "ERROR_TYPES", "Report", "ValidationError", "json_line", "json_path",
     "SchemaLayer", "IDENTITY_KEYS", "RecordChecker", "SemanticLayer",
     "iter_parquet_records", "quarantine_entry", "validate_export", "validate_file", "validate_records",
     "validate_tasks", "validate_workspace",

@@ -36,6 +36,7 @@ import ijson
 
 from ..errors import InputError, InputNotFound
 from ..scheme import ChoiceField, NumberField, Scheme, SpanField
+from .jsonstream import too_deep
 
 __all__ = ["EXPORT_FORMATS", "detect_format", "iter_export_tasks", "as_task", "json_min_row_to_task"]
 
@@ -182,6 +183,8 @@ def _peek(stream: IO[bytes]) -> tuple[bytes, Any, bytes]:
         parsed = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return first, None, line
+    except RecursionError:
+        raise too_deep(getattr(stream, "name", "the export"), " (line 1)") from None
     if not isinstance(parsed, dict):
         return first, None, line
     following = stream.readline()
@@ -250,6 +253,8 @@ def _parse_lines(path: Path, first: dict[str, Any], second: bytes,
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise InputError(f"{path}: line {number} is not valid JSON ({exc}); the file "
                                  "may be truncated", hint=_READ_HINT) from None
+            except RecursionError:
+                raise too_deep(path, f" (line {number})") from None
             if not isinstance(item, dict):
                 raise InputError(f"{path}: line {number} is a {type(item).__name__}, not a task "
                                  "object", hint="each line of a JSONL export must be one task")
@@ -273,7 +278,9 @@ def iter_export_tasks(path: str | Path, scheme: Scheme) -> Iterator[dict[str, An
     names = frozenset(scheme.field_names)
     for container, items in _containers(path):
         if container == "object":
-            yield from (as_task(item, path, scheme) for item in items)
+            for item in items:
+                _check_single_object(item, path)
+                yield as_task(item, path, scheme)
             return
         first = next(items, None)
         if first is None:
@@ -285,6 +292,22 @@ def iter_export_tasks(path: str | Path, scheme: Scheme) -> Iterator[dict[str, An
         yield as_task(first, path, scheme)
         for item in items:
             yield as_task(item, path, scheme)
+
+
+def _check_single_object(item: Any, path: Path) -> None:
+    """A file holding one object is one task only if it looks like one. An object that wraps
+    the tasks (``{"tasks": [...]}``) would otherwise pass as a single task without annotations,
+    and a pull from it would delete every annotation the workspace holds."""
+    if not isinstance(item, dict) or _TASK_SHAPE_KEYS & item.keys() or "result" in item:
+        return
+    lists = [key for key, value in item.items()
+             if isinstance(value, list) and value and all(isinstance(v, dict) for v in value)]
+    keys = ", ".join(repr(k) for k in list(item)[:8])
+    hint = (f"the tasks seem to be in {lists[0]!r}: give a file holding that list (e.g. "
+            f"`jq '.{lists[0]}' {path.name} > tasks.json`)" if lists else
+            "give a Label Studio export: a JSON list of tasks, JSON_MIN or JSONL")
+    raise InputError(f"{path}: the file is one JSON object with the keys {keys}, not a Label Studio task or "
+                     "a list of tasks; no task in a recognised shape was found", hint=hint)
 
 
 def as_task(item: Any, path: Path, scheme: Scheme) -> dict[str, Any]:

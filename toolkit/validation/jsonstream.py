@@ -37,7 +37,7 @@ import msgspec
 
 from ..errors import InputError, InputNotFound
 
-__all__ = ["BLOCK_SIZE", "iter_json_items", "iter_raw_items", "decode_item"]
+__all__ = ["BLOCK_SIZE", "iter_json_items", "iter_raw_items", "decode_item", "too_deep"]
 
 BLOCK_SIZE = 8 << 20
 
@@ -123,6 +123,8 @@ class _Source:
             buf = self.buf
             try:
                 _skip_value(memoryview(buf)[pos:])
+            except RecursionError:
+                raise too_deep(self.path, f" (item {self.items + 1}, near byte {self.base + pos})") from None
             except msgspec.DecodeError as exc:
                 match = _TRAILING.search(str(exc))
                 if match:
@@ -274,15 +276,25 @@ def iter_raw_items(path: str | Path, *, block_size: int = BLOCK_SIZE) -> Iterato
 
 def decode_item(raw: bytes, *, source: str | Path = "<item>", offset: int | None = None) -> Any:
     """Decode one item from ``iter_raw_items``: the value ``json.loads`` gives, or InputError."""
+    where = f" (the item at byte {offset})" if offset is not None else ""
     try:
         return _decode(raw)
     except (msgspec.DecodeError, ValueError):
         pass
+    except RecursionError:
+        raise too_deep(source, where) from None
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = f" (the item at byte {offset})" if offset is not None else ""
         raise InputError(f"{source} is not valid JSON{where}: {exc}", hint=_HINT) from None
+    except RecursionError:
+        raise too_deep(source, where) from None
+
+
+def too_deep(source: str | Path, where: str) -> InputError:
+    """The error for JSON nested deeper than Python can decode (no Label Studio task is)."""
+    return InputError(f"{source}{where} is nested too deeply to be a Label Studio task (thousands of levels)",
+                      hint="the file is damaged or hostile: export it again from Label Studio")
 
 
 def _iter(path: Path, block_size: int, raw: bool) -> Iterator[Any]:

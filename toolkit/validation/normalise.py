@@ -481,6 +481,8 @@ def edited_by_other(annotator_id: Any, editor_id: Any, created_at: Any, updated_
 
 
 def _flag(item: Mapping[str, Any], *keys: str) -> Any:
+    """The first of ``keys`` that is set. A value that is not true or false is passed on as
+    it is, for validation to reject ("maybe" is not a yes)."""
     for key in keys:
         if item.get(key) is not None:
             return item[key]
@@ -604,14 +606,13 @@ def _normalise_item(kind: str, index: int, item: Any, info: _Task, scheme: Schem
             "missing-text", "data.text",
             f"{ctx}: the task has no article text in data.text (its data keys: "
             f"{', '.join(info.data_keys) or 'none'}); tasks must carry the article there", None))
+    # A span that cannot be placed leaves the annotation incomplete: it is quarantined whole
+    # (with every value in ``raw``), never kept as a record that looks complete without it.
+    errors.extend(error for error, _ in mapped.bad_spans)
     if errors:
-        errors.extend(error for error, _ in mapped.bad_spans)
         out.quarantine.append(_entry(kind, info, head.get("annotation_id"), annotator_id,
                                      errors, item, **ids))
         return
-    for error, raw in mapped.bad_spans:
-        out.quarantine.append(_entry("span", info, head.get("annotation_id"), annotator_id,
-                                     [error], raw, **ids))
     target = {"annotation": out.records, "draft": out.drafts, "prediction": out.predictions}
     target[kind].append({**head, **mapped.values})
 

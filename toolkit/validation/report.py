@@ -35,6 +35,9 @@ ERROR_TYPES: dict[str, str] = {
     "duplicate-id": "the same annotation id twice",
     "unknown-article": "an article_id that is not in annotations/articles.parquet",
     "unknown-task": "a task id that is not in the latest snapshot",
+    "invalid-text": "a text that is not valid Unicode (a lone surrogate), which no file format can hold",
+    "non-finite-number": "NaN or Infinity where a number belongs",
+    "missing-annotator": "an annotation that names no annotator (no completed_by)",
     # the review loop (toolkit pull)
     "self-adjudication": "an answer in the review project by one of the article's own annotators, or by someone "
                          "not among [campaign] adjudicators: kept, not used as gold",
@@ -121,3 +124,15 @@ class Report:
             if len(bucket) < _EXAMPLES:
                 bucket.append(error)
         return {t: grouped[t] for t in self.errors_by_type}
+
+
+def json_line(value: Any) -> str:
+    """One JSON Lines line. Text that is not valid Unicode (a lone surrogate from a broken
+    client) cannot be written as UTF-8, so such a value is written with ASCII escapes instead:
+    still lossless, still JSON."""
+    line = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=str)
+    return line + "\n"

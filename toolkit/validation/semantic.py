@@ -9,7 +9,9 @@ layers over a stream of records.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import math
+import re
+from typing import Any, Callable, Iterator
 
 from ..scheme import Scheme, SpanField
 from .report import ValidationError, _short
@@ -19,6 +21,22 @@ from .schema import SchemaLayer
 
 def _empty(value: Any) -> bool:
     return value is None or value == [] or value == ""
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+
+
+def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """Every leaf of a record with its JSON path."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{path}[{index}]")
+    else:
+        yield path, value
 
 
 IDENTITY_KEYS = ("task_id", "article_id", "annotation_id", "annotator_id", "annotator_email", "was_cancelled",
@@ -90,6 +108,18 @@ class SemanticLayer:
                 self._spans(f, value, text, add)
             if f.required and not record.get("was_cancelled") and _empty(value):
                 add("missing-required", f.name, f"{f.name!r} is required by the scheme but empty", value)
+        for path, value in _walk(record):
+            if isinstance(value, str) and _SURROGATE.search(value):
+                add("invalid-text", path, "the text holds a lone surrogate (a broken character from the client), "
+                                          "which cannot be stored; fix the text in Label Studio", value)
+            elif isinstance(value, float) and not math.isfinite(value):
+                add("non-finite-number", path, f"{value} is not a number that can be stored", value)
+            elif isinstance(value, int) and not isinstance(value, bool) and not _INT64_MIN <= value <= _INT64_MAX:
+                add("out-of-range", path, f"{value} is too large to store (more than 2^63)", value)
+        if record.get("annotator_id") is None and not record.get("annotator_email"):
+            add("missing-annotator", "annotator_id",
+                "the annotation names no annotator (no completed_by), so it cannot be counted as anyone's "
+                "answer; export it again with the annotators", None)
         if record.get("was_cancelled"):
             filled = [f.name for f in self.scheme.fields if not _empty(record.get(f.name))]
             if filled:

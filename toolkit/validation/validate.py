@@ -191,7 +191,7 @@ def _is_json_list(path: Path) -> bool:
         stream = gzip.GzipFile(fileobj=fh) if head == b"\x1f\x8b" else fh
         try:
             start = stream.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-        except OSError:
+        except (OSError, EOFError):  # damaged or truncated gzip: the reader says so clearly
             return False
     return start[:1] == b"["
 
@@ -272,7 +272,8 @@ def validate_tasks(path: Path, schema: dict[str, Any]) -> Report:
             report.records += 1
             try:
                 task = json.loads(line)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, RecursionError) as exc:
+                exc = exc if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
                 report.quarantined += 1
                 report.errors.append(ValidationError(type="invalid-task", path=f"line {number}", value=_short(line),
                                                      message=f"line {number}: not JSON ({exc})"))
@@ -333,6 +334,9 @@ def _iter_json_lines(path: Path, hint: str = "fix or remove the line") -> Iterat
                     yield json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise InputError(f"{path} line {number} is not JSON ({exc})", hint=hint) from None
+                except RecursionError:
+                    raise InputError(f"{path} line {number} is nested too deeply to be a record",
+                                     hint=hint) from None
 
 
 def _first_json_line(path: Path) -> Any:
@@ -341,7 +345,7 @@ def _first_json_line(path: Path) -> Any:
             if line.strip():
                 try:
                     return json.loads(line)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):
                     return None
     return None
 
@@ -361,7 +365,7 @@ def _is_tasks_file(path: Path) -> bool:
             if line.strip():
                 try:
                     first = json.loads(line)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):
                     return True
                 return isinstance(first, dict) and "annotations" not in first and "completions" not in first
     return True
