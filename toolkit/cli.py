@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .version import __version__
-from .errors import ToolkitError
+from .errors import ToolkitError, redact
 from .workspace import Workspace
 
 app = typer.Typer(
@@ -76,9 +76,9 @@ def handle_errors(func: F) -> F:
         except ToolkitError as exc:
             if _state().debug:
                 raise
-            err.print(f"error: {exc.message}", markup=False)
+            err.print(f"error: {redact(exc.message)}", markup=False)
             if exc.hint:
-                err.print(f"hint: {exc.hint}", markup=False)
+                err.print(f"hint: {redact(exc.hint)}", markup=False)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted; nothing was left half-written", markup=False)
@@ -412,10 +412,17 @@ def push_cli(
         done.append("updated the labeling config")
     if report.settings_changed:
         done.append("set " + ", ".join(report.settings_changed))
+    if report.duplicates_removed:
+        done.append(f"removed {report.duplicates_removed} duplicate task(s) a lost answer had made")
     done.append(f"imported {report.imported} task(s)" + (f" with {report.predictions} prediction(s)"
                                                          if report.predictions else ""))
     out.print(f"Push -> {report.server}, {where}: {', '.join(done)}; {report.already_there} already there",
               markup=False)
+    if report.duplicate_articles:
+        err.print(f"warning: {len(report.duplicate_articles)} article(s) are still in more than one task, each "
+                  "copy holding annotations or drafts (nothing was deleted): "
+                  + "; ".join(f"{a}: tasks {', '.join(map(str, ids))}" for a, ids in report.duplicate_articles.items()),
+                  markup=False)
     for who, queue in report.queues.items():
         out.print(f"  {who}: project {queue['project_id']} ({queue['title']}), {queue['assigned']} article(s) "
                   f"assigned, {queue['imported']} imported now", markup=False)
@@ -601,6 +608,12 @@ def pull_cli(
               f"annotation(s); {len(c.tasks_deleted)} task(s) deleted", markup=False)
     if c.deleted or c.tasks_deleted:
         out.print("  (deleted ones stay in the earlier snapshots in annotations/exports/)", markup=False)
+    if report.duplicate_articles:
+        err.print(f"warning: {len(report.duplicate_articles)} article(s) are in more than one task: "
+                  + "; ".join(f"{a} in tasks {', '.join(map(str, ids))}"
+                              for a, ids in list(report.duplicate_articles.items())[:5])
+                  + " (delete the extra tasks in Label Studio; `toolkit push` removes extra copies it made)",
+                  markup=False)
     for problem in report.adjudication_problems:
         err.print(f"warning: the adjudication of task {problem['task_id']} (annotation {problem['annotation_id']}, "
                   f"by {problem['adjudicator']}) is not gold: {'; '.join(problem['reasons'])}", markup=False)

@@ -9,6 +9,9 @@ keeps working).
 
 from __future__ import annotations
 
+import os
+import re
+
 
 class ToolkitError(Exception):
     """Base class of every error the toolkit raises deliberately."""
@@ -137,3 +140,20 @@ class ReleaseTampered(ReleaseError):
 
 class HubError(ReleaseError):
     """Publishing to the Hugging Face Hub failed (no token, refused, unreachable)."""
+
+
+# What may reach a message from outside and carry a credential: an error page that echoes the
+# request's Authorization header, a token, a URL with user:password in it.
+_SECRET_PATTERNS = re.compile(r"(?i)(authorization\s*[:=]\s*\S+(\s+\S+)?"
+                              r"|\b(token|bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"
+                              r"|(?<=//)[^/@\s:]+:[^/@\s]+(?=@))")
+_SECRET_ENVIRONMENT = ("LABEL_STUDIO_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """``text`` with the given secrets, the secrets of the environment and anything that looks
+    like a credential replaced by ``***``. Every message the toolkit prints goes through it."""
+    for secret in (*secrets, *(os.environ.get(name) for name in _SECRET_ENVIRONMENT)):
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return _SECRET_PATTERNS.sub("***", text)

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
+from urllib.parse import urlsplit, urlunsplit
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -34,6 +36,7 @@ from ..errors import (
     ServerTimeout,
     ServerUnreachable,
     StudioError,
+    redact,
 )
 from ..workspace import Workspace
 
@@ -42,12 +45,31 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Connection:
+    """Where the server is. ``url`` is fit to print (no ``user:password@``); ``http_url`` is what
+    requests go to, as the user gave it."""
     url: str
     token: str
     embedded: bool
+    http_url: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.http_url:
+            object.__setattr__(self, "http_url", self.url)
+        object.__setattr__(self, "url", public_url(self.url))
 
     def __repr__(self) -> str:
         return f"Connection(url={self.url!r}, token='***', embedded={self.embedded})"
+
+
+def public_url(url: str) -> str:
+    """A server URL without any ``user:password@`` part, fit to be printed or written down."""
+    parts = urlsplit(url)
+    if not (parts.username or parts.password):
+        return url
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def connect(workspace: Workspace) -> Connection:
@@ -57,7 +79,7 @@ def connect(workspace: Workspace) -> Connection:
     url = env_url or workspace.config.labelstudio.url
     if url:
         if not env_key:
-            raise ConfigError(f"a Label Studio URL is set ({url}) but LABEL_STUDIO_API_KEY is not",
+            raise ConfigError(f"a Label Studio URL is set ({public_url(url)}) but LABEL_STUDIO_API_KEY is not",
                               hint="export LABEL_STUDIO_API_KEY=<your token> (Account & Settings in Label Studio)")
         return Connection(url=url.rstrip("/"), token=env_key, embedded=False)
     if env_key:
@@ -89,17 +111,18 @@ class LabelStudioClient:
 
     def __init__(self, connection: Connection, *, timeout: float = 60.0, retries: int = 4,
                  backoff: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.url = connection.url
+        self.url = connection.url  # printable; requests go to connection.http_url
+        self._token = connection.token
         self.retries = retries
         self.backoff = backoff
         self._sleep = sleep
-        self.http = httpx.Client(base_url=connection.url, timeout=timeout,
+        self.http = httpx.Client(base_url=connection.http_url, timeout=timeout,
                                  headers={"Authorization": f"Token {connection.token}"})
         from label_studio_sdk import LabelStudio
 
         # max_retries=0: the SDK would retry a timed-out import and could create tasks twice;
         # retries are decided here, per call.
-        self.sdk = LabelStudio(base_url=connection.url, api_key=connection.token, httpx_client=self.http,
+        self.sdk = LabelStudio(base_url=connection.http_url, api_key=connection.token, httpx_client=self.http,
                                max_retries=0, timeout=timeout)
 
     def close(self) -> None:
@@ -113,7 +136,7 @@ class LabelStudioClient:
 
     # Error handling ---------------------------------------------------------------------
     def _fail(self, status: int | None, what: str, detail: str = "") -> LabelStudioError:
-        detail = f": {detail}" if detail else ""
+        detail = f": {redact(detail, self._token)}" if detail else ""
         if status in (401, 403):
             return AuthenticationFailed(
                 f"{self.url} refused the API token ({status}) while {what}",
@@ -232,7 +255,7 @@ class LabelStudioClient:
         browser (the admin API's user creation ignores the password and leaves the user outside
         the organisation). Returns the new user (id, email, active_organization)."""
         signup = self.invite_url()
-        with httpx.Client(base_url=self.url, timeout=self.http.timeout, follow_redirects=False) as browser:
+        with httpx.Client(base_url=self.http.base_url, timeout=self.http.timeout, follow_redirects=False) as browser:
             def request() -> httpx.Response:
                 browser.get(signup).raise_for_status()
                 return browser.post(signup, data={"csrfmiddlewaretoken": browser.cookies.get("csrftoken", ""),
@@ -250,7 +273,7 @@ class LabelStudioClient:
 
     def log_in(self, email: str, password: str) -> httpx.Client:
         """A browser-like session of ``email`` (the caller closes it); an error if the login fails."""
-        session = httpx.Client(base_url=self.url, timeout=self.http.timeout, follow_redirects=False)
+        session = httpx.Client(base_url=self.http.base_url, timeout=self.http.timeout, follow_redirects=False)
         try:
             session.get("/user/login/").raise_for_status()
             answer = session.post("/user/login/", data={"csrfmiddlewaretoken": session.cookies.get("csrftoken", ""),
@@ -264,6 +287,10 @@ class LabelStudioClient:
             raise AuthenticationFailed(f"{self.url} refused the login of {email}",
                                        hint="check the e-mail and password")
         return session
+
+    def delete_task(self, task_id: int) -> None:
+        """Delete one task (push uses it only for duplicates it made itself, never annotated)."""
+        self.call(f"deleting task {task_id}", lambda: self.http.delete(f"/api/tasks/{task_id}/").raise_for_status())
 
     def update_label_config(self, project_id: int, label_config: str) -> None:
         self.call(f"updating the labeling config of project {project_id}",
@@ -373,7 +400,6 @@ def _json(response: httpx.Response) -> Any:
 def _form_errors(page: str) -> list[str]:
     """The messages of a Django form that was sent back with errors."""
     import html
-    import re
 
     blocks = "".join(re.findall(r'<ul class="field_errors">(.*?)</ul>', page, re.S))
     return [html.unescape(item).strip() for item in re.findall(r"<li>([^<]+)</li>", blocks)]

@@ -22,7 +22,8 @@ QUEUE_PREFIX = "queue:"  # state keys of the annotators' own projects in assigne
 REVIEW_QUEUE_PREFIX = "review:"  # state keys of the adjudicators' own review projects
 
 __all__ = ["REVIEW_KEY", "REVIEW_ANNOTATORS_KEY", "QUEUE_PREFIX", "REVIEW_QUEUE_PREFIX", "titled", "server_key", "load_state", "save_project_id", "stored_project_id", "stored_review_project_id",
-           "save_review_project_id", "resolve_project", "save_queue_id", "stored_queue_ids", "iter_export_chunks", "server_article_ids"]
+           "save_review_project_id", "resolve_project", "save_queue_id", "stored_queue_ids", "iter_export_chunks", "server_article_ids",
+           "server_tasks_by_article"]
 
 
 def _state_path(ws: Workspace):
@@ -118,6 +119,24 @@ def iter_export_chunks(client: LabelStudioClient, project_id: int, chunk: int) -
 
 
 # Tasks ---------------------------------------------------------------------------------
+
+def server_tasks_by_article(client: LabelStudioClient, project_id: int, page_size: int) -> dict[str, list[dict[str, Any]]]:
+    """article_id -> the project's tasks that carry it (id and how many annotations and drafts
+    each has), in task-id order: more than one is a duplicate."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for _page, tasks, _total in client.iter_task_pages(
+            project_id, page_size=page_size, include="id,data,total_annotations,cancelled_annotations,drafts"):
+        for task in tasks:
+            article = (task.get("data") or {}).get("article_id")
+            if article:
+                found.setdefault(str(article), []).append({
+                    "id": int(task["id"]),
+                    "annotations": int(task.get("total_annotations") or 0) + int(task.get("cancelled_annotations") or 0),
+                    "drafts": len(task.get("drafts") or [])})
+    for tasks in found.values():
+        tasks.sort(key=lambda t: t["id"])
+    return found
+
 
 def server_article_ids(client: LabelStudioClient, project_id: int, page_size: int) -> set[str]:
     ids: set[str] = set()

@@ -30,7 +30,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow.parquet as pq
 
@@ -95,6 +94,9 @@ class PullReport:
     resumed_chunks: int = 0
     # Annotations last changed by an account other than their annotator (not independent votes).
     edits: list[dict[str, Any]] = field(default_factory=list)
+    # Articles present in more than one task of a project (article_id -> task ids): a duplicate
+    # import; `toolkit push` repairs those it made, the rest need a look.
+    duplicate_articles: dict[str, list[Any]] = field(default_factory=dict)
     # Adjudications (review project answers) that did not become gold, each with a link and why.
     adjudication_problems: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -116,15 +118,6 @@ def _paths(ws: Workspace) -> dict[str, Path]:
     return {"annotations": a / "annotations.parquet", "drafts": a / "drafts.parquet",
             "predictions": a / "predictions.parquet", "quarantine": a / "quarantine.jsonl",
             "report": a / "pull-report.json"}
-
-
-def _public_url(url: str) -> str:
-    """The server URL without any user:password part, fit to be written down."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 # Reading from the server, resumably ------------------------------------------------------
@@ -301,6 +294,8 @@ class _Sink:
         self.quarantined_now: set[int] = set()
         self.queue_owner: str | None = None  # whose queue is being read (assigned mode, adjudicators)
         self.review_project: int | None = None  # the review project being read, if it is one
+        self.project_id: int | None = None
+        self.tasks_of_article: dict[tuple[Any, str], list[Any]] = {}  # (project, article) -> task ids
         self.checker = RecordChecker(scheme, article_ids=article_ids(ws))
         self.previous, self.previous_tasks = _previous_state(ws, scheme)
         self.current: dict[int, tuple[str, str]] = {}
@@ -343,6 +338,8 @@ class _Sink:
         report.annotations += len(result.records) + sum(q["kind"] == "annotation" for q in result.quarantine)
         data = (task.get("data") or {}) if isinstance(task, dict) else {}
         text = data.get("text")
+        if isinstance(data.get("article_id"), str) and isinstance(task, dict):
+            self.tasks_of_article.setdefault((self.project_id, data["article_id"]), []).append(task.get("id"))
         valid = []
         for record in result.records:
             errors = self.checker.errors(record, text if isinstance(text, str) else None)
@@ -440,6 +437,8 @@ class _Sink:
                 changes.added.append(annotation_id)
             elif self.previous[annotation_id] != (updated, digest):
                 changes.changed.append(annotation_id)
+        report.duplicate_articles = {article: sorted(ids, key=str) for (_pid, article), ids
+                                     in sorted(self.tasks_of_article.items(), key=str) if len(ids) > 1}
         changes.added_quarantined = sorted(self.quarantined_now - set(self.previous) - self.previous_quarantined)
         changes.added = sorted(changes.added + changes.added_quarantined)
         changes.deleted = sorted(set(self.previous) - set(self.current))
@@ -482,7 +481,7 @@ def pull(workspace: Workspace, *, from_export: str | Path | None = None, progres
     client = client or client_for(workspace, conn)
     try:
         review_id = stored_review_project_id(workspace, conn)
-        report = PullReport(source={"kind": "server", "url": _public_url(conn.url)})
+        report = PullReport(source={"kind": "server", "url": conn.url})
         owners: dict[int, str | None] = {}
         if workspace.config.campaign.mode == "assigned":
             queues = stored_queue_ids(workspace, conn)
@@ -509,7 +508,7 @@ def pull(workspace: Workspace, *, from_export: str | Path | None = None, progres
         if review_queues:
             report.source["review_queues"] = review_queues
         chunk = min(max(chunk_size or workspace.config.labelstudio.page_size, 1), MAX_IDS_PER_REQUEST)
-        sink = _Sink(workspace, scheme, client.users(), report, server_url=_public_url(conn.url))
+        sink = _Sink(workspace, scheme, client.users(), report, server_url=conn.url)
         checkpoints: list[_Checkpoint] = []
         try:
             # The review project (`toolkit review`) is read with the main one: its answers are ground truth.
@@ -517,6 +516,7 @@ def pull(workspace: Workspace, *, from_export: str | Path | None = None, progres
                        **{pid: email for email, pid in review_queues.items()}}
             for pid, owner in [*owners.items(), *reviews.items()]:
                 sink.queue_owner, sink.review_project = owner, pid if pid in reviews else None
+                sink.project_id = pid
                 _read_project(workspace, conn, client, pid, chunk, report, progress, sink, checkpoints)
             sink.check_deletions(allow_deletions)
         except BaseException as exc:

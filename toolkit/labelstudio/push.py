@@ -19,7 +19,7 @@ from ..progress import NullProgress, Progress
 from ..scheme import Scheme, build_labeling_config, ensure_scheme_files_current
 from .assignment import assign, load_assignments, per_annotator, queue_title, save_assignments
 from .project import (QUEUE_PREFIX, iter_export_chunks, resolve_project, save_project_id, save_queue_id,
-                      server_article_ids)
+                      server_article_ids, server_tasks_by_article)
 from .guidelines import workspace_guidelines
 from .tasks import iter_tasks
 from ..workspace import Workspace
@@ -43,6 +43,10 @@ class PushReport:
     # The team settings push keeps on the project (overlap, guidelines) and which it changed.
     settings: dict[str, Any] = field(default_factory=dict)
     settings_changed: list[str] = field(default_factory=list)
+    # After an import whose outcome was unknown: extra copies removed, and articles still there
+    # more than once (each copy holding work, so none was deleted).
+    duplicates_removed: int = 0
+    duplicate_articles: dict[str, list[int]] = field(default_factory=dict)
     # [campaign] mode; in "assigned" mode, each annotator's queue project and what it got.
     mode: str = "shared"
     queues: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -184,7 +188,8 @@ def push(workspace: Workspace, *, dry_run: bool = False, force: bool = False, ch
                 report.queues[target.annotator] = {
                     "project_id": part.project_id, "title": target.title, "assigned": len(target.articles or ()),
                     "imported": part.imported, "already_there": part.already_there}
-            for name in ("already_there", "to_import", "imported", "predictions"):
+            report.duplicate_articles.update(part.duplicate_articles)
+            for name in ("already_there", "to_import", "imported", "predictions", "duplicates_removed"):
                 setattr(report, name, getattr(report, name) + getattr(part, name))
             report.created_project |= part.created_project
             report.config_changed |= part.config_changed
@@ -214,7 +219,11 @@ def _push_one(ws: Workspace, conn: Any, client: LabelStudioClient, target: _Targ
             removed = removed_values(project.get("label_config", ""), label_config)
             if removed:
                 report.removed_values_in_use = removed_values_in_use(client, int(project["id"]), removed, page_size)
-        existing = server_article_ids(client, int(project["id"]), page_size)
+        listing = server_tasks_by_article(client, int(project["id"]), page_size)
+        existing = set(listing)
+        if not dry_run and any(len(tasks) > 1 for tasks in listing.values()):
+            report.duplicates_removed, report.duplicate_articles = repair_duplicates(
+                client, int(project["id"]), page_size, listing)
     if report.removed_values_in_use and not force and not dry_run:
         used = "; ".join(f"{k} in {n} annotation(s)" for k, n in report.removed_values_in_use.items())
         raise PushRefused(f"the scheme removes values that annotations on {conn.url} still use: {used}",
@@ -238,12 +247,18 @@ def _push_one(ws: Workspace, conn: Any, client: LabelStudioClient, target: _Targ
     if report.settings_changed:
         apply_team_settings(client, int(report.project_id), target.settings)
     progress.start(local_new, "push" if target.annotator is None else f"push to {target.annotator}")
+    uncertain: list[int] = []
     for chunk in _chunks(ws, skip, chunk_size):
-        imported = _import_chunk(client, int(report.project_id), chunk, page_size, sleep)
+        imported = _import_chunk(client, int(report.project_id), chunk, page_size, sleep, uncertain)
         report.imported += imported
         report.predictions += sum(len(t.get("predictions") or []) for t in chunk)
         progress.advance(len(chunk))
     progress.finish()
+    if uncertain:
+        # An import whose answer was lost may have landed after all: make sure every article is
+        # there once, removing only extra copies without work in them.
+        removed, report.duplicate_articles = repair_duplicates(client, int(report.project_id), page_size)
+        report.duplicates_removed += removed
     return report
 
 
@@ -302,8 +317,10 @@ def _iter_new(ws: Workspace, existing: set[str]) -> Iterator[str]:
 
 
 def _import_chunk(client: LabelStudioClient, project_id: int, chunk: list[dict[str, Any]], page_size: int,
-                  sleep: Callable[[float], None]) -> int:
-    """Import one chunk; after a failure, import only what the server does not have yet."""
+                  sleep: Callable[[float], None], uncertain: list[int] | None = None) -> int:
+    """Import one chunk. After a failure whose outcome is unknown (a lost answer, a timeout), the
+    import may still reach the server later: wait for its articles to appear, and send again only
+    those that do not. ``uncertain`` collects how often that happened, for the duplicate check."""
     pending = chunk
     for attempt in range(client.retries + 1):
         try:
@@ -311,12 +328,51 @@ def _import_chunk(client: LabelStudioClient, project_id: int, chunk: list[dict[s
         except LabelStudioError as exc:
             if attempt == client.retries or not _transient(exc):
                 raise
-            sleep(client.backoff * 2 ** attempt)
-            on_server = server_article_ids(client, project_id, page_size)
-            pending = [t for t in pending if str(t["data"]["article_id"]) not in on_server]
+            if uncertain is not None:
+                uncertain.append(project_id)
+            pending = _still_missing(client, project_id, pending, page_size, sleep)
             if not pending:
                 return len(chunk)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+# How long to wait, in total, for an import whose answer was lost to show on the server.
+UNKNOWN_OUTCOME_WAIT = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def _still_missing(client: LabelStudioClient, project_id: int, pending: list[dict[str, Any]], page_size: int,
+                   sleep: Callable[[float], None]) -> list[dict[str, Any]]:
+    """The tasks of ``pending`` the server still lacks once the lost import had time to land."""
+    missing = pending
+    for pause in UNKNOWN_OUTCOME_WAIT:
+        sleep(pause)
+        on_server = server_article_ids(client, project_id, page_size)
+        missing = [t for t in pending if str(t["data"]["article_id"]) not in on_server]
+        if not missing:
+            break
+    return missing
+
+
+def repair_duplicates(client: LabelStudioClient, project_id: int, page_size: int,
+                      listing: dict[str, list[dict[str, Any]]] | None = None) -> tuple[int, dict[str, list[int]]]:
+    """Make every article appear once in the project: delete the extra tasks that carry no
+    annotation and no draft (copies a lost import answer made). Returns how many were deleted,
+    and the article ids still present more than once (their extra tasks hold work: nothing of
+    that is deleted, it is reported)."""
+    removed, left = 0, {}
+    listing = listing if listing is not None else server_tasks_by_article(client, project_id, page_size)
+    for article, tasks in listing.items():
+        if len(tasks) < 2:
+            continue
+        keep = next((t for t in tasks if t["annotations"] or t["drafts"]), tasks[0])
+        for task in tasks:
+            if task is not keep and not task["annotations"] and not task["drafts"]:
+                client.delete_task(task["id"])
+                removed += 1
+        remaining = [t["id"] for t in tasks if t is keep or t["annotations"] or t["drafts"]]
+        if len(remaining) > 1:
+            left[article] = remaining
+    return removed, left
 
 
 def _transient(exc: LabelStudioError) -> bool:

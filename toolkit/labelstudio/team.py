@@ -14,6 +14,7 @@ lists the e-mails, user ids and when each was added, never a password.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -156,6 +157,7 @@ class RoundStatus:
     annotations_left: int = 0
     rate_per_day: float | None = None
     edits: list[dict[str, Any]] = field(default_factory=list)
+    duplicate_articles: dict[str, list[Any]] = field(default_factory=dict)  # from the last pull
     pulled_at: str | None = None
 
     @property
@@ -236,6 +238,14 @@ def round_status(ws: Workspace, *, client: LabelStudioClient | None = None) -> R
             if who is not None and entry.get("kind") == "annotation":
                 per_person.setdefault(who, {"annotator": who, "submitted": 0, "skipped": 0, "quarantined": 0,
                                             "edited_by_others": 0, "lead_times": []})["quarantined"] += 1
+    pull_report = ws.annotations_dir / "pull-report.json"
+    if pull_report.exists():
+        with contextlib.suppress(ValueError, AttributeError):
+            status.duplicate_articles = json.loads(pull_report.read_text()).get("duplicate_articles") or {}
+    if status.duplicate_articles:
+        status.checks.append(Check("one task per article", False,
+                                   f"{len(status.duplicate_articles)} article(s) are in more than one task "
+                                   "(last pull): delete the extra tasks"))
     agreement_path = ws.annotations_dir / "agreement.json"
     detail = json.loads(agreement_path.read_text())["annotators_detail"] if agreement_path.exists() else {}
     for who, person in sorted(per_person.items(), key=lambda item: str(item[0])):
