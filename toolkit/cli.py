@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
@@ -42,8 +43,30 @@ annotators_app = typer.Typer(help="The people who label: accounts on the server,
                              no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(annotators_app, name="annotators")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Text from outside (file names, JSON values, server answers) reaches the terminal in messages.
+# Control characters in it could draw colours, move the cursor or start a fake "error:" line, so
+# the consoles show every control character but newline and tab escaped, and `safe_line` escapes
+# newlines too in what is one line by design.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_OR_NEWLINE = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return repr(match.group())[1:-1]
+
+
+def safe_line(text: object) -> str:
+    """One line of output: every control character escaped, newlines included."""
+    return _CONTROL_OR_NEWLINE.sub(_escape, str(text))
+
+
+class _SafeConsole(Console):
+    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        super().print(*(_CONTROL.sub(_escape, o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
+out = _SafeConsole(highlight=False, soft_wrap=True)
+err = _SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,9 +99,12 @@ def handle_errors(func: F) -> F:
         except ToolkitError as exc:
             if _state().debug:
                 raise
-            err.print(f"error: {redact(exc.message)}", markup=False)
+            # Only the first line of a message starts at the margin: a file name with a newline in
+            # it cannot print a line of its own that looks like the toolkit's.
+            first, *rest = redact(exc.message).split("\n")
+            err.print(f"error: {first}" + "".join(f"\n  {line.lstrip()}" for line in rest), markup=False)
             if exc.hint:
-                err.print(f"hint: {redact(exc.hint)}", markup=False)
+                err.print(f"hint: {safe_line(redact(exc.hint))}", markup=False)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted; nothing was left half-written", markup=False)
@@ -204,12 +230,12 @@ def _print_ingest_summary(report: Any, ws: Workspace) -> None:
     if report.rejected:
         out.print("Rejected:", markup=False)
         for rejection in report.rejected[:20]:
-            out.print(f"  [{rejection.reason}] {rejection.message}", markup=False)
+            out.print(f"  [{rejection.reason}] {safe_line(rejection.message)}", markup=False)
         if len(report.rejected) > 20:
             out.print(f"  ... and {len(report.rejected) - 20} more", markup=False)
     if report.warnings:
-        out.print(f"Warnings: {len(report.warnings)} (first: {report.warnings[0]['source']}: "
-                  f"{report.warnings[0]['warning']})", markup=False)
+        out.print(f"Warnings: {len(report.warnings)} (first: {safe_line(report.warnings[0]['source'])}: "
+                  f"{safe_line(report.warnings[0]['warning'])})", markup=False)
     out.print(f"Full report: {ws.relative(ws.ingest_report_path)}", markup=False)
 
 
