@@ -122,3 +122,25 @@ def test_a_password_in_the_server_url_is_never_printed(ls_workspace, monkeypatch
     result = CliRunner().invoke(app, ["--workspace", str(ls_workspace.root), "push"])
     assert result.exit_code == 1 and "127.0.0.1:9" in result.output
     assert "hunter2-secret" not in result.output
+
+
+def test_pull_removes_the_export_files_it_made_on_a_server_whose_data_it_owns(ls_workspace, label_studio,
+                                                                             monkeypatch):
+    import importlib
+
+    pull_module = importlib.import_module("toolkit.labelstudio.pull")
+    prepare(ls_workspace)
+    project_id = push(ls_workspace).project_id
+    export_dir = label_studio.data_dir / "export"
+    export_dir.mkdir(exist_ok=True)
+    someone_elses = export_dir / f"project-{project_id}-at-2020-01-01-00-00-aaaaaaaa.json"
+    someone_elses.write_text("[]")
+    import os
+
+    os.utime(someone_elses, (0, 0))  # made long before this pull: not ours to remove
+    before = set(export_dir.iterdir())
+    # The embedded server's data folder is the workspace's; here the test server's stands in for it.
+    monkeypatch.setattr(pull_module, "_server_export_dir", lambda ws, conn: export_dir)
+    report = pull(ls_workspace)
+    assert report.server_exports_removed >= 1
+    assert set(export_dir.iterdir()) == before and someone_elses.exists()
