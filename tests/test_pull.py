@@ -272,3 +272,37 @@ def test_from_export_gzipped(project, tmp_path):
     gz.write_bytes(gzip.compress(exported.read_bytes()))
     report = pull(project.ws, from_export=gz)
     assert report.annotations == 5 and report.valid == 5
+
+
+def test_a_resumed_pull_reads_again_the_chunks_that_changed_meanwhile(project, monkeypatch):
+    """Interrupted after the first chunk; then an annotation is added to, and another edited in,
+    that chunk on the server. The resumed pull must not return the old chunk as current."""
+    ws = project.ws
+    real = LabelStudioClient.export_tasks
+    calls = []
+
+    def die_after_first_chunk(self, project_id, ids):
+        calls.append(ids)
+        if len(calls) > 1:
+            raise ServerUnreachable("simulated: the connection dropped")
+        return real(self, project_id, ids)
+
+    monkeypatch.setattr(LabelStudioClient, "export_tasks", die_after_first_chunk)
+    with pytest.raises(ServerUnreachable):
+        pull(ws, chunk_size=2)
+    monkeypatch.setattr(LabelStudioClient, "export_tasks", real)
+    first_chunk = set(calls[0])
+    # alice's annotations, by task: one of them is on a task of the chunk already read
+    alice_on = {project.task["Knife-wielding"]["id"]: project.seed_alice, project.task["Market"]["id"]: project.emoji,
+                project.task["Gunmen"]["id"]: project.ground_truth}
+    task_id = min(first_chunk & set(alice_on))
+    task = next(t for t in project.task.values() if t["id"] == task_id)
+    added = project.annotate(task, project.bob, [choice("Armed Assault")])
+    import time
+
+    time.sleep(1)
+    project.client.sdk.annotations.update(id=alice_on[task_id], result=[choice("Hijacking")])
+    report = pull(ws, chunk_size=2)
+    assert report.stale_chunks_reread == 1 and report.resumed_chunks == 0
+    rows = {r["annotation_id"]: r for r in pq.read_table(ws.annotations_dir / "annotations.parquet").to_pylist()}
+    assert added in rows and rows[alice_on[task_id]]["event_type"] == "Hijacking"

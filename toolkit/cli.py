@@ -609,8 +609,10 @@ def pull_cli(
                 f" queues {', '.join(f'{who} ({pid})' for who, pid in source.get('queues', {}).items())}")
     where = source.get("url", "") + projects if source["kind"] == "server" \
         else source["file"]
-    out.print(f"Pull <- {where}" + (f" (resumed, {report.resumed_chunks} chunk(s) already read)"
-                                   if report.resumed_chunks else ""), markup=False)
+    resumed = (f" (resumed: {report.resumed_chunks} chunk(s) read before and unchanged on the server"
+               + (f", {report.stale_chunks_reread} changed since and read again" if report.stale_chunks_reread else "")
+               + ")") if report.resumed_chunks or report.stale_chunks_reread else ""
+    out.print(f"Pull <- {where}{resumed}", markup=False)
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(justify="right")

@@ -93,6 +93,8 @@ class PullReport:
     offsets: dict[str, int] = field(default_factory=dict)
     changes: Changes = field(default_factory=Changes)
     resumed_chunks: int = 0
+    # Chunks of an interrupted pull that had changed on the server since, and were read again.
+    stale_chunks_reread: int = 0
     # Annotations last changed by an account other than their annotator (not independent votes).
     edits: list[dict[str, Any]] = field(default_factory=list)
     # Export files the server wrote for this pull and the toolkit removed (embedded server only).
@@ -154,11 +156,41 @@ class _Checkpoint:
         self.done.append(start)
         atomicio.write_json(self.meta, {"key": self.key, "done": self.done})
 
+    def forget(self, starts: list[int]) -> None:
+        """Drop chunks that must be read again."""
+        self.done = [s for s in self.done if s not in starts]
+        atomicio.write_json(self.meta, {"key": self.key, "done": self.done})
+
     def load(self, start: int) -> list[dict[str, Any]]:
         return json.loads(gzip.decompress(self.chunk_path(start).read_bytes()))
 
     def discard(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _fingerprint(task: dict[str, Any]) -> tuple[Any, ...]:
+    """What changes on a task when an annotation is made, edited, skipped or deleted: Label Studio
+    moves the task's updated_at and its counts."""
+    updated = task.get("updated_at")
+    with contextlib.suppress(TypeError, ValueError):
+        updated = dt.datetime.fromisoformat(str(updated).replace("Z", "+00:00"))
+    return (updated, int(task.get("total_annotations") or 0), int(task.get("cancelled_annotations") or 0))
+
+
+def _stale_chunks(client: LabelStudioClient, project_id: int, checkpoint: "_Checkpoint", chunk: int,
+                  page_size: int) -> list[int]:
+    """Checkpointed chunks whose tasks differ from the server's now (one cheap listing)."""
+    now: dict[int, tuple[Any, ...]] = {}
+    for _page, tasks, _total in client.iter_task_pages(
+            project_id, page_size=page_size, include="id,updated_at,total_annotations,cancelled_annotations"):
+        now.update({int(t["id"]): _fingerprint(t) for t in tasks})
+    stale = []
+    for start in checkpoint.done:
+        then = {int(t["id"]): _fingerprint(t) for t in checkpoint.load(start)}
+        current = {i: f for i, f in now.items() if start <= i < start + chunk}
+        if then != current:
+            stale.append(start)
+    return stale
 
 
 def _with_predictions(task: dict[str, Any], predictions: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -180,6 +212,12 @@ def _read_project(ws: Workspace, conn: Connection, client: LabelStudioClient, pr
            "chunk": chunk}
     checkpoint = _Checkpoint(ws, key)
     checkpoints.append(checkpoint)
+    if checkpoint.done:
+        # The chunks read before the interruption may have changed on the server since (a new
+        # annotation, an edit, a deletion): each is kept only if every task in it is as it was.
+        stale = _stale_chunks(client, project_id, checkpoint, chunk, ws.config.labelstudio.page_size)
+        checkpoint.forget(stale)
+        report.stale_chunks_reread += len(stale)
     report.resumed_chunks += len(checkpoint.done)
     predictions = ({int(p["id"]): p for p in client.predictions(project_id)}
                    if client.has_predictions(project_id) else {})
