@@ -168,3 +168,55 @@ def test_a_task_with_a_null_id_is_no_crash(workspace):
     assert report.tasks == 1 and report.annotations == report.valid + sum(
         1 for line in (workspace.annotations_dir / "quarantine.jsonl").read_text().splitlines()
         if json.loads(line)["kind"] == "annotation")
+
+
+KILL_MID_COMMIT = """
+import os, signal, sys
+from pathlib import Path
+import toolkit.journal as journal
+from toolkit.workspace import Workspace
+from toolkit.labelstudio import pull
+
+real, done = os.replace, []
+
+def die_before(src, dst):
+    if len(done) == int(sys.argv[3]):
+        os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no finally: as a kill -9 does
+    real(src, dst)
+    done.append(dst)
+
+journal.os.replace = die_before
+pull(Workspace(Path(sys.argv[1])), from_export=sys.argv[2])
+"""
+
+
+@pytest.mark.parametrize("renames_done", [0, 1, 3])
+def test_a_pull_killed_during_its_commit_is_all_or_nothing(pulled, renames_done):
+    # renames_done: the journal's own rename, then the files'; 0 = killed before the commit began
+    """SIGKILL after some of the renames: the next command finishes the commit (or, killed
+    before the journal, nothing changed); never a mix of old and new files."""
+    import os
+    import subprocess
+    import sys
+
+    ws, data = pulled
+    names = ["annotations.parquet", "drafts.parquet", "predictions.parquet", "quarantine.jsonl", "pull-report.json"]
+    before = {n: (ws.annotations_dir / n).read_bytes() for n in names}
+    export = ws.root / "more.json"
+    export.write_text(json.dumps([_task(data, 1, [_annotation(10 + n, n) for n in (1, 2, 3, 4)])]))
+    script = ws.root / "kill.py"
+    script.write_text(KILL_MID_COMMIT)
+    run = subprocess.run([sys.executable, str(script), str(ws.root), str(export), str(renames_done)],
+                         env={**os.environ, "PYTHONPATH": str(ws.root.parent.parent)}, capture_output=True)
+    assert run.returncode == -9, run.stderr.decode()[-2000:]
+    result = _cli(ws, "validate")  # any command: it finishes or drops the interrupted commit first
+    assert "Traceback" not in result.output
+    after = {n: (ws.annotations_dir / n).read_bytes() for n in names}
+    index = json.loads((ws.annotations_dir / "exports" / "index.json").read_text())
+    snapshots = sorted((ws.annotations_dir / "exports").glob("*.jsonl.gz"))
+    if renames_done == 0:
+        assert after == before and len(index) == len(snapshots) == 1
+    else:
+        assert len(_rows(ws)) == 4 and all(after[n] != before[n] for n in ("annotations.parquet", "pull-report.json"))
+        assert len(index) == len(snapshots) == 2 and not (snapshots[-1].stat().st_mode & 0o222)
+    assert not list(ws.annotations_dir.rglob(".*.aside")) and not (ws.annotations_dir / ".commit-journal.json").exists()

@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "toolkit"
 # Lower first. The validation stage sits below the Label Studio stage: pull validates what
 # it reads, and validation needs nothing from the server side.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("shared", {"toolkit.version", "toolkit.errors", "toolkit.progress", "toolkit.atomicio", "toolkit.config",
+    ("shared", {"toolkit.version", "toolkit.errors", "toolkit.progress", "toolkit.atomicio", "toolkit.journal", "toolkit.config",
                 "toolkit.parquetio", "toolkit.workspace", "toolkit.articles"}),
     ("scheme", {"toolkit.scheme"}),
     ("ingest", {"toolkit.ingest"}),

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .version import __version__
+from . import journal
 from .errors import ToolkitError, redact
 from .workspace import Workspace
 
@@ -77,7 +78,11 @@ class State:
         self.debug = debug
 
     def workspace(self) -> Workspace:
-        return Workspace.find(self.workspace_dir)
+        ws = Workspace.find(self.workspace_dir)
+        # A command killed in the middle of replacing files that belong together is finished
+        # (or undone) before anything reads them.
+        journal.recover(ws.annotations_dir)
+        return ws
 
 
 # Set by the top-level callback on every invocation. (Typer >= 0.29 vendors its own click, so

@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import gzip
 import json
+import os
 import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,8 +35,7 @@ from typing import Any, Iterator
 
 import pyarrow.parquet as pq
 
-from .. import atomicio
-from .. import parquetio
+from .. import atomicio, journal, parquetio
 from ..config import MAX_IDS_PER_REQUEST
 from ..errors import InputNotFound, ProjectNotFound, PullIncomplete, PullRefused
 from .client import Connection, LabelStudioClient, client_for, connect
@@ -283,11 +283,6 @@ def _index(ws: Workspace) -> list[dict[str, Any]]:
     return json.loads(path.read_text()) if path.exists() else []
 
 
-def _record_snapshot(ws: Workspace, entry: dict[str, Any]) -> None:
-    entries = _index(ws) + [entry]
-    atomicio.write_json(_exports_dir(ws) / "index.json", entries)
-
-
 # Normalising and writing -----------------------------------------------------------------
 
 def _previous_state(ws: Workspace, scheme: Scheme) -> tuple[dict[int, tuple[str, str]], set[int] | None]:
@@ -345,9 +340,11 @@ class _Sink:
         self.quarantine_types: dict[str, int] = {}
         self.count = 0
         self.stack = contextlib.ExitStack()
-        paths = _paths(ws)
-        tmp = {name: self.stack.enter_context(atomicio.atomic_path(path)) for name, path in paths.items()
-               if name != "report"}
+        # Every output is written aside, then all are moved into place together (``journal``).
+        self.snapshot_path = _new_snapshot_path(ws)
+        self.targets = {**_paths(ws), "snapshot": self.snapshot_path, "index": _exports_dir(ws) / "index.json"}
+        tmp = {name: journal.aside(path) for name, path in self.targets.items()}
+        self.aside = tmp
         self.writers = {
             "annotations": parquetio.RowWriter(pq.ParquetWriter(tmp["annotations"], records_arrow_schema(scheme)),
                                                lambda rows: records_to_table(rows, scheme), _BATCH),
@@ -358,10 +355,7 @@ class _Sink:
                 lambda rows: predictions_to_table(rows, scheme), _BATCH),
         }
         self.quarantine = self.stack.enter_context(open(tmp["quarantine"], "w", encoding="utf-8"))
-        # Entered last so that it is renamed first: the raw snapshot lands before anything else.
-        self.snapshot_path = _new_snapshot_path(ws)
-        snapshot_tmp = self.stack.enter_context(atomicio.atomic_path(self.snapshot_path))
-        self.snapshot_raw = self.stack.enter_context(open(snapshot_tmp, "wb"))
+        self.snapshot_raw = self.stack.enter_context(open(tmp["snapshot"], "wb"))
         self.snapshot = self.stack.enter_context(
             gzip.GzipFile(fileobj=self.snapshot_raw, mode="wb", mtime=0, compresslevel=6))
 
@@ -465,11 +459,14 @@ class _Sink:
                  "run `toolkit pull --allow-deletions` (earlier snapshots in annotations/exports/ keep them)")
 
     def commit(self) -> None:
+        """Move every output into place together: all of them or, after a crash before the
+        journal, none (see ``toolkit.journal``)."""
         report = self.report
         for writer in self.writers.values():
             writer.close()
         self.snapshot.close()
         self.snapshot_raw.flush()
+        self.stack.close()
         report.offsets = self.offsets.to_dict()
         report.quarantined_by_type = dict(sorted(self.quarantine_types.items()))
         changes = report.changes
@@ -484,19 +481,29 @@ class _Sink:
         changes.added = sorted(changes.added + changes.added_quarantined)
         changes.deleted = sorted(set(self.previous) - set(self.current))
         changes.tasks_deleted = sorted(self.previous_tasks - self.task_ids) if self.previous_tasks is not None else []
-        self.stack.close()  # renames: snapshot first, then the other files
-        with contextlib.suppress(OSError):
-            self.snapshot_path.chmod(0o444)  # immutable: a snapshot is evidence
+        aside = self.aside
         report.snapshot = self.ws.relative(self.snapshot_path)
-        report.snapshot_sha256 = atomicio.sha256_file(self.snapshot_path)
-        _record_snapshot(self.ws, {
-            "file": self.snapshot_path.name, "sha256": report.snapshot_sha256,
-            "bytes": self.snapshot_path.stat().st_size, "tasks": self.count, "annotations": report.annotations,
-            "source": report.source, "pulled_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
-        atomicio.write_json(_paths(self.ws)["report"], report.to_dict())
+        report.snapshot_sha256 = atomicio.sha256_file(aside["snapshot"])
+        entry = {"file": self.snapshot_path.name, "sha256": report.snapshot_sha256,
+                 "bytes": aside["snapshot"].stat().st_size, "tasks": self.count, "annotations": report.annotations,
+                 "source": report.source, "pulled_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        # Strict JSON (no NaN): what is written here is read by other programs.
+        aside["index"].write_text(json.dumps(_index(self.ws) + [entry], indent=2, ensure_ascii=False,
+                                             allow_nan=False) + "\n", encoding="utf-8")
+        aside["report"].write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str,
+                                              allow_nan=False) + "\n", encoding="utf-8")
+        aside["snapshot"].chmod(0o444)  # immutable: a snapshot is evidence (a rename keeps the mode)
+        for path in aside.values():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+        # The snapshot first: the raw evidence lands before what was derived from it.
+        order = ["snapshot", "index", "annotations", "drafts", "predictions", "quarantine", "report"]
+        journal.commit(self.ws.annotations_dir, [(aside[name], self.targets[name]) for name in order])
 
     def abort(self, exc: BaseException) -> None:
         self.stack.__exit__(type(exc), exc, exc.__traceback__)
+        for path in self.aside.values():
+            path.unlink(missing_ok=True)
 
 
 def _ts(value: Any) -> Any:
@@ -514,6 +521,7 @@ def pull(workspace: Workspace, *, from_export: str | Path | None = None, progres
          allow_deletions: bool = False) -> PullReport:
     """Pull every task and annotation (from the server, or from an export file) into annotations/."""
     progress = progress or NullProgress()
+    journal.recover(workspace.annotations_dir)
     scheme = Scheme.load(workspace.scheme_path)
     if from_export is not None:
         return _pull_from_export(workspace, scheme, Path(from_export), progress, allow_deletions)

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator
 import jsonschema
 import pyarrow.parquet as pq
 
-from .. import atomicio, parquetio
+from .. import atomicio, journal, parquetio
 from ..articles import article_ids, article_texts
 from ..errors import InputError, InputNotFound
 from ..scheme import ChoiceField, Scheme, SpanField, ensure_scheme_files_current
@@ -68,6 +68,7 @@ def validate_workspace(ws: Workspace) -> Report:
     """Re-validate every record of the workspace and move records in or out of quarantine."""
     from .normalise import records_to_table
 
+    journal.recover(ws.annotations_dir)  # a pull killed mid-commit is finished first
     ensure_scheme_files_current(ws.schemas_dir)
     scheme = Scheme.load(ws.scheme_path)
     schema = json.loads((ws.schemas_dir / "annotation.schema.json").read_text(encoding="utf-8"))
