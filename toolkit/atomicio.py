@@ -2,6 +2,10 @@
 
 A reader (or a crash) never sees a half-written file: either the old file or the
 complete new one is there. Used for every file the toolkit produces.
+
+Every JSON the toolkit writes is strict JSON (``strict_json``, ``write_json``): a NaN or
+infinite number is an error naming the file and the key (or, in a file that keeps input as it
+came, the string ``"NaN"``), never the bare ``NaN`` that other readers refuse.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -61,8 +66,66 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
-    """Write ``data`` as stable, human-readable JSON (sorted keys off: order is meaningful)."""
-    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """Write ``data`` as stable, human-readable, strict JSON (sorted keys off: order is meaningful).
+
+    A NaN or infinite number is an ``OutputError`` naming the file and the key, and nothing is written.
+    """
+    write_text(path, strict_json(data, where=path) + "\n")
+
+
+def strict_json(data: Any, *, where: str | os.PathLike[str], indent: int | None = 2,
+                non_finite: str = "error", **options: Any) -> str:
+    """``data`` as strict JSON (RFC 8259), for every JSON or JSON Lines file the toolkit writes.
+
+    Python's ``json`` writes NaN and infinities as the bare words ``NaN`` and ``Infinity``,
+    which other JSON readers refuse. By default (``non_finite="error"``) they are an
+    ``OutputError`` naming ``where`` (the file) and the key path of the number; a file that
+    keeps input as it came (a snapshot, the quarantine) passes ``non_finite="string"`` to write
+    them as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` instead. ``options`` go
+    to ``json.dumps`` (``separators``, ``default``...).
+    """
+    try:
+        return json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False, **options)
+    except ValueError:
+        found = non_finite_number(data)
+        if found is None:  # another ValueError (a circular reference)
+            raise
+    if non_finite == "string":
+        return json.dumps(_non_finite_as_text(data), indent=indent, ensure_ascii=False, allow_nan=False, **options)
+    key, value = found
+    raise OutputError(f"cannot write {where}: {key} is {value}, which is not a number JSON can hold",
+                      hint="a NaN or infinite number reached the output: find where it came from (the "
+                           "input or the setting named above) and give a finite number")
+
+
+def _non_finite_as_text(data: Any) -> Any:
+    if isinstance(data, float) and not math.isfinite(data):
+        return "NaN" if math.isnan(data) else ("Infinity" if data > 0 else "-Infinity")
+    if isinstance(data, dict):
+        return {_non_finite_as_text(key): _non_finite_as_text(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_non_finite_as_text(value) for value in data]
+    return data
+
+
+def non_finite_number(data: Any, path: str = "") -> tuple[str, float] | None:
+    """The key path (``a.b[2]["c d"]``) and value of the first NaN or infinite number in ``data``."""
+    if isinstance(data, float):
+        return None if math.isfinite(data) else (path or "the value", data)
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, float) and not math.isfinite(key):
+                return (f"{path or 'the value'} (a key)", key)
+            step = f".{key}" if isinstance(key, str) and key.isidentifier() else f"[{json.dumps(str(key))}]"
+            found = non_finite_number(value, (path + step).lstrip("."))
+            if found:
+                return found
+    elif isinstance(data, (list, tuple)):
+        for i, value in enumerate(data):
+            found = non_finite_number(value, f"{path}[{i}]")
+            if found:
+                return found
+    return None
 
 
 def file_entry(path: str | os.PathLike[str]) -> dict[str, Any]:

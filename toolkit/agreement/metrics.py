@@ -19,7 +19,8 @@ saved it last). For each field of the scheme:
 - spans: pairwise exact-match and overlap F1, per label and micro/macro overall, a
   chance-corrected alpha over tokens (or characters, without the texts) and the label
   confusion between annotators;
-- per annotator: tasks, cancellations, edits by others, median lead time, agreement with the
+- per annotator: tasks, cancellations, edits by others, median lead time (a NaN or infinite
+  lead time is left out of it and counted in ``lead_times_not_finite``), agreement with the
   others and with the gold result;
 - per pair of annotators (``pairs``), on the articles both labelled: observed agreement and
   Cohen's kappa (single choices), mean Jaccard (multiple choices), exact-match rate and mean
@@ -406,7 +407,8 @@ class _Data:
 def _collect(records: Iterable[Mapping[str, Any]]) -> _Data:
     votes: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     people: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"tasks_done": 0, "cancelled": 0, "ground_truth": 0, "edited_by_others": 0, "lead_times": []})
+        lambda: {"tasks_done": 0, "cancelled": 0, "ground_truth": 0, "edited_by_others": 0, "lead_times": [],
+                 "lead_times_not_finite": 0})
     counts = Counter()
     edits = []
     tracked = False
@@ -434,7 +436,11 @@ def _collect(records: Iterable[Mapping[str, Any]]) -> _Data:
         person = people[who]
         person["tasks_done"] += 1
         if record.get("lead_time") is not None:
-            person["lead_times"].append(float(record["lead_time"]))
+            lead_time = float(record["lead_time"])
+            if math.isfinite(lead_time):
+                person["lead_times"].append(lead_time)
+            else:  # a NaN or infinite time says nothing about how long it took: left out, counted
+                person["lead_times_not_finite"] += 1
         earlier = votes[record["article_id"]].get(who)
         if earlier is not None:
             counts["repeats"] += 1
@@ -914,6 +920,7 @@ def compute_agreement(records: Iterable[Mapping[str, Any]], scheme: Scheme, *,
             "tasks_done": person["tasks_done"], "cancelled": person["cancelled"],
             "ground_truth": person["ground_truth"], "edited_by_others": person["edited_by_others"],
             "median_lead_time": statistics.median(person["lead_times"]) if person["lead_times"] else None,
+            "lead_times_not_finite": person["lead_times_not_finite"],
             "articles_shared": shared[who],
             "agreement": tally.entries(who, "no spans on the articles shared with others"),
             "gold": gold_tally.entries(who, "no spans on the articles with a gold result")
@@ -940,6 +947,7 @@ def compute_agreement(records: Iterable[Mapping[str, Any]], scheme: Scheme, *,
         "ground_truth_excluded": data.ground_truth,
         "edited_by_other_excluded": data.edited,
         "repeats_ignored": data.repeats,
+        "lead_times_not_finite": sum(p["lead_times_not_finite"] for p in data.people.values()),
         "articles": len(data.articles),
         "articles_multi": sum(1 for by in data.votes.values() if len(by) >= 2),
         "annotators": len({w for by in data.votes.values() for w in by}),

@@ -11,6 +11,7 @@ article, by the ``[gold]`` policy).
 from __future__ import annotations
 
 import json
+import math
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +19,9 @@ from typing import Any
 
 from .. import atomicio
 from .metrics import compute_agreement
-from ..errors import InputNotFound
+from ..errors import InputError, InputNotFound
 from .gold import GoldPolicy, compute_gold, gold_table
-from ..scheme import ChoiceField, Scheme, SpanField
+from ..scheme import ChoiceField, NumberField, Scheme, SpanField
 from ..articles import article_texts
 from ..validation import iter_parquet_records
 from ..workspace import Workspace
@@ -58,6 +59,23 @@ def overlap_warning(ws: Workspace, min_annotations: int) -> str | None:
     return None
 
 
+def check_finite_answers(records: list[dict[str, Any]], scheme: Scheme, source: str) -> None:
+    """A NaN or infinite number answer is an error: it has no place in a median or an alpha,
+    and leaving it out quietly would change the figures. (Validation quarantines such records;
+    this guards a file that did not pass through it.)"""
+    numbers = [f.name for f in scheme.fields if isinstance(f, NumberField)]
+    for record in records:
+        if record.get("was_cancelled"):
+            continue
+        for name in numbers:
+            value = record.get(name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InputError(f"{source}: annotation {record.get('annotation_id')} (task {record.get('task_id')}, "
+                                 f"article {record.get('article_id')}) has {name} = {value}, not a finite number",
+                                 hint="run `toolkit validate` to move it to quarantine, or correct it in Label Studio "
+                                      "and `toolkit pull` again")
+
+
 def agree(ws: Workspace) -> AgreeReport:
     path = ws.annotations_dir / "annotations.parquet"
     if not path.exists():
@@ -66,6 +84,7 @@ def agree(ws: Workspace) -> AgreeReport:
     cfg = ws.config.gold
     policy = GoldPolicy(min_annotations=cfg.min_annotations, numbers=cfg.numbers, span_min_agree=cfg.span_min_agree)
     records = list(iter_parquet_records(path, scheme))
+    check_finite_answers(records, scheme, ws.relative(path))
     gold_rows = compute_gold(records, scheme, policy)
     texts = article_texts(ws, {r["article_id"] for r in records})
     agreement = compute_agreement(records, scheme, gold={g["article_id"]: g for g in gold_rows}, texts=texts,
@@ -178,6 +197,9 @@ def render_markdown(agreement: dict[str, Any], scheme: Scheme) -> str:
             for f, m in gold.items() if isinstance(m, dict))
         lines.append(f"| {who} | {detail.get('tasks_done')} | {detail.get('cancelled')} | "
                      f"{detail.get('edited_by_others', 0)} | {detail.get('median_lead_time')} | {gold_text} |")
+    if agreement.get("lead_times_not_finite"):
+        lines += ["", (f"{agreement['lead_times_not_finite']} lead time(s) that were not finite numbers (NaN or "
+                       "infinite) are left out of the medians.")]
     lines += ["", "## Edits by another account", "", _edits_summary(agreement)]
     if edits:
         lines += ["", "| task | article | annotation | annotator (author) | edited by | updated at |",

@@ -10,7 +10,8 @@ CoNLL, manifest), built aside and renamed into place only when complete.
 - ``conll``: tokens, BIO tags and CoNLL text of the ``ner`` config;
 - ``card``: the dataset card, the datasheet and the plots; ``croissant``: Croissant metadata;
 - ``changelog``: the row-level diff against the previous release;
-- ``verify``: checking a release against its manifest, and ``load`` (verify, then load);
+- ``verify``: checking a release against its manifest (regular files only, every one inside the
+  release and listed), and ``load`` (verify, then load);
 - ``hub``: publishing a verified release to the Hugging Face Hub.
 
 Names are imported on first use, so ``toolkit verify`` does not pay for what ``release`` needs.

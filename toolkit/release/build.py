@@ -17,7 +17,10 @@ How it is made safe:
   written, fsynced and checksummed; a crash leaves at most a hidden temporary folder, which
   the next release removes;
 - ``releases/.lock`` (an exclusive ``flock``) keeps two releases from interleaving;
-- an existing version is never overwritten, and a version must be greater than the latest.
+- an existing version is never overwritten, and a version must be greater than the latest
+  (each part at most ``MAX_VERSION_PART``: a huge version would leave none greater for the next);
+- every JSON file is strict JSON (``atomicio.write_json``), and the inputs are checked
+  first: split ratios and gold numbers must be finite.
 
 The data files (inputs, split plan, features, the streaming write) are made by ``data``;
 the changelog by ``changelog``; the card, datasheet and Croissant metadata by ``card`` and
@@ -43,9 +46,8 @@ from typing import Any, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from .. import atomicio
+from .. import atomicio, parquetio
 from ..version import __version__
 from . import changelog, data as releasedata
 from ..errors import (ReleaseError, ReleaseExists, ReleaseLocked, ToolkitError, VersionError)
@@ -58,8 +60,11 @@ __all__ = ["MANIFEST", "ReleaseReport", "parse_version", "list_releases", "propo
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"
-_VERSION = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
-_TMP = re.compile(r"^\.v\d+\.\d+\.\d+\.tmp-\d+$")
+_VERSION = re.compile(r"v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")  # fullmatch; ASCII digits
+# Each part of a version stays below a million: a version such as 99999999999999999999999.0.0
+# would otherwise be accepted and leave no greater version for any later release.
+MAX_VERSION_PART = 999_999
+_TMP = re.compile(r"\.v[0-9]+\.[0-9]+\.[0-9]+\.tmp-[0-9]+")  # fullmatch
 # What a release may contain: data and documentation, never code or pickles.
 ALLOWED_SUFFIXES = frozenset({".parquet", ".md", ".json", ".txt", ".png"})
 
@@ -68,11 +73,28 @@ ALLOWED_SUFFIXES = frozenset({".parquet", ".md", ".json", ".txt", ".png"})
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
-    match = _VERSION.match(text.strip())
+    """``(major, minor, patch)`` of ``X.Y.Z`` or ``vX.Y.Z``, each part at most ``MAX_VERSION_PART``."""
+    shown = repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+    match = _VERSION.fullmatch(text.strip())
     if not match:
-        raise VersionError(f"{text!r} is not a semantic version",
+        raise VersionError(f"{shown} is not a semantic version",
                            hint="give MAJOR.MINOR.PATCH, e.g. 1.2.0, or leave it out to get a proposal")
+    # Compared as text first: int() of thousands of digits is refused (and slow) in Python.
+    if any(len(part) > len(str(MAX_VERSION_PART)) or int(part) > MAX_VERSION_PART for part in match.groups()):
+        raise VersionError(f"{shown} has a part greater than {MAX_VERSION_PART}",
+                           hint=f"each of MAJOR, MINOR and PATCH must be at most {MAX_VERSION_PART}; "
+                                "leave VERSION out to get a proposal")
     return int(match[1]), int(match[2]), int(match[3])
+
+
+def _release_version(name: str) -> tuple[int, int, int] | None:
+    """The version a folder of ``releases/`` is named after, or None for any other name."""
+    if not name.startswith("v"):
+        return None
+    try:
+        return parse_version(name) if name == name.strip() else None
+    except VersionError:
+        return None
 
 
 def _vstr(version: tuple[int, int, int]) -> str:
@@ -84,8 +106,9 @@ def list_releases(ws: Workspace) -> list[str]:
     found = []
     if ws.releases_dir.is_dir():
         for entry in ws.releases_dir.iterdir():
-            if entry.name.startswith("v") and _VERSION.match(entry.name) and (entry / MANIFEST).is_file():
-                found.append(parse_version(entry.name))
+            version = _release_version(entry.name)
+            if version is not None and (entry / MANIFEST).is_file():
+                found.append(version)
     return [_vstr(v) for v in sorted(found)]
 
 
@@ -101,7 +124,8 @@ def _previous_ids(folder: Path) -> pa.Array:
     paths = sorted((folder / "documents").glob("*.parquet"))
     if not paths:
         return pa.array([], pa.string())
-    return pa.concat_arrays([pq.read_table(p, columns=["article_id"])["article_id"].combine_chunks()
+    hint = changelog.previous_release_hint(folder)
+    return pa.concat_arrays([parquetio.read_table(p, columns=["article_id"], hint=hint)["article_id"].combine_chunks()
                              for p in paths])
 
 
@@ -182,7 +206,7 @@ def _remove_stale_temporaries(ws: Workspace) -> list[str]:
     """Temporary folders of releases that crashed (we hold the lock, so none is in use)."""
     removed = []
     for entry in ws.releases_dir.iterdir():
-        if entry.is_dir() and _TMP.match(entry.name):
+        if entry.is_dir() and _TMP.fullmatch(entry.name):
             shutil.rmtree(entry)
             removed.append(entry.name)
     return removed
@@ -268,9 +292,12 @@ def _context_inputs(ws: Workspace) -> dict[str, Any]:
     ingest = _read_json(a / "ingest-report.json") or {}
     annotators = None
     annotations_path = a / "annotations.parquet"
-    if annotations_path.is_file():
-        with contextlib.suppress(pa.ArrowInvalid, KeyError):
-            who = pq.read_table(annotations_path, columns=["annotator_id", "annotator_email", "was_cancelled"])
+    columns = ["annotator_id", "annotator_email", "was_cancelled"]
+    source = parquetio.open_parquet(annotations_path) if annotations_path.is_file() else None
+    # A file too old to have these columns gives no counts; a damaged one stops the release.
+    if source is not None and set(columns) <= set(source.schema_arrow.names):
+        with contextlib.suppress(pa.ArrowInvalid):
+            who = source.read(columns=columns)
             submitted = who.filter(pc.invert(pc.fill_null(who["was_cancelled"], False)))
             keys = pc.coalesce(submitted["annotator_email"], pc.cast(submitted["annotator_id"], pa.string()))
             annotators = {"annotators": len(pc.unique(pc.drop_null(keys))), "annotations": submitted.num_rows,
@@ -308,6 +335,7 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
 
     progress = progress or NullProgress()
     options = options or ReleaseOptions.from_workspace(ws)
+    options.check()  # options given by a caller too: a NaN ratio must never reach manifest.json
     now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).replace(microsecond=0)
     if version is not None:
         parse_version(version)  # fail before any work
@@ -334,7 +362,7 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
         input_hashes = _input_hashes(ws)
         proposed, reason = _propose(ws, inputs.scheme, plan.released_ids, input_hashes)
         if version is None:
-            version = proposed
+            version = _vstr(parse_version(proposed))  # a part past MAX_VERSION_PART is refused here too
         else:
             version = _vstr(parse_version(version))
             reason = f"given on the command line (the toolkit would propose {proposed}: {reason})"

@@ -13,10 +13,15 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from .. import parquetio
 from ..scheme import ChoiceField, Scheme, SpanField, TextField
 
+
+def previous_release_hint(folder: Path) -> str:
+    """What to do when a file of the previous release (the base of a new one) cannot be read."""
+    return (f"the release {folder.name} is damaged: `toolkit verify {folder}` names its changed files; restore it "
+            "from version control or from where it was published")
 
 
 def comparable(folder: Path) -> tuple[pa.Table, pa.Table, Scheme] | None:
@@ -29,7 +34,8 @@ def comparable(folder: Path) -> tuple[pa.Table, pa.Table, Scheme] | None:
     rows, spans = [], []
     for path in sorted((folder / "documents").glob("*.parquet")):
         split = path.name.split("-")[0]
-        table = pq.read_table(path, columns=["article_id"] + [f.name for f in fields])
+        table = parquetio.read_table(path, columns=["article_id"] + [f.name for f in fields],
+                                     hint=previous_release_hint(folder))
         data: dict[str, Any] = {"article_id": table["article_id"],
                                 "split": pa.array([split] * table.num_rows, pa.string())}
         for f in fields:

@@ -1,6 +1,7 @@
 """What goes into a release, and the streaming write of its data files.
 
-- ``read_inputs``: the resolved gold labels (and the figures of the unresolved ones);
+- ``read_inputs``: the resolved gold labels (and the figures of the unresolved ones), their
+  numbers finite;
 - ``article_agreement``: per article, the share of annotators who gave the gold answer;
 - ``make_plan``: which split every article goes to (whole near-duplicate clusters, stratified);
 - ``config_features``: the Hugging Face features of the ``documents`` and ``ner`` configs;
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import os
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -43,7 +45,7 @@ from .. import atomicio, parquetio
 from ..config import ReleaseConfig
 from ..errors import ReleaseError, ReleaseInputMissing, ReleaseInputStale
 from ..progress import Progress
-from ..scheme import ChoiceField, Scheme, SpanField, TextField
+from ..scheme import ChoiceField, NumberField, Scheme, SpanField, TextField
 from ..workspace import Workspace
 
 if TYPE_CHECKING:
@@ -71,6 +73,11 @@ class ReleaseOptions(ReleaseConfig):
 
     def check(self) -> None:
         ratios = (self.train, self.validation, self.test)
+        # Checked first: NaN passes every comparison below, and would reach manifest.json.
+        for name, ratio in self.ratios.items():
+            if not math.isfinite(ratio):
+                raise ReleaseError(f"[release] {name} = {ratio} is not a number between 0 and 1",
+                                   hint="fix [release] in toolkit.toml: the split ratios must add up to 1")
         if any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6 or self.train <= 0:
             raise ReleaseError(f"split ratios train={self.train}, validation={self.validation}, "
                                f"test={self.test} must be non-negative and add up to 1",
@@ -127,6 +134,10 @@ def read_inputs(ws: Workspace, options: ReleaseOptions) -> Inputs:
     ner = pick(options.ner_field, SpanField, "ner_field")
     published = tuple(f for f in scheme.fields if not isinstance(f, TextField))
     columns = ["article_id", "status", "reason", "decided_by", "n_annotators"] + [f.name for f in published]
+    missing = [c for c in columns if c not in gold_file.schema_arrow.names]
+    if missing:
+        raise ReleaseInputStale(f"annotations/gold.parquet has no column {', '.join(map(repr, missing))}",
+                                hint="run `toolkit agree` again, then release")
     unresolved_reasons: Counter = Counter()
     resolved = []
     for batch in gold_file.iter_batches(batch_size=65_536, columns=columns):
@@ -141,8 +152,23 @@ def read_inputs(ws: Workspace, options: ReleaseOptions) -> Inputs:
     if pc.count_distinct(gold["article_id"]).as_py() != gold.num_rows:
         raise ReleaseError("annotations/gold.parquet has more than one row for an article",
                            hint="run `toolkit agree` again")
+    ensure_finite_numbers(gold, published)
     return Inputs(scheme, options, stratify, ner, published, gold,
                    sum(unresolved_reasons.values()), unresolved_reasons)
+
+
+def ensure_finite_numbers(gold: pa.Table, fields: tuple[Any, ...]) -> None:
+    """A NaN or infinite gold number is an error: it cannot be published, nor summed into the
+    card's figures (JSON has no such numbers)."""
+    for f in fields:
+        column = gold[f.name]
+        if isinstance(f, NumberField) and pa.types.is_floating(column.type):
+            bad = pc.and_(pc.is_valid(column), pc.invert(pc.is_finite(column)))
+            if pc.any(bad).as_py():
+                row = pc.index(bad, True).as_py()
+                raise ReleaseError(f"annotations/gold.parquet: article {gold['article_id'][row].as_py()} has "
+                                   f"{f.name} = {column[row].as_py()}, not a finite number",
+                                   hint="run `toolkit validate` and `toolkit agree` again, then release")
 
 
 def reason_kind(reason: str | None) -> str:
@@ -236,7 +262,7 @@ def cluster_keys(cluster_ids: pa.Array, seed: str) -> np.ndarray:
 
 
 def make_plan(ws: Workspace, inputs: Inputs) -> Plan:
-    articles = pq.read_table(ws.articles_path, columns=["article_id", "cluster_id"])
+    articles = parquetio.read_table(ws.articles_path, columns=["article_id", "cluster_id"])
     n = articles.num_rows
     if pc.count_distinct(articles["article_id"]).as_py() != n:
         raise ReleaseError("annotations/articles.parquet has duplicate article ids",
