@@ -32,3 +32,16 @@ def test_an_error_naming_such_a_file_keeps_it_on_its_own_lines(workspace):
     lines = result.output.splitlines()
     assert lines[0].startswith("error: ") and not any(line.startswith("error: everything") for line in lines)
     assert "\x1b" not in result.output
+
+
+def test_verify_names_an_unsafe_entry_in_its_text_output(tmp_path):
+    import shutil
+
+    from .conftest import REPO
+
+    release = tmp_path / "v0.1.0"
+    shutil.copytree(REPO / "releases" / "v0.1.0", release)
+    (release / "plots" / "link.png").symlink_to("/etc/hostname")
+    result = runner.invoke(app, ["verify", str(release)])
+    assert result.exit_code == 1
+    assert "unsafe: plots/link.png" in result.output and "does NOT match" in result.output

@@ -655,3 +655,13 @@ def test_descriptions_are_compact_hints_and_the_label_bar_stays_in_view():
     shares = [int(m.group(1)) for v in root.iter("View") for m in [re.search(r"flex: (\d+);", v.get("style") or "")]
               if m]
     assert shares[0] > shares[1]  # the article's column is the wider one
+
+
+def test_a_non_finite_bound_in_the_scheme_is_an_error(tmp_path):
+    scheme = default_scheme().to_dict()
+    killed = next(f for f in scheme["fields"] if f["name"] == "killed")
+    killed["max"] = float("inf")
+    path = tmp_path / "scheme.json"
+    path.write_text(json.dumps(scheme))  # Python writes the bare word Infinity, and reads it back
+    with pytest.raises(SchemeError, match=r"max is inf, not a finite number"):
+        Scheme.load(path)

@@ -8,7 +8,6 @@ and a non-zero exit; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import sys
@@ -145,7 +144,9 @@ class RichProgress:
 
 
 def print_json(data: Any) -> None:
-    out.print(json.dumps(data, indent=2, ensure_ascii=False), markup=False)
+    from .atomicio import strict_json
+
+    out.print(strict_json(data, where="the output", non_finite="string", default=str), markup=False)
 
 
 def _version(value: bool) -> None:
@@ -880,9 +881,8 @@ def verify_cli(
     elif report.ok:
         out.print(f"{report.path}: all {report.checked} files match the manifest", markup=False)
     else:
-        for kind in ("changed", "missing", "extra"):
-            for name in getattr(report, kind):
-                out.print(f"{kind}: {name}", markup=False)
+        for kind, name in report.problems():
+            out.print(f"{kind}: {safe_line(name)}", markup=False)
         out.print(f"{report.path}: does NOT match its manifest", markup=False)
     if not report.ok:
         raise typer.Exit(1)

@@ -24,8 +24,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow.parquet as pq
 
+from .. import parquetio
 from ..errors import InputNotFound
 from .client import client_for, connect
 from .project import (REVIEW_ANNOTATORS_KEY, REVIEW_KEY, REVIEW_QUEUE_PREFIX, save_queue_id,
@@ -77,7 +77,7 @@ def select_for_review(ws: Workspace, *, lowest: int = 0, include_unresolved: boo
     gold_path = ws.annotations_dir / "gold.parquet"
     if not gold_path.exists():
         raise InputNotFound("annotations/gold.parquet does not exist yet", hint="run `toolkit agree` first")
-    gold = pq.read_table(gold_path, columns=["article_id", "status", "decided_by"]).to_pylist()
+    gold = parquetio.read_table(gold_path, columns=["article_id", "status", "decided_by"]).to_pylist()
     chosen = [g["article_id"] for g in gold if include_unresolved and g["status"] == "unresolved"]
     if lowest:
         scheme = Scheme.load(ws.scheme_path)

@@ -99,7 +99,7 @@ def build_tasks(workspace: Workspace, *, progress: Progress | None = None) -> Ta
                     continue
                 seen_clusters.add(cluster)
                 tasked.add(article["article_id"])
-                line = json.dumps(task_for(article), ensure_ascii=False) + "\n"
+                line = atomicio.strict_json(task_for(article), where=workspace.tasks_path, indent=None) + "\n"
                 out.write(line.encode("utf-8"))
                 added += 1
     progress.finish()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import re
 import secrets
@@ -218,8 +219,9 @@ def round_status(ws: Workspace, *, client: LabelStudioClient | None = None) -> R
                 person["skipped"] += 1
                 continue
             person["submitted"] += 1
-            if record.get("lead_time") is not None:
-                person["lead_times"].append(float(record["lead_time"]))
+            lead_time = record.get("lead_time")
+            if isinstance(lead_time, (int, float)) and math.isfinite(lead_time):  # NaN/inf say nothing
+                person["lead_times"].append(float(lead_time))
             if record.get("edited_by_other"):
                 person["edited_by_others"] += 1
                 status.edits.append({"task_id": record["task_id"], "annotation_id": record["annotation_id"],

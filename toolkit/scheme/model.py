@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field as dataclass_field
@@ -24,7 +25,7 @@ from typing import Any, ClassVar, Union
 
 import jsonschema
 
-from ..atomicio import write_text
+from ..atomicio import strict_json, write_text
 from ..errors import SchemeError
 
 __all__ = [
@@ -445,6 +446,11 @@ def _semantic_problems(scheme: Scheme) -> list[_Problem]:
                         "values must be unique within a field; remove or rename one"))
                 seen_values.setdefault(value, j)
         elif isinstance(f, NumberField):
+            for attr in ("min", "max"):
+                bound = getattr(f, attr)
+                if isinstance(bound, float) and not math.isfinite(bound):
+                    problems.append(_Problem(f"{where}.{attr}", f"{attr} is {bound}, not a finite number",
+                                             "give a number, or null for no bound"))
             if f.min is not None and f.max is not None and f.min > f.max:
                 problems.append(_Problem(f"{where}.min", f"min {f.min} is greater than max {f.max}",
                                          "swap them, or set one to null"))
@@ -505,5 +511,5 @@ def _field_from_dict(d: Mapping[str, Any]) -> Field:
 
 
 def render_json(data: Any) -> str:
-    """The exact text of every JSON file written next to the scheme."""
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """The exact text of every JSON file written next to the scheme (strict JSON)."""
+    return strict_json(data, where="a file in schemas/") + "\n"

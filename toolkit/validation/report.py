@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from ..atomicio import strict_json
+
 # The catalogue of error types. Every error carries one of these.
 ERROR_TYPES: dict[str, str] = {
     # JSON Schema layer (from the jsonschema keyword that failed)
@@ -127,12 +129,14 @@ class Report:
 
 
 def json_line(value: Any) -> str:
-    """One JSON Lines line. Text that is not valid Unicode (a lone surrogate from a broken
-    client) cannot be written as UTF-8, so such a value is written with ASCII escapes instead:
-    still lossless, still JSON."""
-    line = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    """One JSON Lines line, strict JSON. Text that is not valid Unicode (a lone surrogate from a
+    broken client) cannot be written as UTF-8, so it is written as its JSON escape: still
+    lossless, still JSON."""
+    # NaN and infinities from the input are kept as text: strict JSON, nothing lost.
+    line = strict_json(value, where="a JSON Lines file", indent=None, non_finite="string", separators=(",", ":"),
+                       default=str)
     try:
         line.encode("utf-8")
-    except UnicodeEncodeError:
-        line = json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=str)
+    except UnicodeEncodeError:  # a lone surrogate, written as the JSON escape that stands for it
+        line = line.encode("utf-8", "backslashreplace").decode("utf-8")
     return line + "\n"

@@ -28,7 +28,7 @@ from ..articles import article_ids, article_texts
 from ..errors import InputError, InputNotFound
 from ..scheme import ChoiceField, Scheme, SpanField, ensure_scheme_files_current
 from ..workspace import Workspace
-from .report import Report, ValidationError, _short, json_path
+from .report import Report, ValidationError, _short, json_line, json_path
 from .semantic import IDENTITY_KEYS, RecordChecker
 
 # Records from Parquet ------------------------------------------------------------------
@@ -118,7 +118,7 @@ def validate_workspace(ws: Workspace) -> Report:
         pq.write_table(records_to_table(valid, scheme), tmp)
     with atomicio.atomic_open(quarantine_path) as fh:
         for entry in kept_entries + new_entries:
-            fh.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+            fh.write(json_line(entry))
     return report
 
 
