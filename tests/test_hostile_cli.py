@@ -45,3 +45,18 @@ def test_verify_names_an_unsafe_entry_in_its_text_output(tmp_path):
     result = runner.invoke(app, ["verify", str(release)])
     assert result.exit_code == 1
     assert "unsafe: plots/link.png" in result.output and "does NOT match" in result.output
+
+
+def test_ingest_does_not_read_a_link_out_of_raw_unless_asked(workspace, tmp_path):
+    secret = tmp_path / "outside.txt"
+    secret.write_text("Title\n\n" + "A private note that is not an article for anyone to label. " * 5)
+    (workspace.raw_dir / "x.txt").symlink_to(secret)
+    result = runner.invoke(app, ["--workspace", str(workspace.root), "ingest"])
+    assert "[symlink-outside]" in result.output and "private note" not in result.output
+    assert not (workspace.annotations_dir / "articles.parquet").exists() or \
+        "private note" not in (workspace.annotations_dir / "articles.parquet").read_bytes().decode("latin-1")
+    result = runner.invoke(app, ["--workspace", str(workspace.root), "ingest", "--follow-symlinks"])
+    assert result.exit_code == 0 and "symlink-outside" not in result.output
+    from toolkit.ingest import read_articles
+
+    assert any("private note" in text for text in read_articles(workspace, ["text"]).column("text").to_pylist())

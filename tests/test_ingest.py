@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import shutil
 
 import pyarrow.parquet as pq
@@ -266,3 +267,14 @@ def test_failure_while_writing_leaves_previous_table_and_no_temp_files(workspace
     assert workspace.articles_path.read_bytes() == before
     leftovers = [p.name for p in workspace.annotations_dir.rglob("*") if p.suffix == ".tmp" or "staging" in p.name]
     assert leftovers == []
+
+
+def test_readme_lists_every_rejection_reason():
+    from toolkit.ingest import REJECTION_REASONS
+
+    from .conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Ingest\n", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `([a-z-]+)` \|", section, flags=re.MULTILINE))
+    assert set(REJECTION_REASONS) <= listed, f"README's Ingest table lacks {set(REJECTION_REASONS) - listed}"

@@ -196,6 +196,8 @@ def ingest_cli(
     paths: Optional[list[Path]] = typer.Argument(None, help="Files or folders to read (default: raw/)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     strict: bool = typer.Option(False, "--strict", help="Exit with status 1 when any input was rejected."),
+    follow_symlinks: bool = typer.Option(False, "--follow-symlinks",
+                                         help="Also read symbolic links that lead outside the input folders."),
 ) -> None:
     """Read raw articles (.txt, .html, .jsonl) into annotations/articles.parquet.
 
@@ -206,7 +208,7 @@ def ingest_cli(
     from .ingest import ingest
 
     ws = _state().workspace()
-    report = ingest(ws, paths or None, progress=RichProgress())
+    report = ingest(ws, paths or None, follow_symlinks=follow_symlinks, progress=RichProgress())
     if as_json:
         print_json(report.to_dict())
     else:
@@ -242,6 +244,8 @@ def _print_ingest_summary(report: Any, ws: Workspace) -> None:
     if report.warnings:
         out.print(f"Warnings: {len(report.warnings)} (first: {safe_line(report.warnings[0]['source'])}: "
                   f"{safe_line(report.warnings[0]['warning'])})", markup=False)
+    if report.leftovers_removed:
+        out.print(f"Removed {len(report.leftovers_removed)} leftover file(s) of an interrupted ingest", markup=False)
     out.print(f"Full report: {ws.relative(ws.ingest_report_path)}", markup=False)
 
 

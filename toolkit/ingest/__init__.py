@@ -18,15 +18,23 @@ share a ``cluster_id``.
 Memory: documents stream through in batches of ``[ingest] batch_size`` rows; what is kept
 for the whole run is each article's id and its entry in the near-duplicate index (MinHash
 signature and LSH buckets), measured at 6-14 KiB per article.
+
+Safety: a symbolic link under an input folder that leads outside it is not read (rejected as
+``symlink-outside``) unless ``follow_symlinks``; one ingest runs at a time in a workspace
+(``annotations/.cache/ingest.lock``), and it first removes what an ingest killed midway left
+behind (its staging file and temporary outputs, nothing else); a damaged ``articles.parquet``
+stops the run before anything is written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,13 +43,16 @@ from .. import atomicio, parquetio
 from ..errors import InputNotFound, OutputError
 from ..progress import NullProgress, Progress
 from ..workspace import Workspace
-from ..articles import ARTICLE_SCHEMA, SOURCE_TYPE, published_iso, read_articles
+from ..articles import ARTICLE_SCHEMA, SOURCE_TYPE, iter_article_batches, published_iso, read_articles
 from . import clean
 from .dedup import NearDuplicateIndex, article_id
 from .readers import REJECTION_REASONS, Document, ReaderOptions, Rejection, read_file
 
-__all__ = ["ARTICLE_SCHEMA", "SOURCE_TYPE", "IngestReport", "ingest", "read_articles", "published_iso",
-           "REJECTION_REASONS", "article_id"]
+__all__ = ["ARTICLE_SCHEMA", "SOURCE_TYPE", "IngestReport", "InputFile", "find_input_files", "ingest",
+           "read_articles", "published_iso", "REJECTION_REASONS", "article_id"]
+
+STAGING_PREFIX = "ingest-staging-"
+LOCK_NAME = "ingest.lock"
 
 
 @dataclass
@@ -56,6 +67,7 @@ class IngestReport:
     articles_in_clusters: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     warnings: list[dict[str, str]] = field(default_factory=list)
+    leftovers_removed: list[str] = field(default_factory=list)
     output: str = ""
 
     @property
@@ -79,21 +91,76 @@ class IngestReport:
             "rejected_by_reason": self.rejected_by_reason,
             "rejections": [r.to_dict() for r in self.rejected],
             "warnings": self.warnings,
+            "leftovers_removed": self.leftovers_removed,
             "output": self.output,
         }
 
 
-def iter_input_files(paths: Iterable[Path]) -> list[Path]:
-    """Files under ``paths`` in a stable order; hidden files and folders are skipped."""
-    files: set[Path] = set()
-    for path in paths:
-        if path.is_file():
-            files.add(path)
+@dataclass(frozen=True)
+class InputFile:
+    """A file found under the input paths; ``link_target`` is set when it is a link not to follow."""
+
+    path: Path
+    link_target: Path | None = None
+
+
+def find_input_files(paths: Iterable[Path], *, follow_symlinks: bool = False) -> list[InputFile]:
+    """Files under ``paths`` in a stable order; hidden files and folders are skipped.
+
+    A symbolic link (to a file or a folder) under a given folder that leads outside that folder
+    is listed with its target and not read, unless ``follow_symlinks``. A file named itself in
+    ``paths`` is read wherever it points: the user chose it. Each folder is walked once, so a
+    link loop ends.
+    """
+    found: dict[Path, InputFile] = {}
+    for given in paths:
+        if given.is_file():
+            found[given] = InputFile(given)
             continue
-        for folder, dirs, names in os.walk(path):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            files.update(Path(folder) / n for n in names if not n.startswith("."))
-    return sorted(files, key=lambda p: p.as_posix())
+        root = given.resolve()
+        walked = {root}
+        for folder, dirs, names in os.walk(given, followlinks=True):
+            kept = []
+            for name in sorted(d for d in dirs if not d.startswith(".")):
+                path, target = Path(folder) / name, _target(Path(folder) / name)
+                if not follow_symlinks and not target.is_relative_to(root):
+                    found[path] = InputFile(path, target)
+                elif target not in walked:
+                    walked.add(target)
+                    kept.append(name)
+            dirs[:] = kept
+            for name in (n for n in names if not n.startswith(".")):
+                path = Path(folder) / name
+                target = _target(path)
+                outside = not follow_symlinks and not target.is_relative_to(root)
+                found[path] = InputFile(path, target if outside else None)
+    return sorted(found.values(), key=lambda f: f.path.as_posix())
+
+
+def _target(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a link loop: reading it fails later, as `unreadable`
+        return path.absolute()
+
+
+def _source_name(workspace: Workspace, path: Path) -> tuple[str, list[str]]:
+    """Where a file was found, relative to the workspace (its folder resolved, not the file:
+    a link is named as the link), always valid UTF-8, and a warning when the name was not."""
+    name = f"{workspace.relative(path.parent)}/{path.name}".removeprefix("./")
+    try:
+        safe = os.fsencode(name).decode("utf-8", "backslashreplace")
+    except UnicodeError:
+        safe = clean.replace_lone_surrogates(name)[0]
+    if safe == name:
+        return name, []
+    return safe, [f"the file name is not valid UTF-8; recorded as {safe!r}"]
+
+
+def _link_rejection(source: str, target: Path) -> Rejection:
+    return Rejection(source, "symlink-outside",
+                     f"{source}: a symbolic link to {target.as_posix()}, outside the input folder; not read "
+                     "(follow links only when you trust where they lead: `toolkit ingest --follow-symlinks`)")
 
 
 def _language(text: str) -> str | None:
@@ -142,9 +209,14 @@ def ingest(
     workspace: Workspace,
     paths: Iterable[str | os.PathLike[str]] | None = None,
     *,
+    follow_symlinks: bool = False,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Read raw articles under ``paths`` (default: ``[ingest] paths``) into articles.parquet."""
+    """Read raw articles under ``paths`` (default: ``[ingest] paths``) into articles.parquet.
+
+    ``follow_symlinks``: also read links that lead outside the input folders (see
+    ``find_input_files``).
+    """
     progress = progress or NullProgress()
     cfg = workspace.config.ingest
     given = [Path(p) for p in paths] if paths else [workspace.root / p for p in cfg.paths]
@@ -152,87 +224,136 @@ def ingest(
     if missing:
         raise InputNotFound(f"{missing[0]}: no such file or folder",
                             hint="pass existing files or folders, or put articles in raw/")
+    with _ingest_lock(workspace):
+        report = IngestReport(output=workspace.relative(workspace.articles_path))
+        report.leftovers_removed = _remove_leftovers(workspace)
+        _run(workspace, find_input_files(given, follow_symlinks=follow_symlinks), report, progress)
+        atomicio.write_json(workspace.ingest_report_path, report.to_dict())
+    return report
+
+
+def _run(workspace: Workspace, files: list[InputFile], report: IngestReport, progress: Progress) -> None:
+    cfg = workspace.config.ingest
     options = ReaderOptions(max_bytes=int(cfg.max_file_mb * 1e6), min_words=cfg.min_words,
                             boilerplate=cfg.boilerplate)
     index = NearDuplicateIndex(cfg.near_duplicate_threshold, cfg.num_perm, cfg.shingle_size)
-    report = IngestReport(output=workspace.relative(workspace.articles_path))
     known: dict[str, set[tuple[str, str]]] = {}  # article_id -> (source, sha256) pairs recorded
     extra_sources: dict[str, list[dict]] = {}
     previous = workspace.articles_path if workspace.articles_path.exists() else None
 
     if previous is not None:
-        for batch in parquetio.iter_batches(previous, cfg.batch_size):
+        for batch in iter_article_batches(workspace, cfg.batch_size, columns=["article_id", "text", "sources"]):
             for aid, text, sources in zip(batch.column("article_id").to_pylist(), batch.column("text").to_pylist(),
                                           batch.column("sources").to_pylist()):
                 known[aid] = {(s["file"], s["sha256"]) for s in sources}
                 index.add(aid, text)
 
-    files = iter_input_files(given)
-    workspace.cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = workspace.cache_dir / f"ingest-staging-{os.getpid()}.parquet"
+    staging = workspace.cache_dir / f"{STAGING_PREFIX}{os.getpid()}.parquet"
     try:
         with pq.ParquetWriter(staging, ARTICLE_SCHEMA) as writer:
             batcher = parquetio.RowWriter(writer, lambda rows: pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA),
                                           cfg.batch_size)
             progress.start(len(files), "ingest")
-            for path in files:
+            for file in files:
                 report.files_read += 1
-                source = workspace.relative(path)
-                for item in read_file(path, source, options):
+                source, name_warnings = _source_name(workspace, file.path)
+                items = [_link_rejection(source, file.link_target)] if file.link_target \
+                    else read_file(file.path, source, options)
+                for item in items:
                     if isinstance(item, Rejection):
                         report.rejected.append(item)
                         continue
-                    report.documents_read += 1
-                    aid = article_id(item.body)
-                    key = (item.source, item.raw_sha256)
-                    if aid in known:
-                        if key in known[aid]:
-                            report.already_ingested += 1
-                        else:
-                            report.exact_duplicates += 1
-                            known[aid].add(key)
-                            extra_sources.setdefault(aid, []).append(
-                                {"file": item.source, "sha256": item.raw_sha256, "url": item.source_url})
-                        continue
-                    known[aid] = {key}
-                    report.new_articles += 1
-                    report.warnings.extend({"source": item.source, "article_id": aid, "warning": w}
-                                           for w in item.warnings)
-                    batcher.add(_row(item, aid))
-                    index.add(aid, item.body)
+                    item.warnings = name_warnings + item.warnings
+                    _add(item, report, known, extra_sources, batcher, index)
                 progress.advance()
             batcher.flush()
         progress.finish()
         report.total_articles = len(known)
-        _write_articles(workspace.articles_path, previous, staging, extra_sources, index, cfg.batch_size)
+        _write_articles(workspace, previous, staging, extra_sources, index, cfg.batch_size)
     finally:
         with contextlib.suppress(FileNotFoundError):
             staging.unlink()
     clusters = index.clusters()
     report.near_duplicate_clusters = len(clusters)
     report.articles_in_clusters = sum(len(m) for m in clusters.values())
-    atomicio.write_json(workspace.ingest_report_path, report.to_dict())
-    return report
 
 
-def _write_articles(target: Path, previous: Path | None, staging: Path, extra_sources: dict[str, list[dict]],
-                    index: NearDuplicateIndex, batch_size: int) -> None:
+def _add(item: Document, report: IngestReport, known: dict[str, set[tuple[str, str]]],
+         extra_sources: dict[str, list[dict]], batcher: parquetio.RowWriter, index: NearDuplicateIndex) -> None:
+    """Count one document read: already ingested, an exact duplicate (a new source), or a new row."""
+    report.documents_read += 1
+    aid = article_id(item.body)
+    key = (item.source, item.raw_sha256)
+    if aid in known:
+        if key in known[aid]:
+            report.already_ingested += 1
+        else:
+            report.exact_duplicates += 1
+            known[aid].add(key)
+            extra_sources.setdefault(aid, []).append(
+                {"file": item.source, "sha256": item.raw_sha256, "url": item.source_url})
+        return
+    known[aid] = {key}
+    report.new_articles += 1
+    report.warnings.extend({"source": item.source, "article_id": aid, "warning": w} for w in item.warnings)
+    batcher.add(_row(item, aid))
+    index.add(aid, item.body)
+
+
+@contextlib.contextmanager
+def _ingest_lock(workspace: Workspace) -> Iterator[None]:
+    """One ingest at a time: two would each merge into the old table, and the last would drop
+    what the other added."""
+    workspace.cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(workspace.cache_dir / LOCK_NAME, "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise OutputError(f"another `toolkit ingest` is writing {workspace.relative(workspace.articles_path)}",
+                                  hint="wait for it to finish, then run again") from None
+            raise
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _remove_leftovers(workspace: Workspace) -> list[str]:
+    """Files an ingest killed midway left: its staging file and its outputs' temporary siblings.
+
+    Only names that ingest itself makes (``.cache/ingest-staging-<pid>.parquet``,
+    ``.articles.parquet.*.tmp``, ``.ingest-report.json.*.tmp``); we hold the lock, so none is in use.
+    """
+    patterns = [(workspace.cache_dir, f"{STAGING_PREFIX}*.parquet")] + [
+        (target.parent, f".{target.name}.*.tmp") for target in (workspace.articles_path, workspace.ingest_report_path)]
+    removed = []
+    for folder, pattern in patterns:
+        for leftover in sorted(folder.glob(pattern)):
+            if leftover.is_file() and not leftover.is_symlink():
+                leftover.unlink()
+                removed.append(workspace.relative(leftover))
+    return removed
+
+
+def _write_articles(workspace: Workspace, previous: Path | None, staging: Path,
+                    extra_sources: dict[str, list[dict]], index: NearDuplicateIndex, batch_size: int) -> None:
     # Row groups are always exactly `batch_size` rows (the last one fewer), whatever the
     # batches read, so the same rows give the same bytes however they were appended.
+    target = workspace.articles_path
+    batches = (iter_article_batches(workspace, batch_size) if previous is not None else iter(()),
+               parquetio.iter_batches(staging, batch_size))
     try:
         with atomicio.atomic_path(target) as tmp, pq.ParquetWriter(tmp, ARTICLE_SCHEMA) as writer:
             pending: list[pa.Table] = []
             buffered = 0
-            for source in (previous, staging):
-                if source is None:
-                    continue
-                for batch in parquetio.iter_batches(source, batch_size):
-                    pending.append(_finalise(batch, extra_sources, index))
-                    buffered += batch.num_rows
-                    while buffered >= batch_size:
-                        table = pa.concat_tables(pending)
-                        writer.write_table(table.slice(0, batch_size), row_group_size=batch_size)
-                        pending, buffered = [table.slice(batch_size)], buffered - batch_size
+            for batch in (b for source in batches for b in source):
+                pending.append(_finalise(batch, extra_sources, index))
+                buffered += batch.num_rows
+                while buffered >= batch_size:
+                    table = pa.concat_tables(pending)
+                    writer.write_table(table.slice(0, batch_size), row_group_size=batch_size)
+                    pending, buffered = [table.slice(batch_size)], buffered - batch_size
             if buffered:
                 writer.write_table(pa.concat_tables(pending), row_group_size=batch_size)
     except OSError as exc:

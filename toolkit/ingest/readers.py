@@ -1,7 +1,10 @@
 """Readers: one raw file (or JSONL line) in, a cleaned ``Document`` or a ``Rejection`` out.
 
 Readers never raise for bad input: every problem becomes a ``Rejection`` with a reason
-code from ``REJECTION_REASONS`` and a message, so one bad file never stops a batch.
+code from ``REJECTION_REASONS`` and a message, so one bad file never stops a batch. What
+is dropped from an article that is kept (a URL that is not http(s), a date that cannot be
+resolved, invalid characters) is said in its warnings. No read holds more than
+``max_bytes`` of one file or JSONL line in memory.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ import gzip
 import hashlib
 import json
 import logging
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 from urllib.parse import urlsplit
 
 from . import clean
@@ -24,16 +28,18 @@ JSONL_SUFFIXES = {".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz"}
 
 REJECTION_REASONS = {
     "empty": "the file is empty",
-    "too-large": "larger than [ingest] max_file_mb",
+    "too-large": "a file or JSONL line larger than [ingest] max_file_mb",
     "binary": "binary content, not text",
     "undecodable": "not UTF-8 and no charset could be detected",
     "no-article": "no article text could be extracted",
     "too-short": "body shorter than [ingest] min_words",
-    "invalid-json": "a JSONL line that is not a JSON object",
+    "invalid-json": "a JSONL line that is not a JSON object (or is nested too deeply)",
     "missing-text": "a JSONL record with neither `text` nor `html`",
     "unsupported-type": "not a .txt, .html or .jsonl file",
     "unreadable": "the file could not be read",
+    "symlink-outside": "a symbolic link leading outside the input folder (read only when asked to follow links)",
 }
+WEB_SCHEMES = ("http", "https")
 
 
 @dataclass
@@ -146,7 +152,7 @@ def _from_text(data: bytes, source: str, sha: str, options: ReaderOptions) -> Do
     parsed = clean.parse_plain_article(text, options.boilerplate)
     doc = Document(source=source, raw_sha256=sha, format="text", body=parsed.body,
                    title=parsed.title, published=parsed.published)
-    return _finish(doc, options, decoded.warnings + warnings)
+    return _finish(doc, options, decoded.warnings + warnings + parsed.warnings)
 
 
 def _quiet_extractors() -> None:
@@ -193,7 +199,7 @@ def _from_html(data: bytes | str, source: str, sha: str, options: ReaderOptions,
         html = data
     meta = meta or {}
     try:
-        extracted = extract_html(html, url=meta.get("url"))
+        extracted = extract_html(html, url=web_url(meta.get("url"))[0])
     except Exception as exc:  # noqa: BLE001 - a parser crash on one page must not stop the batch
         return Rejection(source, "no-article", f"{source}: the HTML could not be parsed ({type(exc).__name__})")
     if not extracted["text"]:
@@ -206,18 +212,63 @@ def _from_html(data: bytes | str, source: str, sha: str, options: ReaderOptions,
     if clean.count_words(body) < options.min_words:
         return Rejection(source, "no-article", f"{source}: no article text found in the HTML page "
                                                f"({clean.count_words(body)} words extracted)")
-    published = _parse_meta_date(meta.get("date")) or _parse_meta_date(extracted["date"])
-    url = meta.get("url") or extracted["url"]
+    published, date_warnings = _meta_date(meta.get("date"))
+    if published is None:
+        published = _parse_meta_date(extracted["date"])
+    url, url_warnings = _source_url(meta.get("url"), extracted["url"])
+    site, _ = clean.replace_lone_surrogates(extracted["sitename"] or "")
     doc = Document(source=source, raw_sha256=sha, format=meta.get("format", "html"), body=body, title=title,
                    published=published, source_url=url,
-                   source_name=meta.get("source") or extracted["sitename"] or _hostname(url))
-    return _finish(doc, options, warnings + fixes)
+                   source_name=meta.get("source") or site or _hostname(url))
+    return _finish(doc, options, warnings + meta.get("warnings", []) + fixes + date_warnings + url_warnings)
+
+
+def _source_url(given: str | None, found: str | None = None) -> tuple[str | None, list[str]]:
+    """The article's URL: the one given with it (JSONL ``url``), else the one found in the page."""
+    warnings = []
+    for candidate in (given, found):
+        url, warning = web_url(candidate)
+        if url is not None:
+            return url, warnings
+        if warning and warning not in warnings:
+            warnings.append(warning)
+    return None, warnings
 
 
 def _parse_meta_date(value: object) -> dt.date | None:
     if not isinstance(value, str) or not value.strip():
         return None
     return clean.parse_date(value.strip()[:40])
+
+
+def _meta_date(value: str | None) -> tuple[dt.date | None, list[str]]:
+    """A date given with the article (JSONL ``date``), and a warning when it is not used."""
+    if not value:
+        return None, []
+    published = _parse_meta_date(value)
+    if published is not None:
+        return published, []
+    return None, [clean.unparsed_date_warning(value)]
+
+
+def web_url(value: str | None) -> tuple[str | None, str | None]:
+    """``value`` when it is an http(s) URL with a host; else None and a warning saying it was dropped.
+
+    Only web addresses are published as ``source_url``: a ``javascript:`` or ``file:`` URL from
+    a scraper's record would be a link that runs code or reads the reader's disk.
+    """
+    if value is None or not value.strip():
+        return None, None
+    url = value.strip()
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    if parts is not None and parts.scheme.lower() in WEB_SCHEMES and host and url.isprintable() and " " not in url:
+        return url, None
+    shown = url[:80] + ("..." if len(url) > 80 else "")
+    return None, f"dropped the URL {shown!r}: only http and https URLs are kept"
 
 
 def _hostname(url: str | None) -> str | None:
@@ -231,46 +282,82 @@ def _read_jsonl(path: Path, source: str, options: ReaderOptions) -> Iterator[Doc
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as fh:
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                yield _from_jsonl_line(line, f"{source}#L{number}", options)
-    except (OSError, EOFError) as exc:
-        yield Rejection(source, "unreadable", f"{source}: stopped reading: {exc}")
+            for number, line, size in _bounded_lines(fh, options.max_bytes):
+                where = f"{source}#L{number}"
+                if line is None:
+                    yield Rejection(where, "too-large", f"{where}: line of {size / 1e6:.1f} MB is larger than "
+                                                        f"[ingest] max_file_mb ({options.max_bytes / 1e6:g} MB); "
+                                                        "split the record or raise the limit")
+                elif line.strip():
+                    yield _from_jsonl_line(line, where, options)
+    except (OSError, EOFError, zlib.error) as exc:
+        yield Rejection(source, "unreadable", f"{source}: stopped reading: {exc}; the lines before were read")
+
+
+def _bounded_lines(fh: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None, int]]:
+    """(number, line, size in bytes) for each line; a line longer than ``limit`` comes as None.
+
+    A long line is skipped a block at a time, never held: a small gzipped file can expand to a
+    single line of gigabytes.
+    """
+    number = 0
+    while line := fh.readline(limit + 1):
+        number += 1
+        if len(line) <= limit:
+            yield number, line, len(line)
+            continue
+        size = len(line)
+        while not line.endswith(b"\n") and (line := fh.readline(1 << 20)):
+            size += len(line)
+        yield number, None, size
 
 
 def _from_jsonl_line(line: bytes, source: str, options: ReaderOptions) -> Document | Rejection:
     sha = hashlib.sha256(line.rstrip(b"\r\n")).hexdigest()
-    if len(line) > options.max_bytes:
-        return Rejection(source, "too-large", f"{source}: line of {len(line) / 1e6:.1f} MB is larger than "
-                                              "[ingest] max_file_mb")
     try:
         record = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return Rejection(source, "invalid-json", f"{source}: not valid JSON ({exc}); fix or remove the line")
+    except RecursionError:
+        return Rejection(source, "invalid-json", f"{source}: JSON nested too deeply to be an article record; "
+                                                 "fix or remove the line")
     if not isinstance(record, dict):
         return Rejection(source, "invalid-json", f"{source}: a JSON {type(record).__name__}, not an object")
+    warnings: list[str] = []
+    date = record.get("date") or record.get("published")
+    if date is not None and not isinstance(date, str):
+        warnings.append(f"unparseable date {str(date)[:40]!r}: not a string")
     meta = {
-        "title": _str(record.get("title")),
-        "date": _str(record.get("date") or record.get("published")),
-        "url": _str(record.get("url")),
-        "source": _str(record.get("source")),
+        "title": _str(record.get("title"), "title", warnings),
+        "date": _str(date, "date", warnings),
+        "url": _str(record.get("url"), "url", warnings),
+        "source": _str(record.get("source"), "source", warnings),
         "format": "jsonl",
+        "warnings": warnings,
     }
     if isinstance(record.get("text"), str) and record["text"].strip():
-        text, warnings = clean.normalise_text(record["text"])
-        title = clean.normalise_text(meta["title"])[0].strip() if meta["title"] else None
-        body, _ = clean.clean_body(text, options.boilerplate, title=title)
-        doc = Document(source=source, raw_sha256=sha, format="jsonl", body=body, title=title or None,
-                       published=_parse_meta_date(meta["date"]), source_url=meta["url"],
-                       source_name=meta["source"] or _hostname(meta["url"]))
-        if meta["date"] and doc.published is None:
-            warnings.append(f"unparseable date {meta['date'][:40]!r}")
-        return _finish(doc, options, warnings)
+        return _from_jsonl_text(record["text"], meta, source, sha, options)
     if isinstance(record.get("html"), str) and record["html"].strip():
-        return _from_html(record["html"], source, sha, options, meta)
+        return _from_html(_str(record["html"], "html", warnings), source, sha, options, meta)
     return Rejection(source, "missing-text", f"{source}: the record has neither a `text` nor an `html` string")
 
 
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
+def _from_jsonl_text(raw: str, meta: dict, source: str, sha: str, options: ReaderOptions) -> Document | Rejection:
+    text, fixes = clean.normalise_text(raw)
+    title = clean.normalise_text(meta["title"])[0].strip() if meta["title"] else None
+    body, _ = clean.clean_body(text, options.boilerplate, title=title)
+    published, date_warnings = _meta_date(meta["date"])
+    url, url_warnings = _source_url(meta["url"])
+    doc = Document(source=source, raw_sha256=sha, format="jsonl", body=body, title=title or None,
+                   published=published, source_url=url, source_name=meta["source"] or _hostname(url))
+    return _finish(doc, options, meta["warnings"] + fixes + date_warnings + url_warnings)
+
+
+def _str(value: object, name: str, warnings: list[str]) -> str | None:
+    """A record's string field, lone surrogates (invalid in UTF-8) replaced, with a warning."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value, replaced = clean.replace_lone_surrogates(value)
+    if replaced:
+        warnings.append(f"replaced {replaced} invalid character(s) (lone surrogates) in `{name}` with U+FFFD")
+    return value
