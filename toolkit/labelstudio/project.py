@@ -43,7 +43,9 @@ def load_state(ws: Workspace) -> dict[str, Any]:
 def _save_server_state(ws: Workspace, conn: Connection, key: str, project_id: int) -> None:
     state = load_state(ws)
     state.setdefault("servers", {}).setdefault(server_key(conn), {})[key] = project_id
-    _state_path(ws).parent.mkdir(parents=True, exist_ok=True)
+    folder = _state_path(ws).parent
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)  # .labelstudio/ is private to its owner, whoever creates it first
     atomicio.write_json(_state_path(ws), state)
 
 

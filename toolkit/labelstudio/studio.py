@@ -7,9 +7,19 @@ It gets a virtual environment of its own, shared by every workspace on the machi
 ``label-studio`` pinned to the version the toolkit is tested with.
 
 A workspace's server keeps everything under ``.labelstudio/`` (git-ignored): its database
-and media in ``data/``, ``server.pid``, ``server.log``, and ``credentials.json`` (mode 0600)
-holding the admin login and API token. The token is passed to the server through its
-environment, never on a command line where ``ps`` would show it.
+and media in ``data/``, ``server.pid``, ``server.log``, and ``credentials.json`` holding the
+admin login and API token. The token is in the database too, so the whole folder is private
+to its owner: folders 0700 and files 0600 at every start, and what the server writes later
+stays so (a umask of 0o077, and upload modes of 0600/0700 in a settings module of ours, as
+Django chmods uploads and export files to 0644 by default).
+
+The server process gets a short allow-list of the parent's environment (``server_environment``)
+plus the settings the toolkit gives it: no ``HF_TOKEN``, cloud keys or other secrets of the
+shell, and no stray ``PORT`` or ``USERNAME`` (Label Studio reads bare names as settings too).
+The token and password go through that environment, never on a command line where ``ps``
+would show them. The server's calls home are turned off: the PyPI version check, usage
+analytics, and Sentry error reports (sent with ``send_default_pii``: user e-mails, request
+bodies, that is the articles and annotations).
 """
 
 from __future__ import annotations
@@ -113,18 +123,102 @@ def new_token() -> str:
     return secrets.token_hex(20)
 
 
+# What the server may see of the parent's environment: where programs, home and temporary
+# files are, language and time zone. It needs none of them to start (verified with an empty
+# parent environment); they keep its paths and dates the user's. Nothing else gets through.
+INHERITED_ENV = ("PATH", "HOME", "LANG", "TZ", "TMPDIR")
+INHERITED_ENV_PREFIXES = ("LC_",)
+
+# Label Studio calls home by default; the embedded server does not.
+NO_CALLS_HOME = {
+    "LABEL_STUDIO_LATEST_VERSION_CHECK": "false",  # a PyPI request at every start
+    "LABEL_STUDIO_COLLECT_ANALYTICS": "false",  # usage reports to tele.labelstud.io
+    "LABEL_STUDIO_SENTRY_DSN": "",  # error reports with e-mails and request bodies
+    "LABEL_STUDIO_FRONTEND_SENTRY_DSN": "",
+}
+
+SERVER_UMASK = 0o077
+
+# Django saves uploads and export snapshots with an explicit chmod to FILE_UPLOAD_PERMISSIONS
+# (0644 by default), whatever the umask, and Label Studio has no setting for it: the server
+# runs with a settings module of ours, Label Studio's own plus private modes. Label Studio's
+# module reads django.conf.settings while it is being imported, which sets up a first,
+# interim Settings from the module named in DJANGO_SETTINGS_MODULE: that must be its own
+# (complete at that point), as when it runs alone; ours replaces it once imported.
+SETTINGS_MODULE = "toolkit_private_settings"
+SETTINGS_FOLDER = ".toolkit-settings"  # in the server's data folder, its working directory
+_SETTINGS_SOURCE = f"""\
+# Written by the toolkit at every start of the server ({__name__}); not to be edited.
+import os
+
+os.environ["DJANGO_SETTINGS_MODULE"] = "label_studio.core.settings.label_studio"
+from label_studio.core.settings.label_studio import *  # noqa: E402,F401,F403
+
+os.environ["DJANGO_SETTINGS_MODULE"] = __name__
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+"""
+
+
+def server_environment(settings: dict[str, str], parent: dict[str, str] | None = None) -> dict[str, str]:
+    """The server's whole environment: the allow-listed part of ``parent`` plus ``settings``."""
+    parent = os.environ if parent is None else parent
+    env = {name: value for name, value in parent.items()
+           if name in INHERITED_ENV or name.startswith(INHERITED_ENV_PREFIXES)}
+    env.update(NO_CALLS_HOME)
+    env.update(settings)
+    return env
+
+
+def make_private(root: Path) -> None:
+    """Make ``root`` and everything under it its owner's only: folders 0700, files 0600.
+
+    Symbolic links are left alone, never followed (chmod would change their target).
+    """
+    for folder, dirs, files in os.walk(root):
+        for path in [Path(folder), *(Path(folder) / name for name in files)]:
+            if path.is_symlink():
+                continue
+            try:
+                os.chmod(path, 0o700 if path.is_dir() else 0o600)
+            except FileNotFoundError:
+                continue  # gone since it was listed
+            except OSError as exc:
+                raise StudioError(f"cannot make {path} private to its owner: {exc.strerror or exc}",
+                                  hint=f"give {root} back to your user (chown -R), then try again") from exc
+        dirs[:] = [name for name in dirs if not (Path(folder) / name).is_symlink()]
+
+
+def write_settings_module(data_dir: Path) -> None:
+    """Write the server's settings module into ``data_dir / SETTINGS_FOLDER``."""
+    folder = data_dir / SETTINGS_FOLDER
+    folder.mkdir(mode=0o700, exist_ok=True)
+    atomicio.write_text(folder / f"{SETTINGS_MODULE}.py", _SETTINGS_SOURCE)  # mkstemp: 0600
+
+
+def open_private_log(log_path: Path, *, truncate: bool = False) -> int:
+    """A file descriptor on ``log_path`` for appending, created (or reset to) mode 0600."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if truncate else 0)
+    fd = os.open(log_path, flags, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
 def launch_server(data_dir: Path, port: int, *, email: str, password: str, token: str,
                   log_path: Path, executable: Path | None = None) -> subprocess.Popen:
     """Start ``label-studio`` bound to 127.0.0.1:port in its own process group.
 
     The admin login and token go through the environment (LABEL_STUDIO_USERNAME/PASSWORD/
     USER_TOKEN), which the server reads at start; the legacy token must be enabled for the
-    SDK's ``api_key`` and ``Authorization: Token`` to work.
+    SDK's ``api_key`` and ``Authorization: Token`` to work. The server runs with a umask of
+    0o077 and private upload modes, and writes its output to ``log_path`` (mode 0600).
     """
     exe = executable or server_executable()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABEL_STUDIO_", "DJANGO_"))}
-    env.update({
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_settings_module(data_dir)
+    env = server_environment({
+        "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
+        "PYTHONPATH": SETTINGS_FOLDER,  # relative to cwd, made absolute at start: a ':' cannot split it
         "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
         "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
         "LABEL_STUDIO_USERNAME": email,
@@ -133,16 +227,16 @@ def launch_server(data_dir: Path, port: int, *, email: str, password: str, token
         "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "false",
         "PYTHONUNBUFFERED": "1",
     })
-    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+    log = open_private_log(log_path)
     try:
         return subprocess.Popen(
             [str(exe), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port),
              "--host", f"http://127.0.0.1:{port}"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=data_dir,
-            start_new_session=True,
+            start_new_session=True, umask=SERVER_UMASK,
         )
     finally:
-        log.close()
+        os.close(log)
 
 
 _STARTED_AT = re.compile(r"Starting development server at http://[^:/]+:(\d+)/")
@@ -259,7 +353,7 @@ class EmbeddedStudio:
                               hint="stop the server, delete .labelstudio/ and start again") from exc
 
     def _save_credentials(self, creds: Credentials) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         atomicio.write_json(self.credentials_path, asdict(creds))  # mkstemp: created 0600
         os.chmod(self.credentials_path, 0o600)
 
@@ -282,11 +376,12 @@ class EmbeddedStudio:
         if self._pid() is not None:
             return self.status()
         exe = server_executable()
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private(self.dir)
         creds = self.credentials() or Credentials(url="", email=ADMIN_EMAIL, password=secrets.token_urlsafe(12),
                                                   token=new_token())
         port = free_port(port or self.workspace.config.labelstudio.port)
-        self.log_path.write_bytes(b"")
+        os.close(open_private_log(self.log_path, truncate=True))
         process = launch_server(self.data_dir, port, email=creds.email, password=creds.password, token=creds.token,
                                 log_path=self.log_path, executable=exe)
         atomicio.write_text(self.pid_path, f"{process.pid}\n")
