@@ -33,7 +33,7 @@ from toolkit.validation.normalise import (
 from toolkit.scheme import Label, Scheme, SpanField
 
 from .conftest import DATA, REPO
-from .test_exports import AMBIGUOUS_TEXT, EMOJI_TEXT, PLAIN_TEXT, REPAIR_TEXT
+from .test_exports import EMOJI_TEXT, PLAIN_TEXT, REPAIR_TEXT
 
 SCHEME = Scheme.load(REPO / "schemas" / "scheme.json")
 VALIDATOR = jsonschema.Draft202012Validator(

@@ -167,10 +167,9 @@ def test_snapshot_is_saved_first_immutable_and_indexed(project):
             assert project.server.token.encode() not in data, path
 
 
-def test_interrupted_pull_fails_clearly_keeps_state_and_resumes(project, monkeypatch):
-    ws = project.ws
-    pull(ws)
-    before = {p.name: p.read_bytes() for p in ws.annotations_dir.iterdir() if p.is_file()}
+def interrupt_after_first_chunk(ws, monkeypatch, *, chunk_size):
+    """Run a pull whose connection drops after its first chunk; returns the chunks asked for.
+    The client is as it was afterwards."""
     real = LabelStudioClient.export_tasks
     calls = []
 
@@ -182,10 +181,19 @@ def test_interrupted_pull_fails_clearly_keeps_state_and_resumes(project, monkeyp
 
     monkeypatch.setattr(LabelStudioClient, "export_tasks", die_after_first_chunk)
     with pytest.raises(ServerUnreachable):
-        pull(ws, chunk_size=1)
+        pull(ws, chunk_size=chunk_size)
+    monkeypatch.setattr(LabelStudioClient, "export_tasks", real)
+    return calls
+
+
+def test_interrupted_pull_fails_clearly_keeps_state_and_resumes(project, monkeypatch):
+    ws = project.ws
+    pull(ws)
+    before = {p.name: p.read_bytes() for p in ws.annotations_dir.iterdir() if p.is_file()}
+    real = LabelStudioClient.export_tasks
+    calls = interrupt_after_first_chunk(ws, monkeypatch, chunk_size=1)
     assert {p.name: p.read_bytes() for p in ws.annotations_dir.iterdir() if p.is_file()} == before
     assert list((ws.cache_dir / "pull").glob("project-*/checkpoint.json"))
-    monkeypatch.setattr(LabelStudioClient, "export_tasks", real)
     counted = []
     monkeypatch.setattr(LabelStudioClient, "export_tasks",
                         lambda self, pid, ids: counted.append(ids) or real(self, pid, ids))
@@ -278,20 +286,7 @@ def test_a_resumed_pull_reads_again_the_chunks_that_changed_meanwhile(project, m
     """Interrupted after the first chunk; then an annotation is added to, and another edited in,
     that chunk on the server. The resumed pull must not return the old chunk as current."""
     ws = project.ws
-    real = LabelStudioClient.export_tasks
-    calls = []
-
-    def die_after_first_chunk(self, project_id, ids):
-        calls.append(ids)
-        if len(calls) > 1:
-            raise ServerUnreachable("simulated: the connection dropped")
-        return real(self, project_id, ids)
-
-    monkeypatch.setattr(LabelStudioClient, "export_tasks", die_after_first_chunk)
-    with pytest.raises(ServerUnreachable):
-        pull(ws, chunk_size=2)
-    monkeypatch.setattr(LabelStudioClient, "export_tasks", real)
-    first_chunk = set(calls[0])
+    first_chunk = set(interrupt_after_first_chunk(ws, monkeypatch, chunk_size=2)[0])
     # alice's annotations, by task: one of them is on a task of the chunk already read
     alice_on = {project.task["Knife-wielding"]["id"]: project.seed_alice, project.task["Market"]["id"]: project.emoji,
                 project.task["Gunmen"]["id"]: project.ground_truth}
