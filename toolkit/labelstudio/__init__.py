@@ -28,6 +28,7 @@ from .push import PushReport, push
 from .review import ReviewReport, review
 from .studio import LABEL_STUDIO_VERSION, EmbeddedStudio, server_env_dir, setup_server_env
 from .tasks import TASK_COLUMNS, TasksReport, build_tasks, iter_tasks, task_for
+from .team import AnnotatorsReport, RoundStatus, add_annotators, list_annotators, round_status
 
 __all__ = [
     "Connection", "LabelStudioClient", "client_for", "connect",
@@ -36,4 +37,5 @@ __all__ = [
     "PullReport", "iter_snapshot", "pull", "PushReport", "push", "ReviewReport", "review",
     "LABEL_STUDIO_VERSION", "EmbeddedStudio", "server_env_dir", "setup_server_env",
     "TASK_COLUMNS", "TasksReport", "build_tasks", "iter_tasks", "task_for",
+    "AnnotatorsReport", "RoundStatus", "add_annotators", "list_annotators", "round_status",
 ]

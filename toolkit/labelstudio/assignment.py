@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from .. import atomicio
 from ..errors import InputError
@@ -91,7 +90,3 @@ def save_assignments(ws: Workspace, assignments: Mapping[str, list[str]], per_ta
 def queue_title(title: str, email: str) -> str:
     """The title of an annotator's queue project, within Label Studio's 50 characters."""
     return titled(title, f" · {email.split('@')[0]}")
-
-
-def describe(assignments: Mapping[str, list[str]]) -> dict[str, Any]:
-    return {person: len(articles) for person, articles in sorted(per_annotator(assignments).items())}
