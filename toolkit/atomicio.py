@@ -11,13 +11,15 @@ came, the string ``"NaN"``), never the bare ``NaN`` that other readers refuse.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import math
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Callable, Iterator
 
 from .errors import OutputError
 
@@ -140,3 +142,22 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         while block := fh.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike[str], busy: Callable[[], Exception]) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block; raise
+    ``busy()`` at once when another process holds it. The lock dies with its process, so a killed
+    run never leaves it behind."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise busy() from None
+            raise
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

@@ -29,12 +29,10 @@ stops the run before anything is written.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -300,23 +298,12 @@ def _add(item: Document, report: IngestReport, known: dict[str, set[tuple[str, s
     index.add(aid, item.body)
 
 
-@contextlib.contextmanager
-def _ingest_lock(workspace: Workspace) -> Iterator[None]:
+def _ingest_lock(workspace: Workspace) -> contextlib.AbstractContextManager[None]:
     """One ingest at a time: two would each merge into the old table, and the last would drop
     what the other added."""
-    workspace.cache_dir.mkdir(parents=True, exist_ok=True)
-    with open(workspace.cache_dir / LOCK_NAME, "a+") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise OutputError(f"another `toolkit ingest` is writing {workspace.relative(workspace.articles_path)}",
-                                  hint="wait for it to finish, then run again") from None
-            raise
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return atomicio.exclusive_lock(workspace.cache_dir / LOCK_NAME, lambda: OutputError(
+        f"another `toolkit ingest` is writing {workspace.relative(workspace.articles_path)}",
+        hint="wait for it to finish, then run again"))
 
 
 def _remove_leftovers(workspace: Workspace) -> list[str]:

@@ -32,8 +32,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import errno
-import fcntl
 import json
 import os
 import re
@@ -42,7 +40,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -185,21 +183,9 @@ def propose_version(ws: Workspace, *, options: ReleaseOptions | None = None) -> 
 # ---------------------------------------------------------------------------- lock
 
 
-@contextlib.contextmanager
-def _release_lock(ws: Workspace) -> Iterator[None]:
-    ws.releases_dir.mkdir(parents=True, exist_ok=True)
-    with open(ws.releases_dir / LOCK, "a+") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise ReleaseLocked("another release is running in this workspace",
-                                    hint="wait for it to finish, then try again") from None
-            raise
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+def _release_lock(ws: Workspace) -> contextlib.AbstractContextManager[None]:
+    return atomicio.exclusive_lock(ws.releases_dir / LOCK, lambda: ReleaseLocked(
+        "another release is running in this workspace", hint="wait for it to finish, then try again"))
 
 
 def _remove_stale_temporaries(ws: Workspace) -> list[str]:
