@@ -23,6 +23,9 @@ GITIGNORE = """\
 .labelstudio/
 # Checkpoints and temporary files of interrupted runs
 annotations/.cache/
+# Files a command writes aside and its commit journal, while it replaces files together
+.*.aside
+.commit-journal.json*
 # A release being written, and the lock that keeps two from interleaving
 releases/.lock
 releases/.v*.tmp-*
