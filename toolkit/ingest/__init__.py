@@ -5,7 +5,8 @@ Writes: ``annotations/articles.parquet`` (schema and readers in the shared ``art
 module) and ``annotations/ingest-report.json``.
 
 - ``readers``: one raw file (or JSONL line) in, a cleaned ``Document`` or a ``Rejection`` out;
-- ``clean``: decoding, repair, normalisation and boilerplate rules;
+- ``decode``: which encoding raw bytes were written in, by plausibility;
+- ``clean``: repair, normalisation, boilerplate and dates;
 - ``dedup``: exact duplicates by content key, near-duplicates by MinHash LSH;
 - this module: the run itself, merging into the existing table.
 
