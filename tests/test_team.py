@@ -323,3 +323,41 @@ def test_assigned_mode_gives_each_annotator_a_queue_of_their_own(ls_workspace):
     status = round_status(ws)
     assert status.ok, [c for c in status.checks if not c.ok]
     assert [c.name for c in status.checks][:2] == ["assignment", f"queue of {ann}"]
+
+
+# Suggestions (predictions) attached by push ---------------------------------------------------
+
+
+def test_push_attaches_prediction_files_once_and_reports_bad_lines(ls_workspace):
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    prepare(ls_workspace)
+    articles = [json.loads(line)["data"]["article_id"] for line in ls_workspace.tasks_path.read_text().splitlines()]
+    folder = ls_workspace.annotations_dir / "predictions"
+    folder.mkdir()
+
+    def line(article, value="Armed Assault", version="rules-1"):
+        return json.dumps({"article_id": article, "model_version": version, "score": 0.5, "result": [
+            {"from_name": "event_type", "to_name": "text", "type": "choices", "value": {"choices": [value]},
+             "score": 0.5}]})
+
+    (folder / "rules-1.jsonl").write_text("\n".join([
+        line(articles[0]), line(articles[1]), line("f" * 16),  # the last article is on no task
+        line(articles[2], value="No Such Type"),                # not a choice of the scheme
+        line(articles[2], version="other"),                     # does not belong in this file
+        "{not json",
+    ]) + "\n")
+    result = CliRunner().invoke(app, ["--workspace", str(ls_workspace.root), "push"])
+    assert result.exit_code == 1, result.output
+    assert "Suggestions: 2 attached, 0 already there, 1 for articles with no task here" in result.output
+    assert "predictions/rules-1.jsonl:4:" in result.output and "predictions/rules-1.jsonl:6:" in result.output
+    with LabelStudioClient(connect(ls_workspace)) as client:
+        project_id = push(ls_workspace, dry_run=True).project_id
+        on_server = client.predictions(project_id)
+    assert sorted(p["model_version"] for p in on_server) == ["rules-1", "rules-1"]
+    again = push(ls_workspace)
+    assert again.suggestions == {"imported": 0, "already_there": 2, "not_on_server": 1}
+    with LabelStudioClient(connect(ls_workspace)) as client:
+        assert len(client.predictions(project_id)) == 2  # no second copy, however often push runs

@@ -467,8 +467,19 @@ def push_cli(
               + (" by assignment, each in a queue of their own" if report.queues else "") + "; guidelines "
               f"{'shown before labelling' if report.settings['show_instruction'] else 'in the project, not shown first'}.",
               markup=False)
+    if report.suggestions:
+        s = report.suggestions
+        out.print(f"Suggestions: {s['imported']} attached, {s['already_there']} already there"
+                  + (f", {s['not_on_server']} for articles with no task here" if s["not_on_server"] else ""),
+                  markup=False)
     if report.project_id:
         out.print(f"Open {report.server}/projects/{report.project_id}/data to label.", markup=False)
+    if report.suggestion_problems:
+        for problem in report.suggestion_problems:
+            err.print(f"error: {safe_line(problem)}", markup=False)
+        err.print("hint: fix or remove those lines in annotations/predictions/ and push again (the rest was "
+                  "attached)", markup=False)
+        raise typer.Exit(1)
 
 
 # annotators ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ validation stage, ``annotations.parquet``, ``drafts.parquet``, ``predictions.par
 - ``pull``: every task and annotation back, resumable, snapshotted, validated;
 - ``review``: the adjudication project for unresolved or low-agreement articles;
 - ``guidelines``: the guidelines annotators read first (the scheme + ``schemas/guidelines.md``);
+- ``predictions``: suggestions from ``annotations/predictions/*.jsonl`` attached by push, once each;
 - ``team``: annotator accounts (``toolkit annotators``), who has done what, ``toolkit status``;
 - ``assignment``: ``[campaign] mode = "assigned"``: each article to named annotators, each
   annotator in a queue project of their own.

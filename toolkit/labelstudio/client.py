@@ -357,6 +357,21 @@ class LabelStudioClient:
                               hint="check the server version; run the command again")
         return data
 
+    def create_prediction(self, task_id: int, model_version: str, result: list[dict[str, Any]],
+                          score: float | None = None) -> int:
+        """Attach one prediction to a task; returns its id. Not retried blindly (a lost answer
+        may have created it): callers check the task's predictions first."""
+        body: dict[str, Any] = {"task": task_id, "model_version": model_version, "result": result}
+        if score is not None:
+            body["score"] = score
+
+        def request() -> Any:
+            response = self.http.post("/api/predictions/", json=body)
+            response.raise_for_status()
+            return response.json()
+
+        return int(self.call(f"adding a prediction to task {task_id}", request, idempotent=False)["id"])
+
     def iter_task_pages(self, project_id: int, *, page_size: int, include: str | None = None,
                         first_page: int = 1) -> Iterator[tuple[int, list[dict[str, Any]], int]]:
         """(page number, tasks, server's total) for each page, in task-id order.

@@ -21,6 +21,7 @@ from .assignment import assign, load_assignments, per_annotator, queue_title, sa
 from .project import (QUEUE_PREFIX, iter_export_chunks, resolve_project, save_project_id, save_queue_id,
                       server_article_ids, server_tasks_by_article)
 from .guidelines import workspace_guidelines
+from .predictions import PREDICTIONS_DIR, import_predictions
 from .tasks import iter_tasks
 from ..workspace import Workspace
 
@@ -47,6 +48,9 @@ class PushReport:
     # more than once (each copy holding work, so none was deleted).
     duplicates_removed: int = 0
     duplicate_articles: dict[str, list[int]] = field(default_factory=dict)
+    # Suggestions from annotations/predictions/*.jsonl attached to the tasks, and bad lines.
+    suggestions: dict[str, int] = field(default_factory=dict)
+    suggestion_problems: list[str] = field(default_factory=list)
     # [campaign] mode; in "assigned" mode, each annotator's queue project and what it got.
     mode: str = "shared"
     queues: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -181,7 +185,7 @@ def push(workspace: Workspace, *, dry_run: bool = False, force: bool = False, ch
                 save_assignments(workspace, assignments, workspace.config.annotators_per_task)
         for target in targets:
             part = _push_one(workspace, conn, client, target, label_config, dry_run=dry_run, force=force,
-                             chunk_size=chunk_size, progress=progress, sleep=sleep)
+                             chunk_size=chunk_size, progress=progress, sleep=sleep, scheme=scheme)
             if target.annotator is None:
                 report.project_id = part.project_id
             else:
@@ -189,6 +193,9 @@ def push(workspace: Workspace, *, dry_run: bool = False, force: bool = False, ch
                     "project_id": part.project_id, "title": target.title, "assigned": len(target.articles or ()),
                     "imported": part.imported, "already_there": part.already_there}
             report.duplicate_articles.update(part.duplicate_articles)
+            for key, count in part.suggestions.items():
+                report.suggestions[key] = report.suggestions.get(key, 0) + count
+            report.suggestion_problems = sorted(set(report.suggestion_problems) | set(part.suggestion_problems))
             for name in ("already_there", "to_import", "imported", "predictions", "duplicates_removed"):
                 setattr(report, name, getattr(report, name) + getattr(part, name))
             report.created_project |= part.created_project
@@ -203,7 +210,7 @@ def push(workspace: Workspace, *, dry_run: bool = False, force: bool = False, ch
 
 def _push_one(ws: Workspace, conn: Any, client: LabelStudioClient, target: _Target, label_config: str, *,
               dry_run: bool, force: bool, chunk_size: int, progress: Progress,
-              sleep: Callable[[float], None]) -> PushReport:
+              sleep: Callable[[float], None], scheme: Scheme) -> PushReport:
     page_size = ws.config.labelstudio.page_size
     project = resolve_project(ws, conn, client, key=target.state_key, title=target.title)
     report = PushReport(server=conn.url, project_id=project["id"] if project else None, project_title=target.title,
@@ -259,6 +266,12 @@ def _push_one(ws: Workspace, conn: Any, client: LabelStudioClient, target: _Targ
         # there once, removing only extra copies without work in them.
         removed, report.duplicate_articles = repair_duplicates(client, int(report.project_id), page_size)
         report.duplicates_removed += removed
+    if (ws.annotations_dir / PREDICTIONS_DIR).is_dir():
+        listing = server_tasks_by_article(client, int(report.project_id), page_size)
+        attached = import_predictions(ws, scheme, client, int(report.project_id), listing, target.articles)
+        report.suggestions = {"imported": attached.imported, "already_there": attached.already_there,
+                              "not_on_server": attached.not_on_server}
+        report.suggestion_problems = attached.problems
     return report
 
 
