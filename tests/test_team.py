@@ -358,6 +358,37 @@ def test_push_attaches_prediction_files_once_and_reports_bad_lines(ls_workspace)
         on_server = client.predictions(project_id)
     assert sorted(p["model_version"] for p in on_server) == ["rules-1", "rules-1"]
     again = push(ls_workspace)
-    assert again.suggestions == {"imported": 0, "already_there": 2, "not_on_server": 1}
+    assert again.suggestions == {"imported": 0, "already_there": 2, "not_on_server": 1, "blind": 0}
     with LabelStudioClient(connect(ls_workspace)) as client:
         assert len(client.predictions(project_id)) == 2  # no second copy, however often push runs
+
+
+def test_the_blind_share_is_deterministic_and_about_the_fraction_asked():
+    from toolkit.labelstudio.predictions import is_blind
+
+    ids = [f"{i:016x}" for i in range(20_000)]
+    blind = [a for a in ids if is_blind(a, 0.2, "toolkit")]
+    assert 0.19 < len(blind) / len(ids) < 0.21
+    assert blind == [a for a in reversed(ids) if is_blind(a, 0.2, "toolkit")][::-1]  # order does not matter
+    assert not any(is_blind(a, 0.0, "toolkit") for a in ids[:100])
+    assert set(blind) != {a for a in ids if is_blind(a, 0.2, "another seed")}
+
+
+def test_blind_articles_get_no_suggestion_on_the_server(ls_workspace):
+    config = ls_workspace.root / "toolkit.toml"
+    config.write_text(config.read_text().replace("blind_fraction = 0.0", "blind_fraction = 1.0"))
+    from toolkit.workspace import Workspace
+
+    ws = Workspace(ls_workspace.root)
+    prepare(ws)
+    folder = ws.annotations_dir / "predictions"
+    folder.mkdir()
+    articles = [json.loads(line)["data"]["article_id"] for line in ws.tasks_path.read_text().splitlines()]
+    (folder / "rules-1.jsonl").write_text("".join(json.dumps({
+        "article_id": a, "model_version": "rules-1", "score": 0.5, "result": [
+            {"from_name": "event_type", "to_name": "text", "type": "choices",
+             "value": {"choices": ["Armed Assault"]}}]}) + "\n" for a in articles))
+    report = push(ws)
+    assert report.suggestions == {"imported": 0, "already_there": 0, "not_on_server": 0, "blind": 3}
+    with LabelStudioClient(connect(ws)) as client:
+        assert client.predictions(report.project_id) == []

@@ -470,7 +470,8 @@ def push_cli(
     if report.suggestions:
         s = report.suggestions
         out.print(f"Suggestions: {s['imported']} attached, {s['already_there']} already there"
-                  + (f", {s['not_on_server']} for articles with no task here" if s["not_on_server"] else ""),
+                  + (f", {s['not_on_server']} for articles with no task here" if s["not_on_server"] else "")
+                  + (f", {s['blind']} held back ([preannotate] blind_fraction)" if s["blind"] else ""),
                   markup=False)
     if report.project_id:
         out.print(f"Open {report.server}/projects/{report.project_id}/data to label.", markup=False)

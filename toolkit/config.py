@@ -103,6 +103,14 @@ class CampaignConfig:
 
 
 @dataclass(frozen=True)
+class PreannotateConfig:
+    # A deterministic share of the articles gets no suggestion, so that agreement and gold
+    # accuracy with and without suggestions can be compared (anchoring).
+    blind_fraction: float = 0.0
+    seed: str = "toolkit"
+
+
+@dataclass(frozen=True)
 class ReleaseConfig:
     # Split ratios (they must add up to 1), and the salt of the split hash.
     train: float = 0.8
@@ -123,6 +131,7 @@ class Config:
     labelstudio: LabelStudioConfig = field(default_factory=LabelStudioConfig)
     gold: GoldConfig = field(default_factory=GoldConfig)
     campaign: CampaignConfig = field(default_factory=CampaignConfig)
+    preannotate: PreannotateConfig = field(default_factory=PreannotateConfig)
     release: ReleaseConfig = field(default_factory=ReleaseConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -174,6 +183,7 @@ BOUNDS: dict[tuple[str, str], Bound] = {
     ("gold", "bootstrap"): Bound(0, 100_000),
     ("gold", "seed"): Bound(0, 2**32 - 1),
     ("campaign", "annotators_per_task"): Bound(0, 100),
+    ("preannotate", "blind_fraction"): Bound(0, 1),
     ("release", "train"): Bound(0, 1),
     ("release", "validation"): Bound(0, 1),
     ("release", "test"): Bound(0, 1),
@@ -346,6 +356,12 @@ adjudicators = []
 # `annotators` (balanced, deterministic), each annotator in a project of their own.
 mode = "shared"
 annotators = []
+
+[preannotate]
+# Share of articles that get no suggestion (deterministic by article id and seed): agreement
+# with and without suggestions can then be compared.
+blind_fraction = 0.0
+seed = "toolkit"
 
 [release]
 # Split ratios (must add up to 1) and the salt of the deterministic split hash.

@@ -10,6 +10,7 @@ line, and the others go on.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from ..scheme import Scheme, build_task_schema
 from ..workspace import Workspace
 from .client import LabelStudioClient
 
-__all__ = ["PREDICTIONS_DIR", "PredictionsReport", "iter_prediction_files", "import_predictions"]
+__all__ = ["PREDICTIONS_DIR", "PredictionsReport", "is_blind", "iter_prediction_files", "import_predictions"]
 
 PREDICTIONS_DIR = "predictions"
 
@@ -31,10 +32,20 @@ class PredictionsReport:
     imported: int = 0
     already_there: int = 0
     not_on_server: int = 0  # articles with no task in this project (not pushed, or not theirs)
+    blind: int = 0  # kept without a suggestion by [preannotate] blind_fraction
     problems: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def is_blind(article_id: str, fraction: float, seed: str) -> bool:
+    """Whether an article is in the deterministic share that gets no suggestion: the same
+    articles on every machine and every run, whatever order they come in."""
+    if fraction <= 0:
+        return False
+    digest = hashlib.sha256(f"{seed}\0{article_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
 def iter_prediction_files(ws: Workspace, scheme: Scheme,
@@ -80,7 +91,8 @@ def import_predictions(ws: Workspace, scheme: Scheme, client: LabelStudioClient,
                        tasks_by_article: dict[str, list[dict[str, Any]]],
                        articles: set[str] | None = None) -> PredictionsReport:
     """Attach every prediction file's suggestions to the project's tasks (only ``articles`` when
-    given), skipping a (task, model_version) the server already has."""
+    given), skipping a (task, model_version) the server already has and the blind share."""
+    blind_fraction, seed = ws.config.preannotate.blind_fraction, ws.config.preannotate.seed
     report = PredictionsReport()
     records = list(iter_prediction_files(ws, scheme, report.problems))
     if not records:
@@ -93,6 +105,9 @@ def import_predictions(ws: Workspace, scheme: Scheme, client: LabelStudioClient,
         tasks = tasks_by_article.get(article)
         if not tasks:
             report.not_on_server += 1
+            continue
+        if is_blind(article, blind_fraction, seed):
+            report.blind += 1
             continue
         task_id = tasks[0]["id"]
         key = (task_id, record["model_version"])

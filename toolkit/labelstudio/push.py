@@ -270,7 +270,7 @@ def _push_one(ws: Workspace, conn: Any, client: LabelStudioClient, target: _Targ
         listing = server_tasks_by_article(client, int(report.project_id), page_size)
         attached = import_predictions(ws, scheme, client, int(report.project_id), listing, target.articles)
         report.suggestions = {"imported": attached.imported, "already_there": attached.already_there,
-                              "not_on_server": attached.not_on_server}
+                              "not_on_server": attached.not_on_server, "blind": attached.blind}
         report.suggestion_problems = attached.problems
     return report
 
