@@ -24,13 +24,18 @@ from ..errors import InputError
 from ..workspace import Workspace
 from .project import titled
 
-__all__ = ["ASSIGNMENTS_FILE", "assign", "load_assignments", "save_assignments", "queue_title", "per_annotator"]
+__all__ = ["ASSIGNMENTS_FILE", "assign", "least_loaded", "load_assignments", "save_assignments", "queue_title", "per_annotator"]
 
 ASSIGNMENTS_FILE = "assignments.json"
 
 
-def _tie_break(article_id: str, email: str) -> str:
-    return hashlib.sha256(f"{article_id}\0{email}".encode()).hexdigest()
+def least_loaded(article_id: str, people: Iterable[str], load: Mapping[str, int], count: int) -> list[str]:
+    """The ``count`` people with the least work, ties broken by a hash of the article id and the
+    e-mail: the same choice on every machine, whatever order the people are listed in."""
+    def key(person: str) -> tuple[int, str]:
+        return load[person], hashlib.sha256(f"{article_id}\0{person}".encode()).hexdigest()
+
+    return sorted(people, key=key)[:count]
 
 
 def assign(article_ids: Iterable[str], annotators: Iterable[str], per_task: int,
@@ -50,7 +55,7 @@ def assign(article_ids: Iterable[str], annotators: Iterable[str], per_task: int,
     for article in article_ids:
         if article in result:
             continue
-        chosen = sorted(people, key=lambda p: (load[p], _tie_break(article, p)))[:per_task]
+        chosen = least_loaded(article, people, load, per_task)
         for person in chosen:
             load[person] += 1
         result[article] = sorted(chosen)

@@ -256,14 +256,9 @@ class LabelStudioClient:
         the organisation). Returns the new user (id, email, active_organization)."""
         signup = self.invite_url()
         with httpx.Client(base_url=self.http.base_url, timeout=self.http.timeout, follow_redirects=False) as browser:
-            def request() -> httpx.Response:
-                browser.get(signup).raise_for_status()
-                return browser.post(signup, data={"csrfmiddlewaretoken": browser.cookies.get("csrftoken", ""),
-                                                  "email": email, "password": password, "how_find_us": "",
-                                                  "allow_newsletters": ""},
-                                    headers={"Referer": signup})
-
-            response = self.call(f"signing up {email}", request, idempotent=False)
+            response = self.call(f"signing up {email}", lambda: _post_form(browser, signup, {
+                "email": email, "password": password, "how_find_us": "", "allow_newsletters": ""}),
+                idempotent=False)
             if response.status_code != 302:
                 errors = _form_errors(response.text) or [f"answer {response.status_code}"]
                 raise LabelStudioError(f"{self.url} refused the account {email}: {'; '.join(errors)}",
@@ -275,10 +270,7 @@ class LabelStudioClient:
         """A browser-like session of ``email`` (the caller closes it); an error if the login fails."""
         session = httpx.Client(base_url=self.http.base_url, timeout=self.http.timeout, follow_redirects=False)
         try:
-            session.get("/user/login/").raise_for_status()
-            answer = session.post("/user/login/", data={"csrfmiddlewaretoken": session.cookies.get("csrftoken", ""),
-                                                        "email": email, "password": password},
-                                  headers={"Referer": f"{self.url}/user/login/"})
+            answer = _post_form(session, "/user/login/", {"email": email, "password": password})
         except httpx.HTTPError as exc:
             session.close()
             raise ServerUnreachable(f"cannot log {email} in at {self.url} ({type(exc).__name__})") from None
@@ -405,6 +397,13 @@ def _short(body: object, limit: int = 200) -> str:
         body = body.get("detail") or body.get("validation_errors") or body
     text = " ".join(str(body).split())
     return text[:limit] + ("..." if len(text) > limit else "")
+
+
+def _post_form(session: httpx.Client, path: str, data: dict[str, str]) -> httpx.Response:
+    """Post a Django form as a browser does: open the page for its CSRF cookie, then send it back."""
+    session.get(path).raise_for_status()
+    return session.post(path, data={"csrfmiddlewaretoken": session.cookies.get("csrftoken", ""), **data},
+                        headers={"Referer": str(session.base_url.join(path).copy_with(userinfo=b""))})
 
 
 def _json(response: httpx.Response) -> Any:

@@ -217,6 +217,7 @@ def _push_one(ws: Workspace, conn: Any, client: LabelStudioClient, target: _Targ
                         dry_run=dry_run, settings=target.settings)
     report.settings_changed = sorted(target.settings) if project is None else _differing(project, target.settings)
     existing: set[str] = set()
+    listing: dict[str, list[dict[str, Any]]] = {}
     if project is None:
         report.created_project = True
     else:
@@ -267,7 +268,8 @@ def _push_one(ws: Workspace, conn: Any, client: LabelStudioClient, target: _Targ
         removed, report.duplicate_articles = repair_duplicates(client, int(report.project_id), page_size)
         report.duplicates_removed += removed
     if (ws.annotations_dir / PREDICTIONS_DIR).is_dir():
-        listing = server_tasks_by_article(client, int(report.project_id), page_size)
+        if report.imported or report.duplicates_removed or project is None:  # the first listing is out of date
+            listing = server_tasks_by_article(client, int(report.project_id), page_size)
         attached = import_predictions(ws, scheme, client, int(report.project_id), listing, target.articles)
         report.suggestions = {"imported": attached.imported, "already_there": attached.already_there,
                               "not_on_server": attached.not_on_server, "blind": attached.blind}

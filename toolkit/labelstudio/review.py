@@ -17,7 +17,6 @@ someone not among the adjudicators) is quarantined as ``self-adjudication``, lou
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 from collections import defaultdict
@@ -27,6 +26,7 @@ from typing import Any
 
 from .. import parquetio
 from ..errors import InputNotFound
+from .assignment import least_loaded
 from .client import client_for, connect
 from .project import (REVIEW_ANNOTATORS_KEY, REVIEW_KEY, REVIEW_QUEUE_PREFIX, save_queue_id,
                       save_review_project_id, server_article_ids, stored_queue_ids, stored_review_project_id, titled)
@@ -184,8 +184,7 @@ def review(ws: Workspace, *, articles: list[str] | None = None, lowest: int = 0,
                 if not eligible:
                     report.no_adjudicator.append(article)
                     continue
-                destination = min(eligible, key=lambda p: (load[p], hashlib.sha256(f"{article}{p}".encode())
-                                                           .hexdigest()))
+                (destination,) = least_loaded(article, eligible, load, 1)
                 load[destination] += 1
             data = {**tasks[article]["data"], REVIEW_KEY: True, REVIEW_ANNOTATORS_KEY: ", ".join(annotators)}
             names = version_names([_who(r) for r in own])
