@@ -26,10 +26,11 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("labelstudio", {"toolkit.labelstudio"}),
     ("agreement", {"toolkit.agreement"}),
     ("release", {"toolkit.release"}),
+    ("preannotate", {"toolkit.preannotate"}),
     ("front", {"toolkit.scaffold", "toolkit.cli", "toolkit.__main__", "toolkit"}),
 ]
 STAGES = {"toolkit.scheme", "toolkit.ingest", "toolkit.validation", "toolkit.labelstudio", "toolkit.agreement",
-          "toolkit.release"}
+          "toolkit.release", "toolkit.preannotate"}
 
 
 def module_name(path: Path) -> str:

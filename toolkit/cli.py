@@ -471,7 +471,10 @@ def push_cli(
         s = report.suggestions
         out.print(f"Suggestions: {s['imported']} attached, {s['already_there']} already there"
                   + (f", {s['not_on_server']} for articles with no task here" if s["not_on_server"] else "")
-                  + (f", {s['blind']} held back ([preannotate] blind_fraction)" if s["blind"] else ""),
+                  + (f", {s['blind']} held back ([preannotate] blind_fraction)" if s["blind"] else "")
+                  + (f"; annotators see {report.shown_version}" if report.shown_version else "")
+                  + ("; queue ordered by uncertainty (lowest suggestion score first)"
+                     if report.settings.get("sampling") == "Uncertainty sampling" else ""),
                   markup=False)
     if report.project_id:
         out.print(f"Open {report.server}/projects/{report.project_id}/data to label.", markup=False)
@@ -770,6 +773,135 @@ def agree_cli(as_json: bool = typer.Option(False, "--json", help="Print all figu
     for warning in report.warnings:
         err.print(f"warning: {warning}", markup=False)
     out.print("Wrote " + ", ".join(report.outputs), markup=False)
+
+
+@app.command("preannotate")
+@handle_errors
+def preannotate_cli(
+    rules: bool = typer.Option(True, "--rules/--no-rules", help="Patterns (schemas/patterns.jsonl), every occurrence "
+                               "of strings the gold labels, dates and casualty counts."),
+    model: str = typer.Option("latest", "--model", help="A model under models/ (model-0003), 'latest', or 'none'."),
+    spacy: Optional[list[str]] = typer.Option(None, "--spacy", help="An installed spaCy pipeline, by package name "
+                                              "or path (repeatable)."),
+    function: Optional[list[str]] = typer.Option(None, "--function", help="A Python function module:function "
+                                                 "(repeatable): one text in, a dict of suggestions out."),
+    label_map: Optional[Path] = typer.Option(None, "--label-map", help="JSON or TOML table: outside label = "
+                                             "scheme label (or null), for --spacy and --function."),
+    jobs: int = typer.Option(1, "--jobs", min=1, max=64, help="Worker processes (one per core)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N articles (to try a source)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Make one suggestion (a Label Studio prediction) per article, for annotators to correct.
+
+    Writes annotations/predictions/<model_version>.jsonl, the version naming every source
+    (rules-1a2b3c4d5e+model-0003). `toolkit push` attaches it to the tasks; [preannotate]
+    blind_fraction keeps a share of articles without, to measure anchoring.
+
+    Example: toolkit preannotate --jobs 2
+    """
+    from .preannotate.run import PreannotateOptions, preannotate
+
+    options = PreannotateOptions(rules=rules, model=None if model == "none" else model, spacy=tuple(spacy or ()),
+                                 functions=tuple(function or ()), label_map=label_map, jobs=jobs, limit=limit)
+    report = preannotate(_state().workspace(), options, progress=RichProgress())
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        values = ", ".join(f"{name} {n}" for name, n in report.values.items()) or "none"
+        out.print(f"Suggestions for {report.predicted} of {report.articles} article(s) ({report.empty} with none): "
+                  f"{report.spans} span(s); values: {values}", markup=False)
+        out.print(f"Sources: {', '.join(report.sources)}", markup=False)
+        if report.unmapped_labels:
+            shown = ", ".join(f"{k} ({v})" for k, v in sorted(report.unmapped_labels.items()))
+            err.print(f"warning: labels the label map does not map onto the scheme were left out: {safe_line(shown)}",
+                      markup=False)
+        if report.unscored_spans:
+            err.print(f"note: {report.unscored_spans} span(s) from outside pipelines came without a score (scored 1.0)",
+                      markup=False)
+        out.print(f"Wrote {report.path}; `toolkit push` attaches it to the tasks.", markup=False)
+    if report.problems:
+        for problem in report.problems[:20]:
+            err.print(f"error: {safe_line(problem)}", markup=False)
+        if len(report.problems) > 20:
+            err.print(f"error: ... and {len(report.problems) - 20} more", markup=False)
+        err.print("hint: those articles have no suggestion; fix the source and run again", markup=False)
+        raise typer.Exit(1)
+
+
+@app.command("train")
+@handle_errors
+def train_cli(
+    spans: str = typer.Option("ner", "--spans", help="How entity spans are learnt: ner or spancat."),
+    epochs: int = typer.Option(20, "--epochs", min=1, max=1000, help="Passes over the training articles."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same data and seed: same model)."),
+    curve: bool = typer.Option(False, "--curve", help="Train on 25/50/75/100 % of the train split and report "
+                               "each one's validation figures (nothing is kept)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Train a spaCy pipeline (blank language, CPU) on the gold articles of the train split.
+
+    Entities (ner or spancat) and one text classifier per choice field. Figures come from the
+    validation split; the model is saved as models/model-NNNN/ with its data's hash, and
+    `toolkit preannotate` uses the latest.
+
+    Example: toolkit train            toolkit train --curve
+    """
+    from .preannotate.curve import headline, write_curve
+    from .preannotate.training import TrainOptions, learning_curve, train
+
+    ws = _state().workspace()
+    options = TrainOptions(spans=spans, epochs=epochs, seed=seed)
+    if curve:
+        result = learning_curve(ws, options)
+        outputs = write_curve(ws, result)
+        if as_json:
+            print_json(result)
+            return
+        table = Table("train articles", "entities F1 (overlap)", "entities F1 (exact)", "event type accuracy",
+                      box=None, pad_edge=False)
+        for point in result["points"]:
+            table.add_row(str(point["n_train"]), *headline(point["figures"]))
+        out.print(table)
+        out.print("Wrote " + ", ".join(outputs), markup=False)
+        return
+    report = train(ws, options, on_epoch=None)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    out.print(f"Trained {report.version} on {report.n_train} article(s) in {report.seconds:.0f} s "
+              f"({report.dropped_spans} gold span(s) off token boundaries not learnt)", markup=False)
+    if report.figures is None:
+        out.print("No article in the validation split: no figures (label more, or evaluate on all).", markup=False)
+    else:
+        cells = headline(report.figures)
+        out.print(f"Validation ({report.n_validation} articles): entities F1 overlap {cells[0]}, exact {cells[1]}; "
+                  f"event type accuracy {cells[2]}", markup=False)
+    out.print(f"Saved {report.path}/; `toolkit preannotate` uses it.", markup=False)
+
+
+@app.command("evaluate")
+@handle_errors
+def evaluate_cli(
+    model_version: Optional[str] = typer.Argument(None, help="A file under annotations/predictions/ (without "
+                                                  ".jsonl); default: the one written last."),
+    split: str = typer.Option("heldout", "--split", help="Gold articles to judge on: train, validation, test, "
+                              "heldout (validation and test) or all."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Score suggestions against gold: per label P/R/F1 (exact and overlap), choice accuracy and
+    confusion, numbers, with bootstrap 95 % intervals.
+
+    Writes annotations/evaluation/<model_version>.md, .json and .png.
+
+    Example: toolkit evaluate --split heldout
+    """
+    from .preannotate.evaluate import run_evaluate, to_markdown
+
+    report = run_evaluate(_state().workspace(), model_version, split=split)
+    if as_json:
+        print_json(report)
+        return
+    out.print(to_markdown(report), markup=False)
 
 
 @app.command("review")

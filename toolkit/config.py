@@ -108,6 +108,12 @@ class PreannotateConfig:
     # accuracy with and without suggestions can be compared (anchoring).
     blind_fraction: float = 0.0
     seed: str = "toolkit"
+    # Queue order: "sequential" (task order) or "uncertainty" (Label Studio's uncertainty
+    # sampling: the tasks whose suggestion has the lowest score first).
+    order: str = "sequential"
+    # Which prediction file annotators see: a model_version under annotations/predictions/, or
+    # "" for the one `toolkit preannotate` wrote last.
+    show: str = ""
 
 
 @dataclass(frozen=True)
@@ -267,6 +273,9 @@ def _check(config: Config, source: str) -> None:
             hint="raise annotators_per_task (or set it to 0), or lower [gold] min_annotations")
     if campaign.mode not in ("shared", "assigned"):
         raise ConfigError(f"{source}: [campaign] mode must be \"shared\" or \"assigned\", not {campaign.mode!r}")
+    if config.preannotate.order not in ("sequential", "uncertainty"):
+        raise ConfigError(f"{source}: [preannotate] order must be \"sequential\" or \"uncertainty\", "
+                          f"not {config.preannotate.order!r}")
     if campaign.mode == "assigned":
         people = [a.strip().lower() for a in campaign.annotators]
         if len(set(people)) != len(people) or not all(people):
@@ -362,6 +371,8 @@ annotators = []
 # with and without suggestions can then be compared.
 blind_fraction = 0.0
 seed = "toolkit"
+# Annotators' queue order: "sequential" or "uncertainty" (lowest suggestion score first).
+order = "sequential"
 
 [release]
 # Split ratios (must add up to 1) and the salt of the deterministic split hash.

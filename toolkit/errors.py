@@ -142,6 +142,15 @@ class HubError(ReleaseError):
     """Publishing to the Hugging Face Hub failed (no token, refused, unreachable)."""
 
 
+class PreannotateError(ToolkitError):
+    """Pre-annotation, training or evaluation cannot go on: no gold to train on, a pattern file
+    or model that cannot be read, a label map that names labels the scheme does not have."""
+
+
+class ModelNotFound(PreannotateError, FileNotFoundError):
+    """No trained model (``models/``) or installed pipeline by the name given."""
+
+
 # What may reach a message from outside and carry a credential: an error page that echoes the
 # request's Authorization header, a token, a URL with user:password in it.
 _SECRET_PATTERNS = re.compile(r"(?i)(authorization\s*[:=]\s*\S+(\s+\S+)?"

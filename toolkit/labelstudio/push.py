@@ -51,6 +51,7 @@ class PushReport:
     # Suggestions from annotations/predictions/*.jsonl attached to the tasks, and bad lines.
     suggestions: dict[str, int] = field(default_factory=dict)
     suggestion_problems: list[str] = field(default_factory=list)
+    shown_version: str | None = None  # the model_version whose suggestions annotators see
     # [campaign] mode; in "assigned" mode, each annotator's queue project and what it got.
     mode: str = "shared"
     queues: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -196,6 +197,7 @@ def push(workspace: Workspace, *, dry_run: bool = False, force: bool = False, ch
             for key, count in part.suggestions.items():
                 report.suggestions[key] = report.suggestions.get(key, 0) + count
             report.suggestion_problems = sorted(set(report.suggestion_problems) | set(part.suggestion_problems))
+            report.shown_version = part.shown_version or report.shown_version
             for name in ("already_there", "to_import", "imported", "predictions", "duplicates_removed"):
                 setattr(report, name, getattr(report, name) + getattr(part, name))
             report.created_project |= part.created_project
@@ -274,6 +276,9 @@ def _push_one(ws: Workspace, conn: Any, client: LabelStudioClient, target: _Targ
         report.suggestions = {"imported": attached.imported, "already_there": attached.already_there,
                               "not_on_server": attached.not_on_server, "blind": attached.blind}
         report.suggestion_problems = attached.problems
+        if attached.shown and (attached.imported or attached.already_there):
+            show_suggestions(client, int(report.project_id), attached.shown)
+            report.shown_version = attached.shown
     return report
 
 
@@ -285,6 +290,9 @@ def _save_state(ws: Workspace, conn: Any, target: _Target, project_id: int) -> N
 
 
 # Team settings: overlap and guidelines -------------------------------------------------------
+
+SAMPLING = {"sequential": "Sequential sampling", "uncertainty": "Uncertainty sampling"}
+
 
 def team_settings(ws: Workspace, scheme: Scheme) -> dict[str, Any]:
     """The project settings a team round needs, as Label Studio names them.
@@ -298,7 +306,26 @@ def team_settings(ws: Workspace, scheme: Scheme) -> dict[str, Any]:
         "show_overlap_first": True,
         "expert_instruction": workspace_guidelines(ws.schemas_dir, scheme),
         "show_instruction": ws.config.campaign.show_guidelines,
+        # Suggestions shown to annotators, and the queue order (uncertainty sampling: the tasks
+        # whose suggestion has the lowest score first).
+        "show_collab_predictions": True,
+        "sampling": SAMPLING[ws.config.preannotate.order],
     }
+
+
+def show_suggestions(client: LabelStudioClient, project_id: int, model_version: str) -> None:
+    """Make ``model_version`` the project's: Label Studio shows annotators only its predictions,
+    and uncertainty sampling orders by them. Set after the predictions are attached (the server
+    refuses a version it has no prediction of), and read back."""
+    project = client.project(project_id)
+    if project.get("model_version") == model_version:
+        return
+    after = client.update_project(project_id, {"model_version": model_version})
+    if after.get("model_version") != model_version:
+        raise ProjectSettingsRejected(
+            f"project {project_id} on {client.url} did not take model_version {model_version!r} "
+            f"(it has {_brief(after.get('model_version'))})",
+            hint="annotators would see no suggestions or another model's; check the server's log and push again")
 
 
 def _differing(project: dict[str, Any], settings: dict[str, Any]) -> list[str]:
