@@ -746,7 +746,7 @@ def agree_cli(as_json: bool = typer.Option(False, "--json", help="Print all figu
 
     Example: toolkit agree
     """
-    from .agreement import agree, headline_rows
+    from .agreement import agree, headline_rows, suggestions_summary
 
     report = agree(_state().workspace())
     if as_json:
@@ -766,6 +766,9 @@ def agree_cli(as_json: bool = typer.Option(False, "--json", help="Print all figu
         out.print(f"  {item['article_id']}: {item['reason']}", markup=False)
     if len(report.unresolved) > 10:
         out.print(f"  ... and {len(report.unresolved) - 10} more (annotations/agreement.md)", markup=False)
+    line = suggestions_summary(a.get("suggestions"))
+    if line:
+        out.print(line, markup=False)
     if report.edited_by_other:
         err.print(f"warning: {report.edited_by_other} annotation(s) were last changed by someone other than their "
                   "annotator and are left out of agreement and gold (listed in annotations/agreement.md)",

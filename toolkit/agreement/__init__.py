@@ -1,7 +1,8 @@
 """The agreement stage: how far annotators agree, and one gold answer per article.
 
-Takes in: ``annotations/annotations.parquet`` (validated records), the articles' texts and the
-scheme. Writes: ``annotations/agreement.json`` (every figure), ``annotations/agreement.md``,
+Takes in: ``annotations/annotations.parquet`` (validated records), the articles' texts, the
+scheme and, when pulled, ``annotations/predictions.parquet`` (the suggestions shown). Writes:
+``annotations/agreement.json`` (every figure), ``annotations/agreement.md``,
 ``annotations/agreement-*.png`` and ``annotations/gold.parquet`` (``toolkit agree``).
 Annotations last saved by an account other than their author's (``edited_by_other``) are
 nobody's independent vote: both the figures and gold leave them out and list them.
@@ -9,12 +10,18 @@ nobody's independent vote: both the figures and gold leave them out and list the
 - ``metrics``: observed agreement, Cohen's and Fleiss' kappa, Krippendorff's alpha, span
   F1, with bootstrap intervals, per field, label, annotator and pair of annotators;
 - ``gold``: the gold policy (``[gold]`` in toolkit.toml) and the gold records it decides;
+- ``suggestions``: the answers made with and without a suggestion (pre-annotation) compared:
+  agreement and gold accuracy per group, and how often each annotator accepted one unchanged;
 - ``report``: ``toolkit agree``: the figures, the Markdown report, the plots and gold.parquet.
 """
 
 from .gold import GoldPolicy, compute_gold, gold_arrow_schema, gold_for_article, gold_table
 from .metrics import UndefinedMetric, compute_agreement
 from .report import AgreeReport, agree, headline_rows, render_markdown
+from .suggestions import (has_suggestion, read_predictions, shown_suggestions, suggestion_effect, suggestions_markdown,
+                          suggestions_summary)
 
 __all__ = ["GoldPolicy", "compute_gold", "gold_arrow_schema", "gold_for_article", "gold_table",
-           "UndefinedMetric", "compute_agreement", "AgreeReport", "agree", "headline_rows", "render_markdown"]
+           "UndefinedMetric", "compute_agreement", "AgreeReport", "agree", "headline_rows", "render_markdown",
+           "has_suggestion", "read_predictions", "shown_suggestions", "suggestion_effect", "suggestions_markdown",
+           "suggestions_summary"]

@@ -5,7 +5,8 @@ another account), ``annotations/agreement.md`` (the same as tables),
 ``annotations/agreement-<span field>.png`` (per-label span F1 with bootstrap intervals over
 articles), ``annotations/agreement-<field>-confusion.png`` (each pair of annotators' answers
 on one article, for each single choice) and ``annotations/gold.parquet`` (one row per
-article, by the ``[gold]`` policy).
+article, by the ``[gold]`` policy). With ``annotations/predictions.parquet`` pulled, both
+reports also compare the answers made with and without a suggestion (``suggestions``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .. import atomicio
 from .metrics import compute_agreement
 from ..errors import InputError, InputNotFound
 from .gold import GoldPolicy, compute_gold, gold_table
+from .suggestions import read_predictions, suggestion_effect, suggestions_markdown
 from ..scheme import ChoiceField, NumberField, Scheme, SpanField
 from ..articles import article_texts
 from ..validation import iter_parquet_records
@@ -91,6 +93,9 @@ def agree(ws: Workspace) -> AgreeReport:
                                   bootstrap=cfg.bootstrap, seed=cfg.seed)
     unresolved = [{"article_id": g["article_id"], "reason": g["reason"]} for g in gold_rows
                   if g["status"] == "unresolved"]
+    agreement["suggestions"] = suggestion_effect(
+        records, read_predictions(ws.annotations_dir / "predictions.parquet"),
+        {g["article_id"]: g for g in gold_rows}, scheme, texts=texts, bootstrap=cfg.bootstrap, seed=cfg.seed)
     agreement["gold"] = {"policy": policy.to_dict(), "articles": len(gold_rows),
                          "resolved": len(gold_rows) - len(unresolved),
                          "by_ground_truth": sum(g["decided_by"] == "ground-truth" for g in gold_rows),
@@ -214,6 +219,9 @@ def render_markdown(agreement: dict[str, Any], scheme: Scheme) -> str:
     if g["unresolved"]:
         lines += ["", "| unresolved article | reason |", "|---|---|",
                   *[f"| {u['article_id']} | {u['reason']} |" for u in g["unresolved"]]]
+    suggestions = suggestions_markdown(agreement.get("suggestions"))
+    if suggestions:
+        lines += ["", *suggestions]
     return "\n".join(lines) + "\n"
 
 

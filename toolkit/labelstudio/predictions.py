@@ -33,7 +33,7 @@ from ..workspace import Workspace
 from .client import LabelStudioClient
 
 __all__ = ["PREDICTIONS_DIR", "PredictionsReport", "is_blind", "iter_prediction_files", "import_predictions",
-           "shown_version", "record_latest"]
+           "shown_version", "record_latest", "written_last"]
 
 PREDICTIONS_DIR = "predictions"
 INDEX = "index.json"
@@ -66,6 +66,15 @@ def record_latest(ws: Workspace, model_version: str) -> None:
     atomicio.write_json(ws.annotations_dir / PREDICTIONS_DIR / INDEX, {"latest": model_version})
 
 
+def written_last(ws: Workspace) -> str | None:
+    """The model_version ``toolkit preannotate`` wrote last, as ``index.json`` records it."""
+    try:
+        latest = json.loads((ws.annotations_dir / PREDICTIONS_DIR / INDEX).read_text(encoding="utf-8")).get("latest")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return latest if isinstance(latest, str) else None
+
+
 def shown_version(ws: Workspace) -> str | None:
     """The model_version whose suggestions annotators see: ``[preannotate] show``, else the one
     ``toolkit preannotate`` wrote last, else the newest file; None when there is none."""
@@ -78,11 +87,8 @@ def shown_version(ws: Workspace) -> str | None:
                                 f"{ws.relative(folder / (wanted + '.jsonl'))}",
                                 hint="run `toolkit preannotate`, or name one of: " + (", ".join(sorted(files)) or "(none yet)"))
         return wanted
-    try:
-        latest = json.loads((folder / INDEX).read_text(encoding="utf-8")).get("latest")
-    except (OSError, ValueError, AttributeError):
-        latest = None
-    if isinstance(latest, str) and latest in files:
+    latest = written_last(ws)
+    if latest is not None and latest in files:
         return latest
     if not files:
         return None

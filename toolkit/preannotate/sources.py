@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import sys
 import tomllib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -31,11 +33,25 @@ from ..errors import ModelNotFound, PreannotateError
 from ..scheme import ChoiceField, NumberField, Scheme, SpanField
 from .suggestions import Span, Suggestion, Value
 
-__all__ = ["Source", "LabelMap", "PipelineSource", "FunctionSource", "BEAM_WIDTH"]
+__all__ = ["Source", "LabelMap", "PipelineSource", "FunctionSource", "BEAM_WIDTH", "MODEL_META", "PIPELINE",
+           "read_meta"]
+
+# A model folder under models/: the spaCy pipeline and what toolkit train says about it.
+MODEL_META = "model.json"
+PIPELINE = "pipeline"
 
 BEAM_WIDTH = 8
 # A span the beam gives at least this probability is suggested.
 BEAM_THRESHOLD = 0.5
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """A saved model's ``model.json``."""
+    try:
+        return json.loads((path / MODEL_META).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelNotFound(f"{path / MODEL_META} cannot be read ({exc})",
+                            hint="train again with `toolkit train`, or remove the folder") from exc
 
 
 class Source(Protocol):
@@ -117,8 +133,6 @@ class PipelineSource:
     @classmethod
     def load_trained(cls, path: Path, scheme: Scheme) -> "PipelineSource":
         import spacy
-
-        from .training import PIPELINE, read_meta
 
         meta = read_meta(path)
         if meta.get("scheme_hash") not in (None, scheme.hash()):
@@ -224,10 +238,14 @@ class FunctionSource:
             raise PreannotateError(f"--function {spec!r} is not module:function",
                                    hint="e.g. --function mypackage.suggest:annotate")
         try:
+            # The folder the command runs in holds a team's own modules (console scripts do not
+            # put it on the path by themselves).
+            if os.getcwd() not in sys.path:
+                sys.path.append(os.getcwd())
             function = getattr(importlib.import_module(module_name), name)
         except (ImportError, AttributeError) as exc:
             raise ModelNotFound(f"--function {spec!r} cannot be imported ({exc})",
-                                hint="install the module, or run from the folder that holds it") from exc
+                                hint="install the module, or run the command in the folder that holds it") from exc
         if not callable(function):
             raise PreannotateError(f"--function {spec!r} is not callable")
         self.function: Callable[[str], Any] = function

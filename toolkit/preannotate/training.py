@@ -38,14 +38,13 @@ from .. import atomicio
 from ..errors import ModelNotFound, PreannotateError
 from ..scheme import ChoiceField, Scheme, SpanField
 from ..workspace import Workspace
+from .sources import MODEL_META, PIPELINE, PipelineSource, read_meta  # noqa: F401 (read_meta: re-exported)
 from .splits import GoldSet, load_gold
 
 __all__ = ["MODELS_DIR", "TrainOptions", "TrainReport", "model_dirs", "latest_model", "find_model", "train",
            "learning_curve", "fit", "cat_label"]
 
 MODELS_DIR = "models"
-MODEL_META = "model.json"
-PIPELINE = "pipeline"
 _NAME = re.compile(r"^model-(\d{4,})$")
 
 
@@ -236,7 +235,6 @@ def _figures(ws: Workspace, scheme: Scheme, nlp: Any, version: str, gold: GoldSe
     if not ids:
         return None
     from .evaluate import evaluate
-    from .sources import PipelineSource
     from .suggestions import to_record
 
     source = PipelineSource.trained(nlp, scheme, version)
@@ -291,12 +289,6 @@ def _save(ws: Workspace, nlp: Any, report: TrainReport, scheme: Scheme) -> None:
         raise
 
 
-def read_meta(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads((path / MODEL_META).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelNotFound(f"{path / MODEL_META} cannot be read ({exc})",
-                            hint="train again with `toolkit train`, or remove the folder") from exc
 
 
 # ------------------------------------------------------------------------------ curve
