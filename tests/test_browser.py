@@ -309,3 +309,83 @@ def test_two_annotators_label_in_the_browser_and_pull_and_agree_get_it_all(
     assert (event["observed_agreement"]["value"], event["observed_agreement"]["n"]) == (pytest.approx(0.5), 2)
     headline = {(h["field"], h["metric"]): h for h in agreement["headline"]}
     assert (headline["entities", "exact.micro_f1"]["value"], headline["entities", "exact.micro_f1"]["n"]) == (1.0, 2)
+
+
+def test_an_annotator_finds_the_suggestions_waiting_and_accepting_them_is_measured(
+        browser, ls_workspace, label_studio, tmp_path):
+    """`toolkit preannotate`'s suggestions, attached by push, are in the labeling view when the
+    annotator opens a task (the name after the emoji highlighted on the right words, the event
+    type and the count filled in); submitted unchanged, they come back through pull as the
+    annotator's answer, and agree counts them as accepted unchanged."""
+    from toolkit.agreement import agree
+    from toolkit.ingest import ingest
+    from toolkit.labelstudio import build_tasks, pull, push
+    from toolkit.labelstudio.team import add_annotators
+    from toolkit.preannotate.suggestions import Span, Suggestion, Value, to_prediction
+    from toolkit.scheme import Scheme
+
+    ws = ls_workspace
+    for name, text in ARTICLES.items():
+        (ws.raw_dir / name).write_text(text, encoding="utf-8")
+    ingest(ws)
+    build_tasks(ws)
+    scheme = Scheme.load(ws.scheme_path)
+    texts = {a["article_id"]: a["text"] for a in read_parquet(ws.annotations_dir / "articles.parquet")}
+    folder = ws.annotations_dir / "predictions"
+    folder.mkdir()
+    lines = []
+    for article, text in texts.items():
+        target = EMOJI_NAME if EMOJI_NAME in text else OTHER_NAME
+        at = text.index(target)
+        suggestion = Suggestion([Span("entities", at, at + len(target), "PERSON", 0.9, "rules:test")],
+                                [Value("event_type", EVENT_TYPES[1][target], 0.8, "model:test"),
+                                 Value("killed", int(KILLED[target]), 0.7, "rules:number-phrase")])
+        lines.append(json.dumps(to_prediction(scheme, article, text, suggestion, "suggest-1")))
+    (folder / "suggest-1.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pushed = push(ws)
+    assert pushed.suggestions["imported"] == len(ARTICLES) and pushed.shown_version == "suggest-1"
+
+    suffix = ws.config.project.title.split()[-1]
+    person = add_annotators(ws, [f"cat-{suffix}@example.org"], create=True).annotators[0]
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        log_in(page, label_studio.url, person.email, person.password)
+        page.goto(f"{label_studio.url}/projects/{pushed.project_id}/data?labeling=1")
+        article_text(page)
+        close_guidelines(page)
+        for n in range(1, len(ARTICLES) + 1):
+            close_guidelines(page, timeout=500)
+            text = article_text(page)
+            target = EMOJI_NAME if EMOJI_NAME in text else OTHER_NAME
+            # The suggested region is there, on exactly the suggested words (after the emoji too).
+            highlight = page.locator(".htx-highlight", has_text=target).first
+            highlight.wait_for(timeout=15_000)
+            assert highlight.text_content().strip() == target
+            radio = page.locator(f"label.lsf-choice__checkbox:has(input[name='{EVENT_TYPES[1][target]}']) input")
+            assert radio.is_checked(), "the suggested event type is not pre-selected"
+            assert page.locator("input[type=number]").first.input_value() == KILLED[target]
+            page.screenshot(path=shots / f"suggested-task{n}.png")
+            submit(page)
+            if n < len(ARTICLES):
+                wait_for_next_task(page, text)
+    except Exception:
+        page.screenshot(path=shots / "suggested-failure.png")
+        raise
+    finally:
+        context.close()
+
+    report = pull(ws)
+    assert (report.annotations, report.quarantined) == (len(ARTICLES), 0)
+    for row in read_parquet(ws.annotations_dir / "annotations.parquet"):
+        text = texts[row["article_id"]]
+        target = EMOJI_NAME if EMOJI_NAME in text else OTHER_NAME
+        at = text.index(target)
+        assert [(s["start"], s["end"], s["label"]) for s in row["entities"]] == [(at, at + len(target), "PERSON")]
+        assert (row["event_type"], row["killed"]) == (EVENT_TYPES[1][target], int(KILLED[target]))
+    agree(ws)
+    section = json.loads((ws.annotations_dir / "agreement.json").read_text())["suggestions"]
+    mine = section["annotators"][person.email]
+    assert mine["accepted_unchanged"]["value"] == 1.0 and mine["accepted_unchanged"]["n"] == len(ARTICLES)

@@ -50,7 +50,7 @@ def _article(i: int) -> tuple[str, list[dict[str, Any]], str]:
     event = list(EVENTS)[i % 3]
     lead = "🔥 " if i % 7 == 3 else ""  # an astral character before the spans: UTF-16 offsets differ
     parts: list[tuple[str, str | None]] = [
-        (lead + EVENTS[event] + " in ", None), (place, "GPE"), (f" on Monday, police said. Officer ", None),
+        (lead + EVENTS[event] + " in ", None), (place, "GPE"), (" on Monday, police said. Officer ", None),
         (person, "PERSON"), (f" told reporters that {i % 9 + 2} people were hurt (report {i}). ", None),
         ("Residents said the area was calm later in the day. " * (1 + i % 2), None)]
     text, spans = "", []
@@ -89,10 +89,6 @@ def make_gold_workspace(ws: Workspace, n: int = 36) -> dict[str, str]:
 
 def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _utf16_slice(text: str, start: int, end: int) -> str:
-    return text.encode("utf-16-le")[2 * start:2 * end].decode("utf-16-le")
 
 
 @pytest.fixture(scope="module")
@@ -158,10 +154,10 @@ def test_predictions_are_valid_and_every_span_slices_its_text(trained: Path, tmp
         astral += "🔥" in text
         for item in line["result"]:
             assert 0 <= item["score"] <= 1 and item["meta"]["text"] == ["model:model-0001"]
-            if item["type"] == "labels":  # Label Studio counts UTF-16 code units
-                assert _utf16_slice(text, item["value"]["start"], item["value"]["end"]) == item["value"]["text"]
+            if item["type"] == "labels":  # code points, as Label Studio 1.23 counts them
+                assert text[item["value"]["start"]:item["value"]["end"]] == item["value"]["text"]
         assert line["score"] == min((r["score"] for r in line["result"]), default=0.0)
-    assert astral  # the conversion was exercised
+    assert astral  # spans after an emoji were among them
     assert report.predicted == len(lines) and report.values["event_type"] == len(lines)
 
 

@@ -373,6 +373,8 @@ blind_fraction = 0.0
 seed = "toolkit"
 # Annotators' queue order: "sequential" or "uncertainty" (lowest suggestion score first).
 order = "sequential"
+# The prediction file annotators see (a model_version); "": the one `toolkit preannotate` wrote last.
+show = ""
 
 [release]
 # Split ratios (must add up to 1) and the salt of the deterministic split hash.

@@ -31,6 +31,8 @@ releases/.lock
 releases/.v*.tmp-*
 *.tmp
 __pycache__/
+# Pipelines `toolkit train` makes (tens of MB each; model.json records what made them)
+models/
 """
 
 DATASHEET_TEMPLATE = """\

@@ -1,7 +1,7 @@
 """``toolkit evaluate``: a model's predictions judged against gold, with bootstrap intervals.
 
-Reads ``annotations/predictions/<model_version>.jsonl`` (Label Studio prediction lines, UTF-16
-offsets as the browser counts) through the same converter that ``toolkit pull`` uses for the
+Reads ``annotations/predictions/<model_version>.jsonl`` (Label Studio prediction lines in code
+point offsets; UTF-16 offsets from other tools are converted) through the same converter that ``toolkit pull`` uses for the
 server's predictions, so a prediction is read exactly as an annotator would have seen it, and
 compares it with the gold records of one split (``heldout`` by default: the model never learnt
 from those). An article of the split without a prediction line predicts nothing: no spans, no

@@ -63,7 +63,7 @@ class Source(Protocol):
 @dataclass
 class LabelMap:
     """Outside labels -> the scheme's span labels and choice values. An outside label mapped
-    to null, or not in the table and not itself a label of the scheme, is left out."""
+    to null (or "" in TOML), or not in the table and not itself a label of the scheme, is left out."""
 
     table: dict[str, str | None] = field(default_factory=dict)
     unmapped: Counter = field(default_factory=Counter)
@@ -82,6 +82,7 @@ class LabelMap:
                                                  for k, v in data.items()):
             raise PreannotateError(f"{path}: the label map must be a flat table of outside label -> scheme "
                                    "label or null", hint='e.g. {"PER": "PERSON", "LOC": "GPE", "MISC": null}')
+        data = {k: (v or None) for k, v in data.items()}  # TOML has no null: "" leaves a label out too
         known = _scheme_values(scheme)
         wrong = sorted(v for v in data.values() if v is not None and v not in known)
         if wrong:

@@ -9,9 +9,10 @@ for one article, and ``to_prediction`` turns the result into the line that
 each result with its own ``score`` and, for spans, a region note (``meta``) naming its
 source, so an annotator can see why a region is there.
 
-Offsets: sources work in Python string offsets (code points); Label Studio counts UTF-16
-code units, as the browser does. ``to_prediction`` converts, so a suggestion on a text with
-emoji before it still lands on the right words; ``toolkit pull`` converts back.
+Offsets are Python string offsets (code points) throughout, as Label Studio 1.23's labeling
+view counts them too (measured: a span after an emoji comes back in code points, see
+``tests/test_browser.py``, which also checks that a suggestion after an emoji is shown on the
+right words). Older servers counted UTF-16 code units; ``toolkit pull`` repairs either.
 
 The prediction's own ``score`` is the lowest score of its results: Label Studio's
 uncertainty sampling serves the tasks with the lowest prediction score first, so an article
@@ -136,7 +137,6 @@ def to_prediction(scheme: Scheme, article_id: str, text: str, suggestion: Sugges
     or cut nothing, is a bug in its source and raises ``ValueError``; a value for a field the
     scheme does not have, or a label or choice it does not list, likewise."""
     fields = {f.name: f for f in scheme.fields}
-    table = utf16_offsets(text)
     result: list[dict[str, Any]] = []
     for span in suggestion.spans:
         f = fields.get(span.field)
@@ -145,7 +145,7 @@ def to_prediction(scheme: Scheme, article_id: str, text: str, suggestion: Sugges
         if not 0 <= span.start < span.end <= len(text):
             raise ValueError(f"{span.source}: span {span.start}-{span.end} is outside the text "
                              f"({len(text)} characters) of article {article_id}")
-        start, end = (span.start, span.end) if table is None else (table[span.start], table[span.end])
+        start, end = span.start, span.end
         result.append({
             "id": _region_id(span.field, span.start, span.end, span.label),
             "from_name": span.field, "to_name": "text", "type": "labels",
