@@ -411,3 +411,40 @@ def test_cli_preannotate_and_evaluate_exit_codes(trained: Path, tmp_path: Path) 
     assert scored.exit_code == 0 and json.loads(scored.output)["n_articles"] == 36
     missing = runner.invoke(app, ["--workspace", str(root), "preannotate", "--no-rules", "--model", "model-0042"])
     assert missing.exit_code == 1 and "model-0042" in missing.output and "Traceback" not in missing.output
+
+
+def test_cli_train_and_curve_write_what_they_say(trained: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from typer.testing import CliRunner
+
+    root = tmp_path / "ws"
+    shutil.copytree(trained, root)
+    runner = CliRunner()
+    done = runner.invoke(app, ["--workspace", str(root), "train", "--epochs", "1", "--json"])
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.output)
+    assert report["version"] == "model-0002" and (root / "models" / "model-0002" / "pipeline").is_dir()
+    assert report["figures"]["n_articles"] == report["n_validation"]
+    curve = runner.invoke(app, ["--workspace", str(root), "train", "--curve", "--epochs", "1"])
+    assert curve.exit_code == 0, curve.output
+    for name in ("curve.md", "curve.json", "curve.png"):
+        assert (root / "annotations" / "evaluation" / name).stat().st_size > 0
+    points = json.loads((root / "annotations" / "evaluation" / "curve.json").read_text())["points"]
+    assert [p["fraction"] for p in points] == [0.25, 0.5, 0.75, 1.0]
+    assert [p["n_train"] for p in points] == sorted(p["n_train"] for p in points)
+    assert not (root / "models" / "model-0003").exists()
+    bad = runner.invoke(app, ["--workspace", str(root), "train", "--spans", "crf"])
+    assert bad.exit_code == 1 and "ner or spancat" in bad.output and "Traceback" not in bad.output
+
+
+def test_the_datasheet_says_whether_annotators_labelled_from_suggestions() -> None:
+    from toolkit.release.card import _suggestions_sentence
+
+    assert "blank page" in _suggestions_sentence(None)
+    assert "blank page" in _suggestions_sentence({"predictions": 0, "note": "no predictions"})
+    section = {"groups": {"with": {"articles": 30, "annotations": 60, "accepted_unchanged": {"value": 0.75, "n": 60}},
+                          "without": {"articles": 10, "annotations": 20}}}
+    sentence = _suggestions_sentence(section)
+    assert "shown on 30 article(s) (60 answers)" in sentence and "withheld on 10 (20 answers)" in sentence
+    assert "75.0 % of those answers kept the suggestion unchanged" in sentence and "anchoring" in sentence

@@ -297,6 +297,7 @@ def _context_inputs(ws: Workspace) -> dict[str, Any]:
                                                "articles_in_clusters", "rejected", "rejected_by_reason")
                    if k in ingest},
         "annotation_counts": annotators,
+        "suggestions": agreement.get("suggestions") if isinstance(agreement, dict) else None,
     }
 
 

@@ -162,6 +162,22 @@ def _agreement_section(ctx: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def _suggestions_sentence(section: dict[str, Any] | None) -> str:
+    """Whether annotators labelled from machine suggestions (pre-annotation), and how often they
+    kept them as they were: a user of the data should know the labels may lean towards them."""
+    groups = (section or {}).get("groups")
+    if not groups:
+        return "Annotators labelled from a blank page: no machine suggestions (pre-annotation) were pulled."
+    with_, without = groups.get("with", {}), groups.get("without", {})
+    accepted = with_.get("accepted_unchanged") or {}
+    kept = (f"{100 * accepted['value']:.1f} % of those answers kept the suggestion unchanged"
+            if accepted.get("value") is not None else "how often they were kept unchanged is not known")
+    return (f"Machine suggestions (`toolkit preannotate`) were shown on {_n(with_.get('articles'))} article(s) "
+            f"({_n(with_.get('annotations'))} answers) and withheld on {_n(without.get('articles'))} "
+            f"({_n(without.get('annotations'))} answers); {kept}. Labels may lean towards the suggestions "
+            "(anchoring): `annotations/agreement.md` compares agreement and gold accuracy with and without them.")
+
+
 def render_card(ctx: dict[str, Any]) -> str:
     project, scheme, stats = ctx["project"], ctx["scheme"], ctx["stats"]
     front = yaml.safe_dump(card_metadata(ctx), sort_keys=False, allow_unicode=True, width=1000)
@@ -306,6 +322,7 @@ def render_datasheet(ctx: dict[str, Any], *, prefix: str = "") -> str:
         f"and {_n(counts.get('cancelled'))} cancelled annotations. Records that failed validation were "
         f"quarantined, not used: "
         + (", ".join(f"{_n(v)} {k}" for k, v in quarantine.items()) if quarantine else "none") + ".",
+        _suggestions_sentence(ctx.get("suggestions")),
         "Annotators per released article:\n\n"
         + _table(["annotators", "articles"], [[k, v] for k, v in stats["annotators_per_article"].items()]),
         "How gold labels were decided:\n\n"
