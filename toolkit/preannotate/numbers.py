@@ -149,11 +149,12 @@ _NOUNS = _alternatives(("deaths", "fatalities", "bodies", "injuries", "hostages"
 
 # Active verbs before the number (object phrases). Those in _NEEDS_PERSON count only with a
 # word for people after the number.
-_VERB = _alternatives((
+_VERB_WORDS = (
     "killed", "killing", "kills", "kill", "slew", "slaying", "massacred", "massacring", "murdered", "murdering",
     "executed", "executing", "gunned down", "gunning down", "shot dead", "injured", "injuring", "injures",
     "wounded", "wounding", "wounds", "hurt", "hurting", "kidnapped", "kidnapping", "kidnaps", "abducted",
-    "abducting", "abducts", "seized", "seizing", "captured", "capturing"))
+    "abducting", "abducts", "seized", "seizing", "captured", "capturing")
+_VERB = _alternatives(_VERB_WORDS)
 _NEEDS_PERSON = frozenset({"seized", "seizing", "captured", "capturing", "kill"})
 
 _FIELD_OF_WORD = {
@@ -188,13 +189,12 @@ _TOLL = re.compile(
 # "the blast left 15 people dead"
 _LEFT = re.compile(rf"\bleft\s+{_Q}{_NUM}{_OBJECT_NP}\s+(?P<verb>dead|injured|wounded|hurt)\b", _FLAGS)
 # "took 40 people hostage", "holding three foreigners captive"
-_TAKEN = re.compile(r"\b" + _alternatives((
-    "took", "taken", "taking", "takes", "take", "held", "holding", "holds", "hold", "kept", "keeping", "seized",
-    "seizing")) + rf"\s+{_Q}{_NUM}{_OBJECT_NP}\s+(?:as\s+)?(?P<verb>hostages?|captives?)\b", _FLAGS)
+_TAKE_WORDS = ("took", "taken", "taking", "takes", "take", "held", "holding", "holds", "hold", "kept", "keeping",
+               "seized", "seizing")
+_TAKEN = re.compile(rf"\b{_alternatives(_TAKE_WORDS)}\s+{_Q}{_NUM}{_OBJECT_NP}\s+(?:as\s+)?"
+                    r"(?P<verb>hostages?|captives?)\b", _FLAGS)
 
-# Patterns that begin with their verb, searched through the text.
-_VERB_FIRST = (("object", _OBJECT), ("toll", _TOLL), ("left", _LEFT), ("taken-hostage", _TAKEN))
-# Patterns that begin with the number, tried at every number.
+# After a number: what it counts.
 _NUMBER_FIRST = (("subject", _SUBJECT), ("noun", _NOUN))
 
 # Negations: "no one was killed or injured", "nobody was hurt", "no deaths were reported",
@@ -219,6 +219,25 @@ _NEGATION_FIELDS = {
     "kidnapped": ("hostages",), "abducted": ("hostages",), "taken": ("hostages",),
 }
 _LIST_SPLIT = re.compile(r"\s*(?:,|\bor\b|\band\b|\bnor\b)\s*", re.IGNORECASE)
+
+# One pass over the text finds the words a phrase can begin with; each phrase pattern is then
+# tried only there (anchored), instead of each searching the whole text: the search is what
+# costs, and one search for all of them costs about as much as one for each.
+def _phrase_starts() -> dict[str, tuple[tuple[str, re.Pattern[str]], ...]]:
+    """First word(s) of a phrase -> the (shape, pattern) pairs that may begin there."""
+    starts: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {}
+    for words, shape, pattern in ((_VERB_WORDS, "object", _OBJECT), (("death toll", "number of"), "toll", _TOLL),
+                                  (("left",), "left", _LEFT), (_TAKE_WORDS, "taken-hostage", _TAKEN),
+                                  (("no", "nobody", "none"), "negation", _NEGATION_SUBJECT),
+                                  (("no",), "negation", _NEGATION_NOUN)):
+        for word in words:
+            starts[word] = (*starts.get(word, ()), (shape, pattern))
+    return starts
+
+
+_STARTS = _phrase_starts()
+_NUMBER_STARTS = (*_WORD_VALUES, "a dozen", "a hundred", "a thousand", "half a dozen")
+_TRIGGER = re.compile(rf"\b(?:{_alternatives((*_STARTS, *_NUMBER_STARTS))}\b|\d)", _FLAGS)
 
 _SPACE = re.compile(r"\s+")
 _WORD_SPLIT = re.compile(r"[\s-]+")
@@ -313,31 +332,41 @@ def find_counts(text: str) -> list[Count]:
     """Every count phrase of ``text``, in text order. A number read by two patterns for the
     same field counts once (the first pattern's reading)."""
     found: dict[tuple[str, int], Count] = {}
-
-    def keep(count: Count | None, number_start: int) -> None:
-        if count is not None:
-            found.setdefault((count.field, number_start), count)
-
-    for shape, pattern in _VERB_FIRST:
-        for m in pattern.finditer(text):
-            keep(_count(shape, m["verb"], m["num"], m["q"], m.groupdict().get("np"), m.start(), m.end()),
-                 m.start("num"))
-    for number in _NUMBER.finditer(text):
-        before = _Q_BEFORE.search(text[max(0, number.start() - 32):number.start()])
-        start = number.start() - len(before.group(0)) if before else number.start()
-        qualifier = before["q"] if before else None
+    number_end = 0  # "one" in "twenty one" is no number of its own
+    for trigger in _TRIGGER.finditer(text):
+        at = trigger.start()
+        for shape, pattern in _STARTS.get(_SPACE.sub(" ", trigger.group().lower()), ()):
+            m = pattern.match(text, at)
+            if m is None:
+                continue
+            if shape == "negation":
+                for count in _negations(m):
+                    found.setdefault((count.field, m.start()), count)
+                continue
+            count = _count(shape, m["verb"], m["num"], m["q"], m.groupdict().get("np"), m.start(), m.end())
+            if count is not None:
+                found.setdefault((count.field, m.start("num")), count)
+        number = _NUMBER.match(text, at) if at >= number_end else None
+        if number is None:
+            continue
+        number_end = number.end()
+        before = _Q_BEFORE.search(text[max(0, at - 32):at])
+        start = at - len(before.group(0)) if before else at
         for shape, pattern in _NUMBER_FIRST:
             m = pattern.match(text, number.end())
-            if m:
-                keep(_count(shape, m["verb"], number["num"], qualifier, m["np"], start, m.end()), number.start())
-    for pattern in (_NEGATION_SUBJECT, _NEGATION_NOUN):
-        for m in pattern.finditer(text):
-            words = [w for w in _LIST_SPLIT.split(m["verbs"].lower()) if w]
-            rule = "negation:no-casualties" if "casualties" in words else None
-            for field in dict.fromkeys(f for w in words for f in _NEGATION_FIELDS.get(w.split()[0], ())):
-                found.setdefault((field, m.start()), Count(field, 0, m.start(), m.end(), rule or f"negation:{field}",
-                                                           EXACT_SCORE))
+            if m is not None:
+                count = _count(shape, m["verb"], number["num"], before and before["q"], m["np"], start, m.end())
+                if count is not None:
+                    found.setdefault((count.field, at), count)
     return sorted(found.values(), key=lambda c: (c.start, c.end, FIELDS.index(c.field)))
+
+
+def _negations(m: re.Match[str]) -> list[Count]:
+    """The zero counts of one negation ("no one was killed or injured": killed and injured)."""
+    words = [w for w in _LIST_SPLIT.split(m["verbs"].lower()) if w]
+    rule = "negation:no-casualties" if "casualties" in words else None
+    fields = dict.fromkeys(f for w in words for f in _NEGATION_FIELDS.get(w.split()[0], ()))
+    return [Count(f, 0, m.start(), m.end(), rule or f"negation:{f}", EXACT_SCORE) for f in fields]
 
 
 def count_values(text: str, fields: Iterable[str] | None = None) -> list[Value]:

@@ -15,11 +15,13 @@ Four kinds of rule, each span naming the one that made it (``source``):
 - counts of killed, injured and hostages from number phrases (``numbers``), for the number
   fields of those names.
 
-All span rules go into one spaCy ``entity_ruler`` of a blank English pipeline. Overlapping
-matches are resolved per span field as the EntityRuler resolves them, longest first, then
-the earliest; on the same extent a pattern beats a gold string, which beats a date (a rule
-someone wrote for this corpus knows better than one made from examples, and both better
-than the generic dates).
+Patterns and gold strings go into one spaCy ``entity_ruler`` of a blank English pipeline
+(so a gold string matches whole tokens only: "Paris" not inside "Parisian"); dates are one
+regular expression over the text (``find_dates``). A label belongs to the first span field
+that lists it. Overlapping matches are resolved per span field as the EntityRuler resolves
+them, longest first, then the earliest; on the same extent a pattern beats a gold string,
+which beats a date (a rule someone wrote for this corpus knows better than one made from
+examples, and both better than the generic dates).
 
 ``Rules.version`` names the rules' behaviour ("rules-" + a hash of the patterns, the gold
 strings and ``RULES_VERSION``), so predictions say which rules made them.
@@ -224,7 +226,7 @@ class Rules:
         by_tokens: dict[tuple[str, ...], Counter[str]] = {}
         text_of: dict[tuple[str, ...], str] = {}
         order = {label: i for i, label in enumerate(self._labels)}
-        kept = [(t.strip(), label) for t, label in examples
+        kept = [(" ".join(t.split()), label) for t, label in examples
                 if label in self._labels and len(t.strip()) > 1 and any(ch.isalnum() for ch in t)]
         for (text, label), doc in zip(kept, self.nlp.tokenizer.pipe(t for t, _ in kept)):
             key = tuple(token.text for token in doc if not token.is_space)
@@ -239,14 +241,16 @@ class Rules:
     @classmethod
     def from_workspace(cls, ws: Workspace, scheme: Scheme, gold_records: Iterable[dict] | None = None, *,
                        dates: bool = True, counts: bool = True) -> Rules:
-        """Rules from ``schemas/patterns.jsonl`` and gold strings: of ``gold_records`` when given
-        (pass only training records where the rules must not see held-out gold), otherwise of
-        every resolved record of ``annotations/gold.parquet`` (none when there is no gold or
-        no articles yet)."""
+        """Rules from ``schemas/patterns.jsonl`` and gold strings: of ``gold_records`` when given,
+        otherwise of the resolved gold records the release split puts in train (none when there
+        is no gold or no articles yet). Like the trained model, the rules never learn from an
+        article a release calls validation or test, so ``toolkit evaluate`` on held-out gold
+        stays honest."""
         patterns = read_patterns(ws.schemas_dir / PATTERNS_FILE, scheme)
         if gold_records is None:
             has_gold = (ws.annotations_dir / "gold.parquet").is_file() and ws.articles_path.is_file()
-            gold_records = load_gold(ws, scheme).records.values() if has_gold else ()
+            gold = load_gold(ws, scheme) if has_gold else None
+            gold_records = [gold.records[a] for a in gold.ids("train")] if gold is not None else ()
         return cls(scheme, patterns, gold_examples_from(gold_records, scheme), dates=dates, counts=counts)
 
     @property
