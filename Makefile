@@ -29,6 +29,7 @@ studio-env: venv
 demo: venv studio-env
 	$(BIN)/toolkit ingest
 	$(BIN)/toolkit tasks
+	$(BIN)/toolkit preannotate
 	$(BIN)/toolkit studio start
 	$(BIN)/toolkit push
 	$(BIN)/toolkit verify

@@ -43,7 +43,9 @@ def test_push_sets_overlap_and_guidelines_on_a_new_project(ls_workspace):
     assert "Entities" in guide and "WEAPON" in guide and "Weapons used or carried" in guide
     assert "Event type" in guide and "Killed" in guide
     assert set(report.settings_changed) == {"expert_instruction", "maximum_annotations", "overlap_cohort_percentage",
-                                            "show_instruction", "show_overlap_first"}
+                                            "show_instruction", "show_overlap_first", "show_collab_predictions",
+                                            "sampling"}
+    assert project["sampling"] == "Sequential sampling" and project["show_collab_predictions"] is True
     again = push(ls_workspace)
     assert again.settings_changed == []
 

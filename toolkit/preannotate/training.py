@@ -169,65 +169,133 @@ def _blank(options: TrainOptions, span_field: SpanField | None, choice_fields: l
     return nlp
 
 
-def _examples(nlp: Any, gold: GoldSet, ids: Sequence[str], span_field: SpanField | None,
-              choice_fields: list[ChoiceField], spans_kind: str) -> tuple[list[Any], int]:
-    from spacy.training import Example
+# Pieces of an article the span model learns from: about a paragraph each, never cutting a span.
+PIECE_CHARS = 600
+_CUT = re.compile(r"\n\s*\n|(?<=[.!?])\s+(?=[A-Z\"“‘(])")
+
+
+def pieces(text: str, spans: Sequence[dict[str, Any]], size: int = PIECE_CHARS) -> list[tuple[int, int]]:
+    """(start, end) of the pieces of ``text`` cut at paragraph and sentence ends, each about
+    ``size`` characters or less, none cutting through a span."""
+    inside = sorted((s["start"], s["end"]) for s in spans)
+    cuts = []
+    for match in _CUT.finditer(text):
+        at = match.end()
+        if not any(a < at < b for a, b in inside):
+            cuts.append(at)
+    out, start = [], 0
+    while start < len(text):
+        if start + size >= len(text):
+            end = len(text)
+        else:
+            fitting = [c for c in cuts if start < c <= start + size]
+            later = [c for c in cuts if c > start + size]
+            end = fitting[-1] if fitting else (later[0] if later else len(text))
+        out.append((start, end))
+        start = end
+    return [(a, b) for a, b in out if text[a:b].strip()]
+
+
+def _reference_spans(reference: Any, spans: Sequence[dict[str, Any]], offset: int, spans_kind: str) -> int:
+    """Put ``spans`` (shifted by ``offset``) on ``reference``; how many could not be (off token
+    boundaries, or overlapping for ``ner``)."""
     from spacy.util import filter_spans
 
-    examples, dropped = [], 0
+    made, dropped = [], 0
+    for span in spans:
+        piece = reference.char_span(span["start"] - offset, span["end"] - offset, label=span["label"],
+                                    alignment_mode="strict")
+        if piece is None:
+            dropped += 1
+        else:
+            made.append(piece)
+    if spans_kind == "ner":
+        kept = filter_spans(made)
+        dropped += len(made) - len(kept)
+        reference.ents = kept
+    else:
+        reference.spans["sc"] = made
+    return dropped
+
+
+def _cats(record: dict[str, Any], choice_fields: list[ChoiceField]) -> dict[str, float]:
+    cats = {}
+    for f in choice_fields:
+        value = record.get(f.name)
+        chosen = set(value) if isinstance(value, list) else ({value} if value is not None else set())
+        for choice in f.values:
+            cats[cat_label(f.name, choice)] = 1.0 if choice in chosen else 0.0
+    return cats
+
+
+@dataclass
+class _Examples:
+    whole: list[Any]  # whole articles with spans and classes (initialising, and the classifiers)
+    pieces: list[Any]  # paragraph-sized pieces with their spans (the span model)
+    dropped: int
+
+
+def _examples(nlp: Any, gold: GoldSet, ids: Sequence[str], span_field: SpanField | None,
+              choice_fields: list[ChoiceField], spans_kind: str) -> _Examples:
+    """Whole-article examples, and the span model's: a long article is one update among a
+    batch, so a few long articles make a handful of updates per epoch; cut into paragraphs
+    they make many, and the span model learns."""
+    from spacy.training import Example
+
+    out = _Examples([], [], 0)
     for article in ids:
-        record, doc = gold.records[article], nlp.make_doc(gold.texts[article])
+        record, text = gold.records[article], gold.texts[article]
+        doc = nlp.make_doc(text)
         reference = doc.copy()
+        spans = (record.get(span_field.name) or []) if span_field is not None else []
         if span_field is not None:
-            spans = []
-            for span in record.get(span_field.name) or []:
-                made = reference.char_span(span["start"], span["end"], label=span["label"], alignment_mode="strict")
-                if made is None:
-                    dropped += 1
-                else:
-                    spans.append(made)
-            if spans_kind == "ner":
-                kept = filter_spans(spans)
-                dropped += len(spans) - len(kept)
-                reference.ents = kept
-            else:
-                reference.spans["sc"] = spans
-        cats = {}
-        for f in choice_fields:
-            value = record.get(f.name)
-            chosen = set(value) if isinstance(value, list) else ({value} if value is not None else set())
-            for choice in f.values:
-                cats[cat_label(f.name, choice)] = 1.0 if choice in chosen else 0.0
-        reference.cats = cats
-        examples.append(Example(doc, reference))
-    return examples, dropped
+            out.dropped += _reference_spans(reference, spans, 0, spans_kind)
+            for a, b in pieces(text, spans):
+                piece_doc = nlp.make_doc(text[a:b])
+                piece_reference = piece_doc.copy()
+                _reference_spans(piece_reference, [s for s in spans if a <= s["start"] and s["end"] <= b], a,
+                                 spans_kind)
+                out.pieces.append(Example(piece_doc, piece_reference))
+        reference.cats = _cats(record, choice_fields)
+        out.whole.append(Example(doc, reference))
+    return out
 
 
 def fit(scheme: Scheme, gold: GoldSet, ids: Sequence[str], options: TrainOptions,
         on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> tuple[Any, int, list[dict[str, float]]]:
-    """A pipeline trained on the gold articles ``ids``: (nlp, spans not learnt, losses per epoch)."""
+    """A pipeline trained on the gold articles ``ids``: (nlp, spans not learnt, losses per epoch).
+
+    Each epoch updates the span model on paragraph-sized pieces (``batch_size`` per batch)
+    and the classifiers on whole articles (``batch_size`` per batch)."""
     from spacy.util import fix_random_seed, minibatch
 
     options.check()
     span_field, choice_fields = _fields(scheme)
     fix_random_seed(options.seed)
     nlp = _blank(options, span_field, choice_fields)
-    examples, dropped = _examples(nlp, gold, ids, span_field, choice_fields, options.spans)
-    if not examples:
+    examples = _examples(nlp, gold, ids, span_field, choice_fields, options.spans)
+    if not examples.whole:
         raise PreannotateError("no gold article to learn from", hint="label more articles, then `toolkit agree`")
-    nlp.initialize(lambda: examples)
+    nlp.initialize(lambda: examples.whole)
+    span_pipes = [name for name in nlp.pipe_names if name in ("ner", "spancat")]
+    cat_pipes = [name for name in nlp.pipe_names if name.startswith("textcat_")]
     shuffle = random.Random(options.seed)
     history = []
     for epoch in range(options.epochs):
         losses: dict[str, float] = {}
-        order = list(examples)
-        shuffle.shuffle(order)
-        for batch in minibatch(order, size=options.batch_size):
-            nlp.update(batch, drop=options.dropout, losses=losses)
+        for pipes, pool, size in ((span_pipes, examples.pieces, options.batch_size),
+                                  (cat_pipes, examples.whole, options.batch_size)):
+            if not pipes or not pool:
+                continue
+            order = list(pool)
+            shuffle.shuffle(order)
+            with nlp.select_pipes(enable=pipes):
+                for batch in minibatch(order, size=size):
+                    nlp.update(batch, drop=options.dropout, losses=losses)
         history.append({k: round(float(v), 4) for k, v in losses.items()})
         if on_epoch is not None:
             on_epoch(epoch + 1, losses)
-    return nlp, dropped, history
+    return nlp, examples.dropped, history
 
 
 def _figures(ws: Workspace, scheme: Scheme, nlp: Any, version: str, gold: GoldSet,
