@@ -214,7 +214,7 @@ def test_train_without_gold_in_train_is_a_clear_error(workspace: Workspace) -> N
 # ---------------------------------------------------------------------------- sources
 
 
-def test_merge_keeps_the_surer_of_two_overlapping_spans_and_the_best_value() -> None:
+def test_merge_gives_the_earlier_source_precedence_where_spans_overlap() -> None:
     scheme = Scheme.load(Path(__file__).parents[1] / "schemas" / "scheme.json")
     rules = Suggestion([Span("entities", 0, 5, "GPE", 0.9, "rules:gold-string"),
                         Span("entities", 10, 14, "DATE", 0.8, "rules:date")],
@@ -222,12 +222,17 @@ def test_merge_keeps_the_surer_of_two_overlapping_spans_and_the_best_value() -> 
     model = Suggestion([Span("entities", 0, 9, "ORG", 0.6, "model:m"), Span("entities", 12, 20, "PERSON", 0.95, "model:m")],
                        [Value("event_type", "Armed Assault", 0.7, "model:m"), Value("killed", 4, 0.5, "model:m")])
     merged = merge([rules, model], scheme)
-    assert [(s.start, s.end, s.label) for s in merged.spans] == [(0, 5, "GPE"), (12, 20, "PERSON")]
+    # The model's surer PERSON loses to the rules' DATE it overlaps: the rules come first.
+    assert [(s.start, s.end, s.label) for s in merged.spans] == [(0, 5, "GPE"), (10, 14, "DATE")]
     assert {v.field: v.value for v in merged.values} == {"event_type": "Armed Assault", "killed": 3}
+    # In the other order the model's spans win where they overlap.
+    swapped = merge([model, rules], scheme)
+    assert [(s.start, s.end, s.label) for s in swapped.spans] == [(0, 9, "ORG"), (12, 20, "PERSON")]
+    assert {v.field: v.value for v in swapped.values} == {"event_type": "Armed Assault", "killed": 4}
     text = "Lagos on Tuesday Ahmed Khan spoke"
     prediction = to_prediction(scheme, "a1", text, merged, "rules-x+model-y")
     assert prediction["score"] == 0.7 and {r["meta"]["text"][0] for r in prediction["result"]} == {
-        "rules:gold-string", "model:m", "rules:number-phrase"}
+        "rules:gold-string", "rules:date", "model:m", "rules:number-phrase"}
     assert to_record(merged, scheme, text)["entities"][0] == {"start": 0, "end": 5, "label": "GPE", "text": "Lagos"}
     with pytest.raises(ValueError, match="outside the text"):
         to_prediction(scheme, "a1", "short", Suggestion([Span("entities", 2, 40, "GPE", 1.0, "x")]), "v")

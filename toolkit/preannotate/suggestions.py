@@ -71,10 +71,15 @@ def _overlaps(a: Span, b: Span) -> bool:
 
 
 def merge(suggestions: Iterable[Suggestion], scheme: Scheme) -> Suggestion:
-    """One suggestion from several: per choice or number field the value with the highest
-    score (the first source wins a tie); spans of every source, except that where two
-    overlap in a field that does not allow overlap, the higher score wins, then the longer
-    span, then the earlier source. Identical spans from two sources are kept once."""
+    """One suggestion from several, the sources in order of precedence.
+
+    Where two spans overlap in a field that does not allow it, the earlier source wins, and
+    within one source the higher score, then the longer span; identical spans are kept once.
+    A choice or number field takes the earlier source's value. Precedence, not score, decides
+    between sources because their scores are not on one scale: a trained ``ner``'s beam
+    scores reach 1.0 where the rules say 0.8-0.9, and on GUM's Wikinews interviews letting
+    the score decide took DATE from F1 0.74 (the rules) to 0.54 (``bench/gum_bench.py``).
+    ``toolkit preannotate`` lists the rules first: they are the precise source."""
     allow_overlap = {f.name: f.allow_overlap for f in scheme.fields if isinstance(f, SpanField)}
     candidates: list[tuple[int, Span]] = []
     best_values: dict[str, Value] = {}
@@ -82,9 +87,9 @@ def merge(suggestions: Iterable[Suggestion], scheme: Scheme) -> Suggestion:
         candidates.extend((order, span) for span in suggestion.spans)
         for value in suggestion.values:
             held = best_values.get(value.field)
-            if held is None or value.score > held.score:
+            if held is None:
                 best_values[value.field] = value
-    ranked = sorted(candidates, key=lambda c: (-c[1].score, -(c[1].end - c[1].start), c[0], c[1].start))
+    ranked = sorted(candidates, key=lambda c: (c[0], -c[1].score, -(c[1].end - c[1].start), c[1].start))
     kept: list[Span] = []
     seen: set[tuple[str, int, int, str]] = set()
     for _, span in ranked:

@@ -74,7 +74,7 @@ class TrainReport:
     options: dict[str, Any]
     span_field: str | None
     choice_fields: list[str]
-    dropped_spans: int  # gold spans that do not fall on token boundaries (not learnt)
+    dropped_spans: int  # gold spans off token boundaries, overlapping (ner) or too long (spancat): not learnt
     seconds: float
     figures: dict[str, Any] | None  # evaluate() on the validation split, None when it is empty
     losses: list[dict[str, float]] = field(default_factory=list)
@@ -143,7 +143,12 @@ def data_hash(gold: GoldSet, ids: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def _blank(options: TrainOptions, span_field: SpanField | None, choice_fields: list[ChoiceField]) -> Any:
+# spancat's suggester proposes spans of 1 to SPANCAT_MAX tokens; longer gold spans are beyond it.
+SPANCAT_MAX = 4
+
+
+def _blank(options: TrainOptions, span_field: SpanField | None, choice_fields: list[ChoiceField],
+           seen_labels: set[str] | None = None) -> Any:
     import spacy
 
     try:
@@ -152,15 +157,18 @@ def _blank(options: TrainOptions, span_field: SpanField | None, choice_fields: l
         raise PreannotateError(f"spaCy has no language {options.language!r}: {exc}",
                                hint="use a language code spaCy knows (en, de, fr, ...)") from exc
     if span_field is not None:
+        # Only labels the training data has: an untrained label of spancat starts near its
+        # threshold and would be suggested at random (seen on GUM after 3 epochs).
+        labels = [v for v in span_field.values if seen_labels is None or v in seen_labels] or list(span_field.values)
         if options.spans == "ner":
             ner = nlp.add_pipe("ner")
-            for label in span_field.values:
+            for label in labels:
                 ner.add_label(label)
         else:
             spancat = nlp.add_pipe("spancat", config={"spans_key": "sc", "threshold": 0.5,
                                                        "suggester": {"@misc": "spacy.ngram_suggester.v1",
-                                                                     "sizes": [1, 2, 3, 4]}})
-            for label in span_field.values:
+                                                                     "sizes": list(range(1, SPANCAT_MAX + 1))}})
+            for label in labels:
                 spancat.add_label(label)
     for f in choice_fields:
         component = nlp.add_pipe("textcat_multilabel" if f.multiple else "textcat", name=f"textcat_{f.name}")
@@ -214,6 +222,7 @@ def _reference_spans(reference: Any, spans: Sequence[dict[str, Any]], offset: in
         dropped += len(made) - len(kept)
         reference.ents = kept
     else:
+        dropped += sum(len(piece) > SPANCAT_MAX for piece in made)  # beyond the suggester: never found
         reference.spans["sc"] = made
     return dropped
 
@@ -272,7 +281,8 @@ def fit(scheme: Scheme, gold: GoldSet, ids: Sequence[str], options: TrainOptions
     options.check()
     span_field, choice_fields = _fields(scheme)
     fix_random_seed(options.seed)
-    nlp = _blank(options, span_field, choice_fields)
+    seen = {s["label"] for a in ids for s in (gold.records[a].get(span_field.name) or [])} if span_field else None
+    nlp = _blank(options, span_field, choice_fields, seen)
     examples = _examples(nlp, gold, ids, span_field, choice_fields, options.spans)
     if not examples.whole:
         raise PreannotateError("no gold article to learn from", hint="label more articles, then `toolkit agree`")
@@ -303,11 +313,13 @@ def _figures(ws: Workspace, scheme: Scheme, nlp: Any, version: str, gold: GoldSe
     if not ids:
         return None
     from .evaluate import evaluate
-    from .suggestions import to_record
+    from .suggestions import merge, to_record
 
     source = PipelineSource.trained(nlp, scheme, version)
     texts = [gold.texts[a] for a in ids]
-    predicted = {a: to_record(s, scheme, t) for a, s, t in zip(ids, source.suggest_many(texts), texts)}
+    # Through merge, as preannotate writes them: spancat's overlapping spans resolved.
+    predicted = {a: to_record(merge([s], scheme), scheme, t)
+                 for a, s, t in zip(ids, source.suggest_many(texts), texts)}
     return evaluate(scheme, predicted, gold.records, list(ids), bootstrap=ws.config.gold.bootstrap,
                     seed=ws.config.gold.seed)
 
