@@ -453,3 +453,18 @@ def test_the_datasheet_says_whether_annotators_labelled_from_suggestions() -> No
     sentence = _suggestions_sentence(section)
     assert "shown on 30 article(s) (60 answers)" in sentence and "withheld on 10 (20 answers)" in sentence
     assert "75.0 % of those answers kept the suggestion unchanged" in sentence and "anchoring" in sentence
+
+
+def test_same_gold_and_seed_train_the_same_model(trained: Path) -> None:
+    from toolkit.preannotate.training import fit
+
+    ws = Workspace(trained)
+    scheme = Scheme.load(ws.scheme_path)
+    gold = load_gold(ws, scheme)
+    texts = [gold.texts[a] for a in gold.ids("validation")]
+    runs = []
+    for _ in range(2):
+        nlp, _, losses = fit(scheme, gold, gold.ids("train"), TrainOptions(epochs=2, seed=7))
+        source = PipelineSource.trained(nlp, scheme, "same")
+        runs.append((losses, [to_prediction(scheme, "a", t, s, "same") for s, t in zip(source.suggest_many(texts), texts)]))
+    assert runs[0] == runs[1]
