@@ -99,7 +99,7 @@ def test_years_ages_times_money_shares_and_ordinals_are_not_counts(text: str) ->
     assert count_values(text) == []
 
 
-def test_the_largest_toll_is_chosen_with_a_lower_score_when_reports_disagree() -> None:
+def test_the_last_toll_is_chosen_with_a_lower_score_when_reports_disagree() -> None:
     text = ("Initially 10 people were reported killed. Officials later said 12 people were killed. "
             "By the evening the death toll had risen to 25.")
     [value] = count_values(text)
@@ -109,6 +109,13 @@ def test_the_largest_toll_is_chosen_with_a_lower_score_when_reports_disagree() -
     [agreed] = count_values(agreeing)
     assert agreed.value == 25
     assert agreed.score > value.score
+
+
+def test_without_a_toll_the_first_count_is_the_main_event_and_later_ones_are_background() -> None:
+    text = ("Gunmen stormed a prison and killed at least one member of staff, officials said. In March, an "
+            "attack on a concert hall killed 139 people. In June, gunmen killed at least 15 police officers.")
+    [value] = count_values(text)
+    assert (value.field, value.value) == ("killed", 1) and value.score < 0.8
 
 
 def test_a_count_beats_a_negation_and_each_value_names_the_rule_that_gave_it() -> None:

@@ -12,9 +12,12 @@ before a word for people, "2000 people"), ages ("a 25-year-old", "aged 30"), tim
 percentages, ordinals and durations ("killed 2 years ago"). "Casualties" may mean the dead,
 the wounded or both, so a number of casualties is left alone; "no casualties" means neither.
 
-``count_values`` turns the phrases into at most one suggested value per field: the largest
-number found (later reports in an article usually raise the toll), 0 when the only phrases
-are negations, with a lower score when the phrases of a field disagree.
+``count_values`` turns the phrases into at most one suggested value per field: the last
+death-toll phrase when there is one ("the death toll had risen to 25": tolls are updated
+upwards as an article goes on), else the first count (news puts the main event first; later
+counts are often earlier attacks given as background: the Volgograd article in ``raw/`` gives
+"killed at least one" for its own attack, then 139, 15 and 6 for others), 0 when the only
+phrases are negations, with a lower score when the phrases of a field disagree.
 """
 
 from __future__ import annotations
@@ -370,8 +373,8 @@ def _negations(m: re.Match[str]) -> list[Count]:
 
 
 def count_values(text: str, fields: Iterable[str] | None = None) -> list[Value]:
-    """At most one value per field (of ``fields``, default all three): the largest count
-    found for it, or 0 when its only phrases are negations. The score is the chosen phrase's
+    """At most one value per field (of ``fields``, default all three): the last toll phrase,
+    else the first count found for it, or 0 when its only phrases are negations. The score is the chosen phrase's
     when every phrase of the field gives the same number, ``DISAGREE_SCORE`` otherwise; the
     source names the rule that gave the chosen number."""
     wanted = set(FIELDS if fields is None else fields)
@@ -385,7 +388,8 @@ def count_values(text: str, fields: Iterable[str] | None = None) -> list[Value]:
         if not counts:
             continue
         positive = [c for c in counts if not c.rule.startswith("negation:")]
-        chosen = max(positive, key=lambda c: c.value) if positive else counts[0]
+        tolls = [c for c in positive if c.rule.endswith("-toll")]
+        chosen = tolls[-1] if tolls else (positive[0] if positive else counts[0])
         agree = len({c.value for c in counts}) == 1
         score = chosen.score if agree else min(chosen.score, DISAGREE_SCORE)
         values.append(Value(field, chosen.value, score, f"rules:{chosen.rule}"))

@@ -52,7 +52,7 @@ __all__ = ["RULES_VERSION", "PATTERN_SCORE", "GOLD_SCORE", "DATE_SCORE", "Rules"
            "gold_examples_from", "find_dates"]
 
 # Bump when a change to this module or to ``numbers`` changes what the rules suggest.
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 
 PATTERN_SCORE = 0.9
 GOLD_SCORE = 0.9
