@@ -359,7 +359,7 @@ class MethodRun:
     suggestions: dict[str, Suggestion] = field(default_factory=dict)
     train_s: float = 0.0
     predict_s: float = 0.0
-    dropped_spans: int = 0  # gold spans the model could not learn (not on token boundaries)
+    dropped_spans: int = 0  # gold spans the model could not learn (off token boundaries, or beyond spancat's suggester), summed over the folds
     losses: list[dict[str, float]] = field(default_factory=list)  # each fold's last epoch
 
 
@@ -498,7 +498,7 @@ def render(results: dict[str, Any]) -> str:
                    f"| {_ci(micro['exact'])} | {_ci(micro['overlap'])} | {entry['train_s']:.1f} "
                    f"| {entry['predict_s']:.1f} |")
     for method, entry in results["methods"].items():
-        extra = f"; {entry['dropped_spans']} gold spans not on token boundaries, not learnt" \
+        extra = f"; {entry['dropped_spans']} gold spans not learnt, summed over the folds' training sets (off token boundaries, or beyond the suggester)" \
             if method in ("ner", "spancat") else ""
         if method.endswith("spancat"):
             extra += (f"; {results['gold_spans_over_4_tokens']} gold spans are longer than "

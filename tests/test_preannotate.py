@@ -439,6 +439,9 @@ def test_cli_train_and_curve_write_what_they_say(trained: Path, tmp_path: Path) 
     assert [p["fraction"] for p in points] == [0.25, 0.5, 0.75, 1.0]
     assert [p["n_train"] for p in points] == sorted(p["n_train"] for p in points)
     assert not (root / "models" / "model-0003").exists()
+    ner = runner.invoke(app, ["--workspace", str(root), "train", "--spans", "ner", "--epochs", "2", "--json"])
+    assert ner.exit_code == 0 and json.loads(ner.output)["options"]["spans"] == "ner"
+    assert preannotate(Workspace(root), PreannotateOptions(rules=False)).sources == ["model-0003"]
     bad = runner.invoke(app, ["--workspace", str(root), "train", "--spans", "crf"])
     assert bad.exit_code == 1 and "ner or spancat" in bad.output and "Traceback" not in bad.output
 
@@ -464,7 +467,7 @@ def test_same_gold_and_seed_train_the_same_model(trained: Path) -> None:
     texts = [gold.texts[a] for a in gold.ids("validation")]
     runs = []
     for _ in range(2):
-        nlp, _, losses = fit(scheme, gold, gold.ids("train"), TrainOptions(epochs=2, seed=7))
+        nlp, _, losses = fit(scheme, gold, gold.ids("train"), TrainOptions(spans="ner", epochs=2, seed=7))
         source = PipelineSource.trained(nlp, scheme, "same")
         runs.append((losses, [to_prediction(scheme, "a", t, s, "same") for s, t in zip(source.suggest_many(texts), texts)]))
     assert runs[0] == runs[1]

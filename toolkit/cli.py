@@ -834,7 +834,8 @@ def preannotate_cli(
 @app.command("train")
 @handle_errors
 def train_cli(
-    spans: str = typer.Option("ner", "--spans", help="How entity spans are learnt: ner or spancat."),
+    spans: str = typer.Option("spancat", "--spans", help="How entity spans are learnt: spancat (spans of 1 to 4 "
+                              "tokens, scored) or ner (any length, scored by a beam search)."),
     epochs: int = typer.Option(20, "--epochs", min=1, max=1000, help="Passes over the training articles."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same data and seed: same model)."),
     curve: bool = typer.Option(False, "--curve", help="Train on 25/50/75/100 % of the train split and report "
@@ -843,7 +844,7 @@ def train_cli(
 ) -> None:
     """Train a spaCy pipeline (blank language, CPU) on the gold articles of the train split.
 
-    Entities (ner or spancat) and one text classifier per choice field. Figures come from the
+    Entities (spancat or ner) and one text classifier per choice field. Figures come from the
     validation split; the model is saved as models/model-NNNN/ with its data's hash, and
     `toolkit preannotate` uses the latest.
 
