@@ -471,3 +471,18 @@ def test_same_gold_and_seed_train_the_same_model(trained: Path) -> None:
         source = PipelineSource.trained(nlp, scheme, "same")
         runs.append((losses, [to_prediction(scheme, "a", t, s, "same") for s, t in zip(source.suggest_many(texts), texts)]))
     assert runs[0] == runs[1]
+
+
+def test_a_model_trained_on_another_scheme_version_is_refused(trained: Path, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "ws"
+    shutil.copytree(trained, root)
+    ws = Workspace(root)
+    meta_path = find_model(ws, "latest") / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["scheme_hash"] = "0" * 64
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(PreannotateError, match="another version of the scheme"):
+        preannotate(ws, PreannotateOptions(rules=False))
+    assert not list((ws.annotations_dir / "predictions").glob("*.jsonl")) if (ws.annotations_dir / "predictions").is_dir() else True
