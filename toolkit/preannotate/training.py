@@ -7,8 +7,8 @@ pretrained vectors, nothing downloaded) and learns, on CPU:
   need a score per span, for the queue order and for the annotator: ``spancat`` scores every
   candidate span (1 to 4 tokens) directly, ``ner`` gets its scores from a beam search (the
   probability mass of the beam's parses that contain the span). On GUM's Wikinews interviews
-  (``bench/gum_bench.py``, BENCHMARKS.md) spancat was the more precise, merged with the rules
-  the better pair, and the faster to predict with; ``ner`` reaches spans longer than 4 tokens;
+  (``bench/gum_bench.py``, BENCHMARKS.md) spancat was the more precise and, merged with the
+  rules, the better pair; ``ner`` reaches spans longer than 4 tokens;
 - one text classifier per choice field (``textcat``, or ``textcat_multilabel`` for a multiple
   choice), its labels written ``field=value`` so that several fields share ``doc.cats``.
 
