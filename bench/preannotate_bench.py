@@ -3,7 +3,7 @@
 
     python bench/preannotate_bench.py                  # 10,000 articles (about an hour on 2 cores)
     python bench/preannotate_bench.py --quick          # 1,000 articles, to try it
-    python bench/preannotate_bench.py --kinds model --jobs 1 --beam-widths 1,4 --wait-quiet 120
+    python bench/preannotate_bench.py --spans ner --beam-widths 1,4 --wait-quiet 120
 
 Issue 13: pre-annotation of 10,000 articles should take a few minutes on two cores. The script
 
@@ -13,19 +13,21 @@ Issue 13: pre-annotation of 10,000 articles should take a few minutes on two cor
    hundred of them (two agreeing annotators each, through the toolkit's own gold rules), so
    that the release split gives a train and a validation set. The workspace is kept: the next
    run with the same settings reuses it and its model;
-2. trains once, ``toolkit train --epochs 5`` (timed);
+2. trains once, ``toolkit train --spans spancat --epochs 5`` (timed; ``--spans ner`` for the
+   beam search's figures below), kept in the workspace for the next run;
 3. times the floors, each in its own subprocess, on the same texts read from
    ``annotations/articles.parquet``: ``spacy.blank("en")``'s tokenizer alone (the rules'
    floor); ``spacy.load`` of the same trained pipeline and ``nlp.pipe`` in batches of 32, as
    the toolkit sends them (the model's floor), with the default batch of 1000, and with
-   ``n_process=2``; and the pipeline with ``ner``'s greedy parse replaced by the beam search
-   ``toolkit/preannotate/sources.py`` runs to score each span (``ner.beam_parse``), so that
-   the beam's own cost and the toolkit's overhead on top of it can be told apart;
+   ``n_process=2``; and, for a ``ner`` model, the pipeline with ``ner``'s greedy parse
+   replaced by the beam search ``toolkit/preannotate/sources.py`` runs to score each span
+   (``ner.beam_parse``), so that the beam's own cost and the toolkit's overhead on top of it
+   can be told apart;
 4. times ``toolkit preannotate`` as a user runs it, each in its own subprocess with the
    workspace as working directory: rules only (``--model none``), the model only
    (``--no-rules``) and both, each with ``--jobs 1`` and ``--jobs 2``, and the fixed cost of
    each (``--limit 1``: imports, loading the sources, one article);
-5. with ``--beam-widths``, runs the model alone again with
+5. with ``--beam-widths`` (``ner`` only), runs the model alone again with
    ``toolkit.preannotate.sources.BEAM_WIDTH`` set by a monkeypatch in a Python subprocess
    (``sources.py`` is not edited), and compares the suggestions with the default width's.
 
@@ -45,7 +47,7 @@ process imports nothing heavy, so that the value inherited through ``exec`` stay
 
 Outputs: ``bench/out/<name>.json`` (every figure) and ``.md`` (the tables), the commands'
 output and the prediction files under ``bench/out/<name>-logs/`` (``--name``, default
-``preannotate-N``); the workspace under ``bench/out/preannotate-ws-N/`` (``--workdir``).
+``preannotate-N``); the workspace under ``bench/out/preannotate-ws-N-<spans>/`` (``--workdir``).
 """
 
 from __future__ import annotations
@@ -679,6 +681,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1,000 articles (overrides --articles)")
     parser.add_argument("--gold", type=int, default=400, help="articles with gold labels (default 400)")
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--spans", choices=("spancat", "ner"), default="spancat",
+                        help="`toolkit train --spans`: spancat (the toolkit's default) or ner (scored by the beam "
+                             "search; needed for the pipeline-beam floor and --beam-widths)")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--kinds", default="rules,model,both", help="comma-separated: rules, model, both")
     parser.add_argument("--jobs", default="1,2", help="comma-separated --jobs values")
@@ -700,7 +705,7 @@ def main(argv: list[str] | None = None) -> int:
     python = args.python
     toolkit = str(Path(python).parent / "toolkit")
     OUT.mkdir(parents=True, exist_ok=True)
-    ws = (args.workdir or OUT / f"preannotate-ws-{n}").resolve()
+    ws = (args.workdir or OUT / f"preannotate-ws-{n}-{args.spans}").resolve()
     out_name = args.name or f"preannotate-{n}"
     logs = OUT / f"{out_name}-logs"
     me = str(Path(__file__).resolve())
@@ -708,7 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict[str, Any] = {
         "date": dt.date.today().isoformat(), "argv": sys.argv[1:] if argv is None else argv,
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "articles": n, "workspace": str(ws)}
+        "articles": n, "spans": args.spans, "workspace": str(ws)}
 
     # 1. The workspace, kept between runs with the same settings.
     marker = ws / f".bench-{GENERATOR_VERSION}-{n}-{args.gold}-{args.seed}.json"
@@ -728,20 +733,23 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. Training, once per workspace.
     kept_train = ws / ".bench-train.json"
-    if args.retrain or not kept_train.is_file() or not any((ws / "models").glob("model-*/model.json")):
+    kept = json.loads(kept_train.read_text()) if kept_train.is_file() else {}
+    if (args.retrain or kept.get("spans") != args.spans or kept.get("epochs") != args.epochs
+            or not any((ws / "models").glob("model-*/model.json"))):
         shutil.rmtree(ws / "models", ignore_errors=True)
-        train = measure("train", [toolkit, "train", "--epochs", str(args.epochs), "--json"], ws, logs)
+        train = measure("train", [toolkit, "train", "--spans", args.spans, "--epochs", str(args.epochs), "--json"],
+                        ws, logs)
         if train["returncode"] != 0:
             print(train.get("stderr_tail"), file=sys.stderr)
             return 1
         out = train["output"] or {}
         summary["train"] = {key: train[key] for key in ("wall_s", "cpu_s", "other_cpu_s", "main_hwm_mib")}
-        summary["train"].update({"epochs": args.epochs, "n_train": out.get("n_train"),
+        summary["train"].update({"spans": args.spans, "epochs": args.epochs, "n_train": out.get("n_train"),
                                  "n_validation": out.get("n_validation"), "dropped_spans": out.get("dropped_spans"),
                                  "figures": _headline(out.get("figures"))})
         kept_train.write_text(json.dumps(summary["train"]))
     else:
-        summary["train"] = {**json.loads(kept_train.read_text()), "reused": True}
+        summary["train"] = {**kept, "reused": True}
         meta = sorted((ws / "models").glob("model-*/model.json"))[-1]
         summary["train"]["figures"] = _headline(json.loads(meta.read_text()).get("figures"))
     print(f"train: {summary['train']}", flush=True)
@@ -774,7 +782,13 @@ def main(argv: list[str] | None = None) -> int:
         wait_quiet(args.wait_quiet)
     summary["parallel_probe"] = parallel_probe(python, me)
     print(f"parallel probe: {summary['parallel_probe']}", flush=True)
-    for kind in [f for f in args.floors.split(",") if f]:
+    floors = [f for f in args.floors.split(",") if f]
+    widths = [int(w) for w in args.beam_widths.split(",") if w]
+    if args.spans != "ner" and ("pipeline-beam" in floors or widths):
+        print("note: the beam search scores ner's spans only: pipeline-beam and --beam-widths need --spans ner",
+              flush=True)
+        floors, widths = [f for f in floors if f != "pipeline-beam"], []
+    for kind in floors:
         run(f"floor-{kind}", [python, me, "_child", "floor", str(ws), kind, str(beam_width)], REPO)
     flags = {"rules": ["--model", "none"], "model": ["--no-rules"], "both": []}
     jobs = [int(j) for j in args.jobs.split(",") if j]
@@ -788,7 +802,7 @@ def main(argv: list[str] | None = None) -> int:
             if path is not None and path.is_file() and kind not in saved:
                 saved[kind] = logs / f"predictions-{kind}.jsonl"
                 shutil.copyfile(path, saved[kind])
-    for width in [int(w) for w in args.beam_widths.split(",") if w]:
+    for width in widths:
         result = run(f"model-beam{width}-j1", [python, me, "_child", "beam", str(width), "preannotate", "--no-rules",
                                                "--jobs", "1", "--json"], ws)
         path = _predictions_file(ws, result)
@@ -849,7 +863,7 @@ def _mib(values: list[int]) -> str:
 def to_markdown(summary: dict[str, Any], results: dict[str, dict[str, Any]]) -> str:
     n = summary["articles"]
     data = summary["data"]
-    parts = [f"{n:,} articles, {data.get('words'):,} words ({data.get('articles_mib')} MiB of Parquet), "
+    parts = [f"`--spans {summary.get('spans')}`; {n:,} articles, {data.get('words'):,} words ({data.get('articles_mib')} MiB of Parquet), "
              f"{data.get('gold_resolved')} with gold; BEAM_WIDTH {summary['beam_width_default']}; "
              f"{summary['machine']['cores']} cores, Python {summary['machine']['python']}; "
              f"whole run {summary['whole_run_s']} s.", ""]
@@ -860,7 +874,7 @@ def to_markdown(summary: dict[str, Any], results: dict[str, dict[str, Any]]) -> 
     train = summary.get("train") or {}
     if "wall_s" in train:
         figures = train.get("figures") or {}
-        parts += [f"Training (`toolkit train --epochs {train.get('epochs')}`"
+        parts += [f"Training (`toolkit train --spans {train.get('spans')} --epochs {train.get('epochs')}`"
                   + (", kept from an earlier run" if train.get("reused") else "") + f"): {train['wall_s']} s wall, "
                   f"{train['cpu_s']} s CPU, peak {train['main_hwm_mib']} MiB; {train.get('n_train')} train / "
                   f"{train.get('n_validation')} validation articles; validation entities F1 (overlap) "
