@@ -26,7 +26,7 @@ def _no_real_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
     """A fresh, empty workspace made by `toolkit init`."""
-    return init_workspace(tmp_path / "ws", title="Test events")
+    return init_workspace(tmp_path / "ws", title="Test events", scheme="news-events-v1")
 
 
 def edit_scheme(ws: Workspace, edit) -> None:
@@ -97,7 +97,7 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture
 def ls_workspace(tmp_path: Path, label_studio: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     """A workspace talking to the session's server, with a project title of its own."""
-    ws = init_workspace(tmp_path / "ws", title=f"Test events {uuid.uuid4().hex[:8]}")
+    ws = init_workspace(tmp_path / "ws", title=f"Test events {uuid.uuid4().hex[:8]}", scheme="news-events-v1")
     monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
     return ws

@@ -157,9 +157,9 @@ def test_confusion_plot_tick_labels_are_distinct():
 
     matplotlib.use("Agg")
     from toolkit.agreement.report import confusion_figure
-    from toolkit.scheme import default_scheme
+    from toolkit.scheme import builtin_scheme
 
-    field = default_scheme().field("event_type")
+    field = builtin_scheme("news-events-v1").field("event_type")
     fig = confusion_figure({"confusion": [{"labels": [HOSTAGE, "Hostage Taking (Kidnapping)"], "count": 1}]}, field)
     ax = fig.axes[0]
     for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
@@ -177,11 +177,11 @@ def test_span_plot_draws_the_bootstrap_intervals():
     matplotlib.use("Agg")
     from toolkit.agreement.metrics import compute_agreement
     from toolkit.agreement.report import span_figure
-    from toolkit.scheme import default_scheme
+    from toolkit.scheme import builtin_scheme
 
     from .test_agreement import _noisy_records
 
-    scheme = default_scheme()
+    scheme = builtin_scheme("news-events-v1")
     stats = compute_agreement(_noisy_records(), scheme, bootstrap=200, seed=1)["fields"]["entities"]
     ax = span_figure(stats, scheme.field("entities")).axes[0]
     (bars,) = ax.collections  # the error bars: one segment per label with an interval

@@ -21,9 +21,9 @@ from toolkit.agreement.metrics import (
     krippendorff_alpha,
     observed_agreement,
 )
-from toolkit.scheme import Scheme, default_scheme
+from toolkit.scheme import Scheme, builtin_scheme
 
-SCHEME = default_scheme()
+SCHEME = builtin_scheme("news-events-v1")
 TYPES = list(SCHEME.field("event_type").values)
 BOMB, ARMED, KIDNAP = "Bombing/Explosion", "Armed Assault", "Hostage Taking (Kidnapping)"
 _ids = iter(range(1, 10**9))

@@ -14,12 +14,12 @@ from toolkit.preannotate.evaluate import (NONE, evaluate, read_prediction_record
                                           write_plot)
 from toolkit.preannotate.splits import load_gold
 from toolkit.preannotate.suggestions import Span, Suggestion, Value, to_prediction
-from toolkit.scheme import Scheme, default_scheme
+from toolkit.scheme import Scheme, builtin_scheme
 from toolkit.workspace import Workspace
 
 from .test_release import build_workspace
 
-SCHEME = default_scheme()
+SCHEME = builtin_scheme("news-events-v1")
 ARMED, BOMBING = "Armed Assault", "Bombing/Explosion"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from toolkit.validation.fastcheck import compile_record_check, compile_schema_check, fast_record_errors
 from toolkit.scheme import (Choice, ChoiceField, Label, NumberField, Scheme, SpanField, TextField,
-                            build_annotation_schema, default_scheme)
+                            build_annotation_schema, builtin_scheme)
 
-DEFAULT = default_scheme()
+DEFAULT = builtin_scheme("news-events-v1")
 
 OTHER = Scheme(
     name="other-scheme", title="Other", version=3,

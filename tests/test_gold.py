@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from toolkit.agreement.gold import GoldPolicy, compute_gold, gold_for_article, gold_table
-from toolkit.scheme import default_scheme
+from toolkit.scheme import builtin_scheme
 
-SCHEME = default_scheme()
+SCHEME = builtin_scheme("news-events-v1")
 ARTICLE = "0140e3303133de21"
 _ids = iter(range(1, 10_000))
 

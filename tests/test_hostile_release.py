@@ -78,7 +78,7 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         home = tmp_path_factory.mktemp("hf")
         for name, value in (("HF_DATASETS_OFFLINE", "1"), ("HF_HUB_OFFLINE", "1"), ("HF_HOME", str(home))):
             mp.setenv(name, value)
-        ws = init_workspace(tmp_path_factory.mktemp("released") / "ws", title="Test events")
+        ws = init_workspace(tmp_path_factory.mktemp("released") / "ws", title="Test events", scheme="news-events-v1")
         build_workspace(ws)
         release(ws, now=NOW)
     return ws

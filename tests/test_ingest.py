@@ -206,7 +206,7 @@ def test_rerun_on_same_input_is_byte_for_byte_identical(workspace, tmp_path):
     # ... and a fresh workspace with the same input gives the same bytes (no timestamps, no paths)
     from toolkit.scaffold import init_workspace
 
-    other = init_workspace(tmp_path / "other")
+    other = init_workspace(tmp_path / "other", scheme="news-events-v1")
     for f in workspace.raw_dir.iterdir():
         shutil.copyfile(f, other.raw_dir / f.name)
     ingest(other)

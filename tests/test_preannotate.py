@@ -96,7 +96,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace with gold and one trained model (trained once for the module's tests)."""
     from toolkit.scaffold import init_workspace
 
-    ws = init_workspace(tmp_path_factory.mktemp("trained") / "ws", title="Trained events")
+    ws = init_workspace(tmp_path_factory.mktemp("trained") / "ws", title="Trained events", scheme="news-events-v1")
     make_gold_workspace(ws)
     train(ws, TrainOptions(epochs=6))
     return ws.root

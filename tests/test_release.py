@@ -241,7 +241,7 @@ def test_release_is_deterministic(tmp_path: Path) -> None:
     # may depend on the iteration order of a set (the plots once did).
     trees = []
     for name, seed in (("a", "1"), ("b", "2")):
-        w = init_workspace(tmp_path / name, title="Test events")
+        w = init_workspace(tmp_path / name, title="Test events", scheme="news-events-v1")
         build_workspace(w)
         script = ("import datetime as dt, sys\nfrom pathlib import Path\nfrom toolkit.workspace import Workspace\n"
                   "from toolkit.release import release\n"
@@ -251,7 +251,7 @@ def test_release_is_deterministic(tmp_path: Path) -> None:
         trees.append(_tree(w.releases_dir / "v0.1.0"))
     assert trees[0] == trees[1]
     # Another time changes only the timestamped files, never the data.
-    w = init_workspace(tmp_path / "c", title="Test events")
+    w = init_workspace(tmp_path / "c", title="Test events", scheme="news-events-v1")
     build_workspace(w)
     release(w, now=NOW + dt.timedelta(days=400))
     later = _tree(w.releases_dir / "v0.1.0")
@@ -283,7 +283,7 @@ def test_split_assignment_ignores_row_order(tmp_path: Path) -> None:
 
     splits = []
     for name, reverse in (("a", False), ("b", True)):
-        w = init_workspace(tmp_path / name, title="Test events")
+        w = init_workspace(tmp_path / name, title="Test events", scheme="news-events-v1")
         build_workspace(w)
         if reverse:
             table = pq.read_table(w.articles_path)
@@ -459,7 +459,7 @@ def test_load_returns_datasetdict_or_pandas(ws: Workspace) -> None:
 def test_changelog_on_a_crafted_pair_of_releases(tmp_path: Path) -> None:
     from toolkit.scaffold import init_workspace
 
-    w = init_workspace(tmp_path / "ws", title="Test events")
+    w = init_workspace(tmp_path / "ws", title="Test events", scheme="news-events-v1")
     first = build_workspace(w, 40)
     release(w, now=NOW)
     second = build_workspace(w, 44, variant=1, drop=(0, 1))  # +4 new, -2 dropped, labels and spans changed
@@ -694,7 +694,7 @@ def test_batch_tagger_matches_the_reference_on_real_news_text() -> None:
 def test_proposal_tells_corrections_from_no_change(tmp_path: Path) -> None:
     from toolkit.scaffold import init_workspace
 
-    w = init_workspace(tmp_path / "ws", title="Test events")
+    w = init_workspace(tmp_path / "ws", title="Test events", scheme="news-events-v1")
     build_workspace(w, 30)
     release(w, now=NOW)
     assert propose_version(w) == ("0.1.1", "patch: nothing has changed since v0.1.0 (the same articles.parquet, "

@@ -32,7 +32,7 @@ from toolkit.scheme import (OPTIONAL_RECORD_COLUMNS,
     build_scheme_files,
     build_task_schema,
     check_scheme_files,
-    default_scheme,
+    builtin_scheme,
     ensure_scheme_files_current,
     generated_files,
 )
@@ -78,7 +78,7 @@ def scheme_error(d: Any) -> SchemeError:
 
 
 def test_default_scheme_content():
-    s = default_scheme()
+    s = builtin_scheme("news-events-v1")
     assert s.name == "news-events"
     assert s.title == "News events"
     assert s.field_names == ("entities", "event_type", "killed", "injured", "hostages", "note")
@@ -99,12 +99,38 @@ def test_default_scheme_content():
     assert isinstance(s.field("note"), TextField)
 
 
-def test_default_scheme_round_trips_and_file_is_canonical():
-    s = default_scheme()
+@pytest.mark.parametrize("name, file", [("news-events", "default_scheme.json"),
+                                        ("news-events-v1", "news_events_v1_scheme.json")])
+def test_builtin_schemes_round_trip_and_files_are_canonical(name, file):
+    s = builtin_scheme(name)
     assert Scheme.from_dict(s.to_dict()) == s
     # The packaged file is exactly what save() writes, so `toolkit init` may do either.
-    text = (DATA / "default_scheme.json").read_text(encoding="utf-8")
+    text = (DATA / file).read_text(encoding="utf-8")
     assert text == json.dumps(s.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def test_the_default_scheme_is_events_with_arguments():
+    from toolkit.scheme import EventsField, RelationsField, default_scheme
+
+    s = default_scheme()
+    assert (s.name, s.version) == ("news-events", 2)
+    assert s.field_names == ("entities", "events", "relations", "note")
+    events = s.field("events")
+    assert isinstance(events, EventsField) and events.trigger.value == "EVENT"
+    # The counts and the attack type moved from the article onto each event.
+    assert [a.name for a in events.attributes] == ["attack_type", "killed", "injured", "hostages", "certainty"]
+    assert events.type_attribute == "attack_type" and events.type_field is not None
+    # "Not an attack event" is now an article without events.
+    assert list(events.type_field.values) == [v for v in GTD_TYPES if v != "Not an attack event"]
+    assert events.role("time").unique and events.role("time").labels == ("DATE",)
+    assert set(events.role("victim").labels) <= set(s.span_labels)
+    assert isinstance(s.field("relations"), RelationsField)
+    assert s.link_values == ("member_of", "located_in", "perpetrator", "victim", "target", "place", "time",
+                             "weapon")
+    # A scheme without the new kinds keeps the form and hash it had.
+    v1 = builtin_scheme("news-events-v1")
+    assert "attributes" not in v1.to_dict()["fields"][0]
+    assert v1.hash().startswith("7b7b9f47ac60cb212cb5070224d4a2a0a38b81092790fd24a48")
 
 
 def test_meta_schema_file_is_valid_and_canonical():
@@ -113,30 +139,33 @@ def test_meta_schema_file_is_valid_and_canonical():
     assert meta["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     Draft202012Validator.check_schema(meta)
     assert text == json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
+    Draft202012Validator(meta).validate(builtin_scheme("news-events-v1").to_dict())
+    from toolkit.scheme import default_scheme
+
     Draft202012Validator(meta).validate(default_scheme().to_dict())
 
 
 def test_save_and_load(tmp_path):
-    s = default_scheme()
+    s = builtin_scheme("news-events-v1")
     s.save(tmp_path / "scheme.json")
     assert Scheme.load(tmp_path / "scheme.json") == s
 
 
 def test_hash_is_stable_across_processes():
-    code = "from toolkit.scheme import default_scheme; print(default_scheme().hash())"
+    code = "from toolkit.scheme import builtin_scheme; print(builtin_scheme('news-events-v1').hash())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parent.parent, env={"PYTHONHASHSEED": "123"})
-    h = default_scheme().hash()
+    h = builtin_scheme("news-events-v1").hash()
     assert out.stdout.strip() == h
     assert re.fullmatch(r"[0-9a-f]{64}", h)
 
 
 def test_hash_changes_when_a_label_changes():
-    d = default_scheme().to_dict()
+    d = builtin_scheme("news-events-v1").to_dict()
     before = Scheme.from_dict(d).hash()
     d["fields"][0]["labels"][0]["value"] = "PER"
     assert Scheme.from_dict(d).hash() != before
-    d2 = default_scheme().to_dict()
+    d2 = builtin_scheme("news-events-v1").to_dict()
     d2["fields"][0]["labels"][0]["description"] += "!"
     assert Scheme.from_dict(d2).hash() != before
 
@@ -338,7 +367,7 @@ def label_interface_cls():
 
 
 def test_labeling_config_parsed_by_label_studio(label_interface_cls):
-    s = default_scheme()
+    s = builtin_scheme("news-events-v1")
     xml = build_labeling_config(s)
     li = label_interface_cls(xml)
     li.validate()  # Label Studio's own config schema, unique names, toName targets
@@ -362,8 +391,8 @@ def test_labeling_config_parsed_by_label_studio(label_interface_cls):
 
 
 def test_labeling_config_shape():
-    xml = build_labeling_config(default_scheme())
-    assert xml.endswith(">\n") and xml == build_labeling_config(default_scheme())
+    xml = build_labeling_config(builtin_scheme("news-events-v1"))
+    assert xml.endswith(">\n") and xml == build_labeling_config(builtin_scheme("news-events-v1"))
     assert "HyperText" not in xml
     root = ET.fromstring(xml)
     headers = [h.get("value") for h in root.iter("Header")]
@@ -430,17 +459,17 @@ def good_record(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def record_validator():
-    schema = build_annotation_schema(default_scheme())
+    schema = build_annotation_schema(builtin_scheme("news-events-v1"))
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def test_annotation_schema_declares_dialect_and_columns():
-    schema = build_annotation_schema(default_scheme())
+    schema = build_annotation_schema(builtin_scheme("news-events-v1"))
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"].startswith("urn:")
     assert schema["required"] == [*(c for c in RECORD_COLUMNS if c not in OPTIONAL_RECORD_COLUMNS),
-                                  *default_scheme().field_names]
+                                  *builtin_scheme("news-events-v1").field_names]
     assert set(OPTIONAL_RECORD_COLUMNS) <= set(schema["properties"])
     assert schema["additionalProperties"] is False
     assert schema["properties"]["created_at"]["format"] == "date-time"
@@ -509,7 +538,7 @@ def test_annotation_schema_multiple_choice_and_float():
 
 
 def test_task_schema():
-    schema = build_task_schema(default_scheme())
+    schema = build_task_schema(builtin_scheme("news-events-v1"))
     Draft202012Validator.check_schema(schema)
     v = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     task = {"data": {"text": "Body.", "title": None, "published": "2024-05-01",
@@ -554,7 +583,7 @@ def test_task_schema():
 def test_features():
     from datasets import ClassLabel, Features, List, Value
 
-    s = default_scheme()
+    s = builtin_scheme("news-events-v1")
     features = build_features(s)
     assert list(features) == list(s.field_names)
     assert isinstance(features["entities"], List)
@@ -585,7 +614,7 @@ def test_features_multiple_choice_and_float():
 
 
 def test_generated_files_names_and_rendering():
-    files = generated_files(default_scheme())
+    files = generated_files(builtin_scheme("news-events-v1"))
     assert tuple(files) == GENERATED_FILES
     for name, content in files.items():
         assert content.endswith("\n")
@@ -595,7 +624,7 @@ def test_generated_files_names_and_rendering():
 
 
 def test_build_then_check(tmp_path):
-    default_scheme().save(tmp_path / "scheme.json")
+    builtin_scheme("news-events-v1").save(tmp_path / "scheme.json")
     written = build_scheme_files(tmp_path)
     assert sorted(p.name for p in written) == sorted(GENERATED_FILES)
     assert all(p.parent == tmp_path for p in written)
@@ -617,8 +646,8 @@ def test_build_then_check(tmp_path):
 
 
 def test_changing_the_scheme_outdates_files(tmp_path):
-    build_scheme_files(tmp_path, default_scheme())
-    d = default_scheme().to_dict()
+    build_scheme_files(tmp_path, builtin_scheme("news-events-v1"))
+    d = builtin_scheme("news-events-v1").to_dict()
     d["fields"][1]["choices"].append({"value": "Riot"})
     Scheme.from_dict(d).save(tmp_path / "scheme.json")
     assert set(check_scheme_files(tmp_path)) == {
@@ -641,7 +670,7 @@ def test_descriptions_are_compact_hints_and_the_label_bar_stays_in_view():
     import re
     import xml.etree.ElementTree as ET
 
-    root = ET.fromstring(build_labeling_config(default_scheme()))
+    root = ET.fromstring(build_labeling_config(builtin_scheme("news-events-v1")))
     headers = [h for h in root.iter("Header") if h.get("value") != "$title"]
     assert headers, "the config has field names and hints"
     for header in headers:
@@ -650,7 +679,7 @@ def test_descriptions_are_compact_hints_and_the_label_bar_stays_in_view():
     sticky = [v for v in root.iter("View") if "position: sticky" in (v.get("style") or "")
               and v.find("Labels") is not None]
     assert len(sticky) == 1
-    description = default_scheme().span_fields[0].description
+    description = builtin_scheme("news-events-v1").span_fields[0].description
     assert any(h.get("value") == description for h in sticky[0].iter("Header"))
     shares = [int(m.group(1)) for v in root.iter("View") for m in [re.search(r"flex: (\d+);", v.get("style") or "")]
               if m]
@@ -658,10 +687,70 @@ def test_descriptions_are_compact_hints_and_the_label_bar_stays_in_view():
 
 
 def test_a_non_finite_bound_in_the_scheme_is_an_error(tmp_path):
-    scheme = default_scheme().to_dict()
+    scheme = builtin_scheme("news-events-v1").to_dict()
     killed = next(f for f in scheme["fields"] if f["name"] == "killed")
     killed["max"] = float("inf")
     path = tmp_path / "scheme.json"
     path.write_text(json.dumps(scheme))  # Python writes the bare word Infinity, and reads it back
     with pytest.raises(SchemeError, match=r"max is inf, not a finite number"):
         Scheme.load(path)
+
+
+def _events_scheme(**changes):
+    """The default (events) scheme as a dict, with changes applied by the caller."""
+    from toolkit.scheme import default_scheme
+
+    d = default_scheme().to_dict()
+    fields = {f["name"]: f for f in d["fields"]}
+    for path, value in changes.items():
+        value(fields)
+    return d
+
+
+@pytest.mark.parametrize("change, path, message", [
+    (lambda f: f["events"]["roles"][0]["labels"].append("GUN"), "fields[1].roles[0].labels[3]",
+     "role 'perpetrator' names the span label 'GUN', which no spans field has"),
+    (lambda f: f["relations"]["relations"][0]["tail"].append("TEAM"), "fields[2].relations[0].tail[2]",
+     "relation 'member_of' names the span label 'TEAM'"),
+    (lambda f: f["entities"].setdefault("attributes", []).append(
+        {"name": "negated", "kind": "choice", "choices": [{"value": "yes"}], "labels": ["CAR"]}),
+     "fields[0].attributes[0].labels[0]", "asked for the label 'CAR', which field 'entities' does not have"),
+    (lambda f: f["relations"]["relations"].append({"value": "victim"}), "fields[2].relations[2].value",
+     "duplicate relation or role 'victim'"),
+    (lambda f: f["events"].update(type="killed"), "fields[1].type", "is not a single-choice attribute"),
+    (lambda f: f["events"]["attributes"][1].update(name="start"), "fields[1].attributes[1].name",
+     "'start' is reserved"),
+    (lambda f: f["events"]["attributes"][1].update(name="note"), "fields[3].name",
+     "duplicate attribute or field name 'note'"),
+    (lambda f: f["events"]["trigger"].update(value="PERSON"), "fields[1].trigger.value",
+     "the trigger label 'PERSON' is also a span label"),
+    (lambda f: f["events"]["roles"][0].pop("labels"), "fields[1].roles[0]", "'labels' is a required property"),
+    (lambda f: f["events"]["attributes"][0].update(kind="spans"), "fields[1].attributes[0].kind",
+     "is not one of"),
+])
+def test_events_scheme_problems_are_named(change, path, message):
+    data = _events_scheme(x=change)
+    with pytest.raises(SchemeError) as info:
+        Scheme.from_dict(data, source="scheme.json")
+    text = info.value.message
+    assert path in text and message in text, text
+
+
+def test_events_scheme_lookups():
+    from toolkit.scheme import default_scheme
+
+    s = default_scheme()
+    entities = s.field("entities")
+    assert entities.attributes_for("PERSON") == ()
+    assert s.control_names == ("entities", "events", "attack_type", "killed", "injured", "hostages",
+                               "certainty", "note")
+    events = s.field("events")
+    assert events.role("weapon").labels == ("WEAPON",)
+    # A span attribute asked for some labels only.
+    d = s.to_dict()
+    d["fields"][0]["attributes"] = [{"name": "weapon_use", "kind": "choice", "labels": ["WEAPON"],
+                                     "choices": [{"value": "used"}, {"value": "carried"}]}]
+    with_attr = Scheme.from_dict(d)
+    assert [a.name for a in with_attr.field("entities").attributes_for("WEAPON")] == ["weapon_use"]
+    assert with_attr.field("entities").attributes_for("PERSON") == ()
+    assert Scheme.from_dict(with_attr.to_dict()) == with_attr

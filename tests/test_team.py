@@ -97,7 +97,7 @@ def test_a_server_that_does_not_keep_a_setting_fails_the_push(ls_workspace, monk
 def test_a_two_letter_folder_still_gets_a_title_label_studio_accepts(tmp_path, label_studio, monkeypatch):
     assert default_title("ws") == "Ws dataset"
     assert len(default_title("x" * 80)) == 50
-    ws = init_workspace(tmp_path / "ws")
+    ws = init_workspace(tmp_path / "ws", scheme="news-events-v1")
     assert ws.config.project.title == "Ws dataset"
     monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
@@ -110,7 +110,7 @@ def test_titles_label_studio_would_refuse_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"\[project\] title 'Ws' must be 3 to 50 characters"):
         config_from_dict({"project": {"title": "Ws"}})
     with pytest.raises(ConfigError, match="must be 3 to 50 characters"):
-        init_workspace(tmp_path / "a", title="ab")
+        init_workspace(tmp_path / "a", title="ab", scheme="news-events-v1")
     assert not (tmp_path / "a" / "toolkit.toml").exists()
 
 

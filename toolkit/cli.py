@@ -176,6 +176,8 @@ def main_options(
 def init_cli(
     directory: Path = typer.Argument(..., help="Folder to create the workspace in (created if missing)."),
     title: Optional[str] = typer.Option(None, help="Human title of the dataset."),
+    scheme: str = typer.Option("news-events", help="Built-in scheme (news-events: events with arguments; "
+                               "news-events-v1: one event type and counts per article) or a scheme.json path."),
 ) -> None:
     """Create a new workspace: toolkit.toml, schemas/, raw/, annotations/, releases/.
 
@@ -183,7 +185,7 @@ def init_cli(
     """
     from .scaffold import init_workspace
 
-    ws = init_workspace(directory, title=title)
+    ws = init_workspace(directory, title=title, scheme=scheme)
     out.print(f"Created workspace {ws.root}", markup=False)
     out.print("Next: put articles in raw/, then run `toolkit ingest` and `toolkit tasks` there.", markup=False)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from . import atomicio
 from .config import CONFIG_FILE, TITLE_MAX, TITLE_MIN, render_default_config
 from .errors import ConfigError, WorkspaceExists
-from .scheme import build_scheme_files, default_scheme
+from .scheme import Scheme, build_scheme_files, builtin_scheme
 from .workspace import Workspace
 
 __all__ = ["init_workspace", "default_title", "GITIGNORE", "DATASHEET_TEMPLATE"]
@@ -64,12 +64,20 @@ def default_title(folder_name: str) -> str:
     return title[:TITLE_MAX].rstrip()
 
 
-def init_workspace(directory: str | os.PathLike[str], *, title: str | None = None) -> Workspace:
+def init_workspace(directory: str | os.PathLike[str], *, title: str | None = None,
+                   scheme: str | os.PathLike[str] | Scheme = "news-events") -> Workspace:
     """Create a new workspace in ``directory`` (created if missing) and return it.
+
+    ``scheme`` is a built-in scheme's name (``news-events``, the default: events with
+    arguments; ``news-events-v1``: one event type and counts per article), a scheme.json
+    path, or a ``Scheme``.
 
     Refuses a folder that already holds a ``toolkit.toml``; never overwrites a file.
     """
     root = Path(directory).resolve()
+    if not isinstance(scheme, Scheme):
+        scheme = (builtin_scheme(scheme) if isinstance(scheme, str) and not scheme.endswith(".json")
+                  else Scheme.load(scheme))
     if (root / CONFIG_FILE).exists():
         raise WorkspaceExists(
             f"{root} is already a workspace ({CONFIG_FILE} exists)",
@@ -85,7 +93,6 @@ def init_workspace(directory: str | os.PathLike[str], *, title: str | None = Non
         keep = root / sub / ".gitkeep"
         if not any((root / sub).iterdir()):
             keep.touch()
-    scheme = default_scheme()
     scheme_path = root / "schemas" / "scheme.json"
     if not scheme_path.exists():
         atomicio.write_json(scheme_path, scheme.to_dict())

@@ -4,8 +4,9 @@ Takes in: ``schemas/scheme.json`` (or the default scheme shipped in ``toolkit/da
 Writes: the files generated from it into ``schemas/`` (``toolkit scheme build``), checked in
 and tested to be current.
 
-- ``model``: the typed scheme (fields, labels, choices), its round trip to JSON and the
-  checks it must pass (the meta-schema, then what JSON Schema cannot say);
+- ``model``: the typed scheme (fields, labels, choices, span attributes, relations,
+  events with roles and attributes), its round trip to JSON, the checks it must pass (the
+  meta-schema, then what JSON Schema cannot say) and the schemes shipped with the toolkit;
 - ``labeling_config``: the Label Studio labeling config (XML);
 - ``annotation_schema``: the JSON Schema of one normalised annotation record;
 - ``task_schema``: the JSON Schema of one line of ``tasks.jsonl``;
@@ -22,13 +23,16 @@ from .files import (GENERATED_FILES, build_scheme_files, check_scheme_files, ens
 from .labeling_config import PALETTE, build_labeling_config
 from .model import (JSON_SCHEMA_DIALECT, OPTIONAL_RECORD_COLUMNS, RECORD_COLUMNS, RESERVED_NAMES, TASK_DATA_KEYS, Choice, ChoiceField,
                     Field, Label, NumberField, Scheme, SpanField, TextField, default_scheme, meta_schema_text,
+                    ATTRIBUTE_RESERVED_NAMES, BUILTIN_SCHEMES, Attribute, EventsField, RelationsField, RelationType,
+                    Role, builtin_scheme,
                     render_json)
 from .task_schema import build_task_schema
 
 __all__ = [
     "JSON_SCHEMA_DIALECT", "OPTIONAL_RECORD_COLUMNS", "RECORD_COLUMNS", "RESERVED_NAMES", "TASK_DATA_KEYS", "GENERATED_FILES", "PALETTE",
     "Label", "Choice", "SpanField", "ChoiceField", "NumberField", "TextField", "Field", "Scheme",
-    "default_scheme", "meta_schema_text", "render_json",
+    "default_scheme", "meta_schema_text", "render_json", "ATTRIBUTE_RESERVED_NAMES", "BUILTIN_SCHEMES",
+    "Attribute", "EventsField", "RelationsField", "RelationType", "Role", "builtin_scheme",
     "build_labeling_config", "build_annotation_schema", "build_task_schema", "build_features",
     "features_to_dict", "generated_files", "build_scheme_files", "check_scheme_files",
     "ensure_scheme_files_current",

@@ -1,9 +1,12 @@
 """The scheme model: fields, labels and choices, and the checks a scheme must pass.
 
 ``schemas/scheme.json`` declares the fields (entity spans, choices, numbers, free
-text). ``Scheme.from_dict`` checks it against the meta-schema
+text, relations between spans, and events: a trigger span with role-typed arguments
+and attributes of its own, any number per article). Spans may carry attributes of
+their own too (a choice, number or text asked for each span of some labels). ``Scheme.from_dict`` checks it against the meta-schema
 (``toolkit/data/scheme.meta.schema.json``) and then for what JSON Schema cannot say
-(unique names and values, min <= max, reserved names, characters XML cannot hold).
+(unique names and values, min <= max, reserved names, characters XML cannot hold,
+a role or relation naming a span label the scheme lacks, an attribute on an unknown label).
 
 The record contract (one normalised annotation = one record) is
 ``RECORD_COLUMNS`` plus one key per scheme field; ``annotation_schema`` states it
@@ -40,9 +43,17 @@ __all__ = [
     "ChoiceField",
     "NumberField",
     "TextField",
+    "Attribute",
+    "RelationType",
+    "RelationsField",
+    "Role",
+    "EventsField",
     "Field",
+    "ATTRIBUTE_RESERVED_NAMES",
     "Scheme",
     "default_scheme",
+    "builtin_scheme",
+    "BUILTIN_SCHEMES",
     "meta_schema_text",
     "render_json",
 ]
@@ -138,16 +149,22 @@ class SpanField:
     description: str = ""
     required: bool = False
     allow_overlap: bool = False
+    attributes: tuple[Attribute, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", tuple(self.labels))
+        object.__setattr__(self, "attributes", tuple(self.attributes))
 
     @property
     def values(self) -> tuple[str, ...]:
         return tuple(label.value for label in self.labels)
 
+    def attributes_for(self, label: str) -> tuple[Attribute, ...]:
+        """The attributes asked for a span with this label."""
+        return tuple(a for a in self.attributes if not a.labels or label in a.labels)
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "kind": self.kind,
             "description": self.description,
@@ -155,6 +172,10 @@ class SpanField:
             "labels": [label.to_dict() for label in self.labels],
             "allow_overlap": self.allow_overlap,
         }
+        # Only when present: a scheme without attributes keeps the form (and hash) it always had.
+        if self.attributes:
+            out["attributes"] = [a.to_dict() for a in self.attributes]
+        return out
 
 
 @dataclass(frozen=True)
@@ -239,7 +260,154 @@ class TextField:
         }
 
 
-Field = Union[SpanField, ChoiceField, NumberField, TextField]
+ValueField = Union[ChoiceField, NumberField, TextField]
+
+# Keys a span or an event record already has: an attribute cannot be called so.
+ATTRIBUTE_RESERVED_NAMES: frozenset[str] = frozenset({"start", "end", "label", "text", "trigger", "arguments",
+                                                      "role", "id"})
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A choice, number or text asked for each span of some labels, or for each event.
+
+    ``field`` says what is asked (its name is the attribute's name, and the Label Studio
+    control's); ``labels`` (span attributes only) the span labels it is asked for, empty
+    for every label of the span field.
+    """
+
+    field: ValueField
+    labels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "labels", tuple(self.labels))
+
+    @property
+    def name(self) -> str:
+        return self.field.name
+
+    @property
+    def kind(self) -> str:
+        return self.field.kind
+
+    @property
+    def required(self) -> bool:
+        return self.field.required
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.field.to_dict()
+        if self.labels:
+            out["labels"] = list(self.labels)
+        return out
+
+
+@dataclass(frozen=True)
+class RelationType:
+    """One kind of link between two spans: the span labels allowed at each end, and whether
+    the direction means something."""
+
+    value: str
+    description: str = ""
+    head: tuple[str, ...] = ()
+    tail: tuple[str, ...] = ()
+    directed: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "head", tuple(self.head))
+        object.__setattr__(self, "tail", tuple(self.tail))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "description": self.description, "head": list(self.head),
+                "tail": list(self.tail), "directed": self.directed}
+
+
+@dataclass(frozen=True)
+class RelationsField:
+    """Typed links between two spans of the article (Label Studio's relations)."""
+
+    kind: ClassVar[str] = "relations"
+    name: str
+    relations: tuple[RelationType, ...]
+    description: str = ""
+    required: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "relations", tuple(self.relations))
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(r.value for r in self.relations)
+
+    def relation(self, value: str) -> RelationType:
+        return next(r for r in self.relations if r.value == value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "description": self.description,
+                "required": self.required, "relations": [r.to_dict() for r in self.relations]}
+
+
+@dataclass(frozen=True)
+class Role:
+    """An argument role of an event: the span labels it accepts, and whether an event has at
+    most one argument in it."""
+
+    value: str
+    labels: tuple[str, ...]
+    description: str = ""
+    unique: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "labels", tuple(self.labels))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "description": self.description, "labels": list(self.labels),
+                "unique": self.unique}
+
+
+@dataclass(frozen=True)
+class EventsField:
+    """Events, any number per article: a trigger span each (the words naming the event),
+    arguments (role-typed links from the trigger to entity spans) and attributes per event.
+
+    ``type_attribute`` names the choice attribute that is the event's type, or is None.
+    """
+
+    kind: ClassVar[str] = "events"
+    name: str
+    trigger: Label
+    roles: tuple[Role, ...] = ()
+    attributes: tuple[Attribute, ...] = ()
+    type_attribute: str | None = None
+    description: str = ""
+    required: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "roles", tuple(self.roles))
+        object.__setattr__(self, "attributes", tuple(self.attributes))
+
+    @property
+    def role_values(self) -> tuple[str, ...]:
+        return tuple(r.value for r in self.roles)
+
+    def role(self, value: str) -> Role:
+        return next(r for r in self.roles if r.value == value)
+
+    @property
+    def type_field(self) -> ChoiceField | None:
+        """The choice field of the type attribute, if the scheme names one."""
+        for a in self.attributes:
+            if a.name == self.type_attribute and isinstance(a.field, ChoiceField):
+                return a.field
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "description": self.description,
+                "required": self.required, "trigger": self.trigger.to_dict(),
+                "type": self.type_attribute, "roles": [r.to_dict() for r in self.roles],
+                "attributes": [a.to_dict() for a in self.attributes]}
+
+
+Field = Union[SpanField, ChoiceField, NumberField, TextField, RelationsField, EventsField]
 
 
 @dataclass(frozen=True)
@@ -364,11 +532,60 @@ class Scheme:
     def text_fields(self) -> tuple[TextField, ...]:
         return tuple(f for f in self.fields if isinstance(f, TextField))
 
+    @property
+    def relations_fields(self) -> tuple[RelationsField, ...]:
+        return tuple(f for f in self.fields if isinstance(f, RelationsField))
+
+    @property
+    def events_fields(self) -> tuple[EventsField, ...]:
+        return tuple(f for f in self.fields if isinstance(f, EventsField))
+
+    @property
+    def span_labels(self) -> tuple[str, ...]:
+        """Every span label value of every spans field, in scheme order, each once."""
+        return tuple(dict.fromkeys(v for f in self.span_fields for v in f.values))
+
+    @property
+    def link_values(self) -> tuple[str, ...]:
+        """Every relation type and argument role: the values of Label Studio's one ``<Relations>``."""
+        return (*(v for f in self.relations_fields for v in f.values),
+                *(v for f in self.events_fields for v in f.role_values))
+
+    @property
+    def control_names(self) -> tuple[str, ...]:
+        """Names of the Label Studio controls: every field and every attribute."""
+        names = []
+        for f in self.fields:
+            if not isinstance(f, RelationsField):
+                names.append(f.name)
+            if isinstance(f, (SpanField, EventsField)):
+                names.extend(a.name for a in f.attributes)
+        return tuple(names)
+
+
+# Schemes shipped with the toolkit, by the name ``toolkit init --scheme`` takes.
+BUILTIN_SCHEMES: Mapping[str, str] = {
+    # Version 2: entities, events (trigger, arguments, type and counts per event), relations, note.
+    "news-events": _DEFAULT_SCHEME_FILE,
+    # Version 1: one event type and one set of counts per article (no events, no relations).
+    "news-events-v1": "news_events_v1_scheme.json",
+}
+
 
 def default_scheme() -> Scheme:
     """The news-event scheme shipped with the toolkit (toolkit/data/default_scheme.json)."""
-    text = _data_file(_DEFAULT_SCHEME_FILE).read_text(encoding="utf-8")
-    return Scheme.from_dict(json.loads(text), source=f"toolkit/data/{_DEFAULT_SCHEME_FILE}")
+    return builtin_scheme("news-events")
+
+
+def builtin_scheme(name: str) -> Scheme:
+    """A scheme shipped with the toolkit, by name (``BUILTIN_SCHEMES``)."""
+    try:
+        file = BUILTIN_SCHEMES[name]
+    except KeyError:
+        raise SchemeError(f"no built-in scheme {name!r}",
+                          hint=f"built-in schemes are {', '.join(BUILTIN_SCHEMES)}; or give a scheme.json path") from None
+    text = _data_file(file).read_text(encoding="utf-8")
+    return Scheme.from_dict(json.loads(text), source=f"toolkit/data/{file}")
 
 
 # ---------------------------------------------------------------------- validation
@@ -419,48 +636,86 @@ def _meta_problems(data: Any) -> list[_Problem]:
 
 
 def _semantic_problems(scheme: Scheme) -> list[_Problem]:
-    """What the meta-schema cannot say: uniqueness, min <= max, reserved names."""
+    """What the meta-schema cannot say: uniqueness, min <= max, reserved names, references
+    between fields (a role or relation naming a span label the scheme lacks ...)."""
     problems: list[_Problem] = []
-    seen_fields: dict[str, int] = {}
+    # Field and attribute names share one namespace: they are Label Studio control names.
+    seen_names: dict[str, str] = {}
+
+    def claim_name(name: str, where: str, *, attribute: bool) -> None:
+        reserved = RESERVED_NAMES | (ATTRIBUTE_RESERVED_NAMES if attribute else frozenset())
+        if name in reserved:
+            problems.append(_Problem(
+                f"{where}.name", f"{name!r} is reserved",
+                f"rename it; reserved names are {', '.join(sorted(reserved))}"))
+        if name in seen_names:
+            what = "attribute or field name" if attribute or "attributes" in seen_names[name] else "field name"
+            problems.append(_Problem(
+                f"{where}.name", f"duplicate {what} {name!r} (already used by {seen_names[name]})",
+                "give every field and attribute a different name (they are Label Studio control names)"))
+        seen_names.setdefault(name, where)
+
+    span_labels = set(scheme.span_labels)
+    seen_links: dict[str, str] = {}
+
+    def check_labels(labels: Sequence[str], where: str, what: str) -> None:
+        for k, label in enumerate(labels):
+            if label not in span_labels:
+                problems.append(_Problem(
+                    f"{where}[{k}]", f"{what} names the span label {label!r}, which no spans field has",
+                    f"use one of the span labels: {', '.join(scheme.span_labels) or '(none: add a spans field)'}"))
+
+    def claim_link(value: str, where: str) -> None:
+        if value in seen_links:
+            problems.append(_Problem(
+                f"{where}.value", f"duplicate relation or role {value!r} (already {seen_links[value]})",
+                "relation types and argument roles share Label Studio's one <Relations> list: "
+                "give each a different value"))
+        seen_links.setdefault(value, where)
+
     for i, f in enumerate(scheme.fields):
         where = f"fields[{i}]"
-        if f.name in RESERVED_NAMES:
-            problems.append(_Problem(
-                f"{where}.name", f"{f.name!r} is reserved",
-                f"rename the field; reserved names are {', '.join(sorted(RESERVED_NAMES))}"))
-        if f.name in seen_fields:
-            problems.append(_Problem(
-                f"{where}.name",
-                f"duplicate field name {f.name!r} (already used by fields[{seen_fields[f.name]}])",
-                "give every field a different name"))
-        seen_fields.setdefault(f.name, i)
-
-        if isinstance(f, (SpanField, ChoiceField)):
-            key = "labels" if isinstance(f, SpanField) else "choices"
-            seen_values: dict[str, int] = {}
-            for j, value in enumerate(f.values):
-                if value in seen_values:
+        claim_name(f.name, where, attribute=False)
+        if isinstance(f, RelationsField):
+            for j, rel in enumerate(f.relations):
+                claim_link(rel.value, f"{where}.relations[{j}]")
+                check_labels(rel.head, f"{where}.relations[{j}].head", f"relation {rel.value!r}")
+                check_labels(rel.tail, f"{where}.relations[{j}].tail", f"relation {rel.value!r}")
+            continue
+        if isinstance(f, EventsField):
+            if f.trigger.value in span_labels:
+                problems.append(_Problem(
+                    f"{where}.trigger.value", f"the trigger label {f.trigger.value!r} is also a span label",
+                    "give the trigger a label of its own (e.g. EVENT)"))
+            for j, role in enumerate(f.roles):
+                claim_link(role.value, f"{where}.roles[{j}]")
+                check_labels(role.labels, f"{where}.roles[{j}].labels", f"role {role.value!r}")
+            for j, attr in enumerate(f.attributes):
+                at = f"{where}.attributes[{j}]"
+                claim_name(attr.name, at, attribute=True)
+                if attr.labels:
+                    problems.append(_Problem(f"{at}.labels", "an event attribute is asked of every event",
+                                             "remove labels (they are for span attributes)"))
+                problems.extend(_value_field_problems(attr.field, at))
+            if f.type_attribute is not None:
+                named = next((a for a in f.attributes if a.name == f.type_attribute), None)
+                if named is None or not isinstance(named.field, ChoiceField) or named.field.multiple:
                     problems.append(_Problem(
-                        f"{where}.{key}[{j}].value",
-                        f"duplicate value {value!r} (already {where}.{key}[{seen_values[value]}])",
-                        "values must be unique within a field; remove or rename one"))
-                seen_values.setdefault(value, j)
-        elif isinstance(f, NumberField):
-            for attr in ("min", "max"):
-                bound = getattr(f, attr)
-                if isinstance(bound, float) and not math.isfinite(bound):
-                    problems.append(_Problem(f"{where}.{attr}", f"{attr} is {bound}, not a finite number",
-                                             "give a number, or null for no bound"))
-            if f.min is not None and f.max is not None and f.min > f.max:
-                problems.append(_Problem(f"{where}.min", f"min {f.min} is greater than max {f.max}",
-                                         "swap them, or set one to null"))
-            if f.integer:
-                for attr in ("min", "max"):
-                    bound = getattr(f, attr)
-                    if isinstance(bound, float):
+                        f"{where}.type", f"type {f.type_attribute!r} is not a single-choice attribute of the event",
+                        "name one of the event's attributes of kind choice (not multiple), or set type to null"))
+            continue
+        if isinstance(f, SpanField):
+            for j, attr in enumerate(f.attributes):
+                at = f"{where}.attributes[{j}]"
+                claim_name(attr.name, at, attribute=True)
+                for k, label in enumerate(attr.labels):
+                    if label not in f.values:
                         problems.append(_Problem(
-                            f"{where}.{attr}", f"{attr} {bound} is not a whole number",
-                            "an integer field needs whole-number bounds (or set integer to false)"))
+                            f"{at}.labels[{k}]", f"attribute {attr.name!r} is asked for the label {label!r}, "
+                            f"which field {f.name!r} does not have",
+                            f"use labels of {f.name!r}: {', '.join(f.values)}"))
+                problems.extend(_value_field_problems(attr.field, at))
+        problems.extend(_value_field_problems(f, where))
 
     for path, text in _walk_strings(scheme.to_dict(), []):
         match = _XML_ILLEGAL.search(text)
@@ -468,6 +723,38 @@ def _semantic_problems(scheme: Scheme) -> list[_Problem]:
             problems.append(_Problem(
                 _json_path(path), f"contains the character U+{ord(match.group()):04X}, which XML cannot hold",
                 "remove control characters; Label Studio could not display this text"))
+    return problems
+
+
+def _value_field_problems(f: Field, where: str) -> list[_Problem]:
+    """Unique values of a span or choice field; finite, ordered, whole bounds of a number."""
+    problems: list[_Problem] = []
+    if isinstance(f, (SpanField, ChoiceField)):
+        key = "labels" if isinstance(f, SpanField) else "choices"
+        seen_values: dict[str, int] = {}
+        for j, value in enumerate(f.values):
+            if value in seen_values:
+                problems.append(_Problem(
+                    f"{where}.{key}[{j}].value",
+                    f"duplicate value {value!r} (already {where}.{key}[{seen_values[value]}])",
+                    "values must be unique within a field; remove or rename one"))
+            seen_values.setdefault(value, j)
+    elif isinstance(f, NumberField):
+        for attr in ("min", "max"):
+            bound = getattr(f, attr)
+            if isinstance(bound, float) and not math.isfinite(bound):
+                problems.append(_Problem(f"{where}.{attr}", f"{attr} is {bound}, not a finite number",
+                                         "give a number, or null for no bound"))
+        if f.min is not None and f.max is not None and f.min > f.max:
+            problems.append(_Problem(f"{where}.min", f"min {f.min} is greater than max {f.max}",
+                                     "swap them, or set one to null"))
+        if f.integer:
+            for attr in ("min", "max"):
+                bound = getattr(f, attr)
+                if isinstance(bound, float):
+                    problems.append(_Problem(
+                        f"{where}.{attr}", f"{attr} {bound} is not a whole number",
+                        "an integer field needs whole-number bounds (or set integer to false)"))
     return problems
 
 
@@ -498,16 +785,38 @@ def _field_from_dict(d: Mapping[str, Any]) -> Field:
               "required": d.get("required", False)}
     kind = d["kind"]
     if kind == "spans":
-        labels = tuple(Label(lb["value"], lb.get("description", ""), lb.get("color"))
-                       for lb in d["labels"])
-        return SpanField(labels=labels, allow_overlap=d.get("allow_overlap", False), **common)
+        return SpanField(labels=tuple(_label_from_dict(lb) for lb in d["labels"]),
+                         allow_overlap=d.get("allow_overlap", False),
+                         attributes=tuple(_attribute_from_dict(a) for a in d.get("attributes", ())), **common)
     if kind == "choice":
         choices = tuple(Choice(c["value"], c.get("description", "")) for c in d["choices"])
         return ChoiceField(choices=choices, multiple=d.get("multiple", False), **common)
     if kind == "number":
         return NumberField(integer=d.get("integer", False), min=d.get("min"), max=d.get("max"),
                            **common)
+    if kind == "relations":
+        return RelationsField(relations=tuple(
+            RelationType(r["value"], r.get("description", ""), tuple(r.get("head", ())),
+                         tuple(r.get("tail", ())), r.get("directed", True)) for r in d["relations"]), **common)
+    if kind == "events":
+        return EventsField(
+            trigger=_label_from_dict(d["trigger"]),
+            roles=tuple(Role(r["value"], tuple(r["labels"]), r.get("description", ""), r.get("unique", False))
+                        for r in d.get("roles", ())),
+            attributes=tuple(_attribute_from_dict(a) for a in d.get("attributes", ())),
+            type_attribute=d.get("type"), **common)
     return TextField(max_length=d.get("max_length"), **common)
+
+
+def _label_from_dict(d: Mapping[str, Any]) -> Label:
+    return Label(d["value"], d.get("description", ""), d.get("color"))
+
+
+def _attribute_from_dict(d: Mapping[str, Any]) -> Attribute:
+    body = {k: v for k, v in d.items() if k != "labels"}
+    field = _field_from_dict(body)
+    assert isinstance(field, (ChoiceField, NumberField, TextField))  # the meta-schema's kinds
+    return Attribute(field, tuple(d.get("labels", ())))
 
 
 def render_json(data: Any) -> str:
