@@ -80,6 +80,9 @@ class GoldConfig:
     numbers: str = "median"
     # A span is gold when at least this many annotators mark it (0: a majority of them).
     span_min_agree: int = 0
+    # An event (annotators' events clustered by trigger overlap) is gold when at least this many
+    # annotators mark it (0: a majority of them).
+    event_min_agree: int = 0
     # Bootstrap resamples and seed for the confidence intervals of `toolkit agree`.
     bootstrap: int = 1000
     seed: int = 0
@@ -186,6 +189,7 @@ BOUNDS: dict[tuple[str, str], Bound] = {
     ("labelstudio", "retries"): Bound(0, 10),
     ("gold", "min_annotations"): Bound(1, 100),
     ("gold", "span_min_agree"): Bound(0, 100),
+    ("gold", "event_min_agree"): Bound(0, 100),
     ("gold", "bootstrap"): Bound(0, 100_000),
     ("gold", "seed"): Bound(0, 2**32 - 1),
     ("campaign", "annotators_per_task"): Bound(0, 100),
@@ -351,6 +355,8 @@ retries = 4
 min_annotations = 2
 numbers = "median"
 span_min_agree = 0
+# An event is gold when at least this many annotators mark it (triggers overlapping; 0: a majority).
+event_min_agree = 0
 bootstrap = 1000
 seed = 0
 

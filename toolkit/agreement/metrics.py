@@ -18,13 +18,20 @@ saved it last). For each field of the scheme:
   over pairs; an empty number is missing, not zero, and is counted;
 - spans: pairwise exact-match and overlap F1, per label and micro/macro overall, a
   chance-corrected alpha over tokens (or characters, without the texts) and the label
-  confusion between annotators;
+  confusion between annotators; with span attributes, agreement on each attribute over the
+  spans two or more annotators marked identically (as for an article-level field);
+- events (pairings in ``events``): trigger F1 (events paired one to one by trigger overlap),
+  event F1 (paired and of the same type), argument F1 overall and per role (within paired
+  events: same role, overlapping span; and exact), and agreement on each event attribute
+  over the events two or more annotators marked, as for an article-level field;
+- relations: exact and overlap F1 per relation label and micro/macro overall;
 - per annotator: tasks, cancellations, edits by others, median lead time (a NaN or infinite
   lead time is left out of it and counted in ``lead_times_not_finite``), agreement with the
   others and with the gold result;
 - per pair of annotators (``pairs``), on the articles both labelled: observed agreement and
   Cohen's kappa (single choices), mean Jaccard (multiple choices), exact-match rate and mean
-  absolute difference (numbers), exact and overlap F1 (spans).
+  absolute difference (numbers), exact and overlap F1 (spans, relations), trigger, event and
+  argument F1 (events).
 
 A statistic that does not exist on the data (kappa when one category was used, alpha with
 nothing to pair) is ``None`` with the reason in ``undefined``, never 0 or NaN.
@@ -36,7 +43,9 @@ the toolkit is Apache-2.0. Cohen's and Fleiss' kappa are a few lines each, teste
 and statsmodels. Confidence intervals are percentile bootstraps over articles: each
 statistic is a function of per-article sums (for span F1, per label too: 2 x matched spans
 and spans marked, summed over the pairs on the article), so one resample costs a matrix
-product. The pair figures resample the articles the pair shares.
+product. The pair figures resample the articles the pair shares. Figures over units inside
+articles (an event's or a span's attributes) sum their terms per article first, so their
+intervals resample articles too.
 """
 
 from __future__ import annotations
@@ -54,7 +63,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ToolkitError
-from ..scheme import ChoiceField, NumberField, Scheme, SpanField
+from ..scheme import Attribute, ChoiceField, EventsField, NumberField, RelationsField, Scheme, SpanField, TextField
+from .events import cluster_events, compare_events, compare_relations, exact_span_units
 
 __all__ = [
     "UndefinedMetric",
@@ -760,6 +770,175 @@ def _token_alpha(spans: Mapping[str, Mapping[str, list[tuple[int, int, str]]]], 
     return entry
 
 
+
+# ---------------------------------------------------------- events, relations, span attributes
+
+
+class _ByArticle:
+    """The bootstrap seen from units inside articles (events, spans): each statistic's per-unit
+    terms are summed per article before they reach ``boot``, so intervals still resample
+    articles (every statistic here is a function of sums)."""
+
+    def __init__(self, boot: _Bootstrap, article_of_unit: np.ndarray) -> None:
+        self.boot, self.article_of_unit = boot, article_of_unit
+
+    def add(self, entry: dict[str, Any], terms: np.ndarray, statistic: Callable[[np.ndarray], np.ndarray]) -> None:
+        terms = np.asarray(terms, dtype=float)
+        per_article = np.zeros((self.boot.n, terms.shape[1]))
+        np.add.at(per_article, self.article_of_unit, terms)
+        self.boot.add(entry, per_article, statistic)
+
+
+def _attribute_figures(attribute: Attribute, units: Mapping[tuple[str, str], Mapping[str, Mapping[str, Any]]],
+                       data: _Data, boot: _Bootstrap) -> dict[str, Any]:
+    """Agreement on one attribute over ``units`` ((article, unit id) -> annotator -> item), by
+    the functions of the article-level fields: each unit plays the part of an article."""
+    f = attribute.field
+    if isinstance(f, TextField):
+        return {"kind": "text", "note": "free text is not compared"}
+    udata = _Data({unit: {w: {f.name: item.get(f.name)} for w, item in by.items()} for (_, unit), by in units.items()})
+    article_of_unit = np.zeros(len(udata.articles), dtype=np.int64)
+    for article, unit in units:
+        article_of_unit[udata.index[unit]] = data.index[article]
+    grouped = _ByArticle(boot, article_of_unit)
+    if isinstance(f, ChoiceField):
+        return _choice_field(f, udata, grouped, _Tally())  # type: ignore[arg-type]
+    return _number_field(f, udata, grouped, _Tally())  # type: ignore[arg-type]
+
+
+def _f1_entry(terms: np.ndarray, units: int, none: str, boot: _Bootstrap | _ByArticle, **extra: Any) -> dict[str, Any]:
+    """F1 from rows of [2 x matched, marked by both]: summed over pairs and articles, as span F1."""
+    total = terms[:, 1].sum()
+    entry = metric(terms[:, 0].sum() / total, units, **extra) if total else metric(None, units, undefined=none)
+    boot.add(entry, terms, _ratio)
+    return entry
+
+
+def _events_field(f: EventsField, data: _Data, boot: _Bootstrap, tally: _Tally) -> dict[str, Any]:
+    events = {a: {w: list(r.get(f.name) or []) for w, r in by.items()} for a, by in data.votes.items()}
+    seen = {x["role"] for by in events.values() for evs in by.values() for e in evs for x in e.get("arguments") or []}
+    roles = list(f.role_values) + sorted(seen - set(f.role_values))
+    code = {r: k for k, r in enumerate(roles)}
+    # Per article: 2 x matched triggers, 2 x same type, events of both, 2 x argument overlap
+    # matches, 2 x exact ones, arguments of both (in matched events); the same per role.
+    micro = np.zeros((len(data.articles), 6))
+    by_role = {k: np.zeros((len(data.articles), len(roles))) for k in ("overlap", "exact", "count")}
+    role_units: Counter = Counter()
+    n_pairs = marked = 0
+    for a, by in events.items():
+        i, roles_here = data.index[a], set()
+        marked += sum(len(evs) for evs in by.values()) if len(by) >= 2 else 0
+        for (x, ex), (y, ey) in _pairs(by):
+            cmp = compare_events(ex, ey, f.type_attribute)
+            n_pairs += 1
+            micro[i] += [2 * len(cmp.matched), 2 * cmp.typed, cmp.total, 2 * sum(cmp.argument_overlap.values()),
+                         2 * sum(cmp.argument_exact.values()), sum(cmp.argument_count.values())]
+            for kind, counter, weight in (("overlap", cmp.argument_overlap, 2), ("exact", cmp.argument_exact, 2),
+                                          ("count", cmp.argument_count, 1)):
+                for role, c in counter.items():
+                    by_role[kind][i, code[role]] += weight * c
+            roles_here.update(cmp.argument_count)
+            for who in (x, y):
+                tally.add(who, f.name, "trigger_f1", a, 2 * len(cmp.matched), cmp.total)
+                if f.type_attribute:
+                    tally.add(who, f.name, "event_f1", a, 2 * cmp.typed, cmp.total)
+        role_units.update(roles_here)
+    units = sum(1 for by in events.values() if len(by) >= 2)
+    no_events = "no events were marked on any article that two annotators labelled"
+    no_args = "no arguments in the events two annotators both marked (matched by trigger)"
+    type_name = f.type_attribute
+    out: dict[str, Any] = {"kind": "events", "units": units, "pairs": n_pairs, "events": marked,
+                           "type_attribute": type_name}
+    out["trigger_f1"] = _f1_entry(micro[:, [0, 2]], units, no_events, boot)
+    out["event_f1"] = _f1_entry(micro[:, [1, 2]], units, no_events, boot) if type_name else \
+        metric(None, units, undefined="the events field has no type attribute")
+    out["argument_f1"] = _f1_entry(micro[:, [3, 5]], units, no_args, boot)
+    out["argument_exact_f1"] = _f1_entry(micro[:, [4, 5]], units, no_args, boot)
+    per_role = {}
+    for role in roles:
+        k = code[role]
+        if by_role["count"][:, k].sum():
+            per_role[role] = {"arguments": int(by_role["count"][:, k].sum())}
+            for kind in ("overlap", "exact"):
+                per_role[role][f"{kind}_f1"] = _f1_entry(
+                    np.column_stack([by_role[kind][:, k], by_role["count"][:, k]]), role_units[role], no_args, boot)
+    out["per_role"] = per_role
+    clusters: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
+    for a, by in events.items():
+        if len(by) >= 2:
+            for k, cluster in enumerate(cluster_events(by)):
+                if len(cluster) >= 2:
+                    clusters[(a, f"{a}/{k:06d}")] = {w: by[w][idx] for w, idx in cluster.items()}
+    out["matched_events"] = len(clusters)
+    out["attributes"] = {attr.name: _attribute_figures(attr, clusters, data, boot) for attr in f.attributes}
+    out["note"] = ("events are paired one to one by trigger overlap, largest overlap first; trigger F1 counts the "
+                   "pairs, event F1 the pairs with the same type" + (f" ({type_name})" if type_name else "")
+                   + "; argument F1 compares the arguments of paired events (same role, overlapping span), so an "
+                   "unpaired event's arguments do not count; attributes are compared on the events two or more "
+                   "annotators marked (clustered by trigger overlap, one event per annotator)")
+    return out
+
+
+def _relations_field(f: RelationsField, data: _Data, boot: _Bootstrap, tally: _Tally) -> dict[str, Any]:
+    rels = {a: {w: list(r.get(f.name) or []) for w, r in by.items()} for a, by in data.votes.items()}
+    labels = list(f.values) + sorted({x["label"] for by in rels.values() for rs in by.values() for x in rs}
+                                     - set(f.values))
+    code = {lab: k for k, lab in enumerate(labels)}
+    by_label = {k: np.zeros((len(data.articles), len(labels))) for k in ("exact", "overlap", "count")}
+    label_units: Counter = Counter()
+    n_pairs = 0
+    for a, by in rels.items():
+        i, here = data.index[a], set()
+        for (x, rx), (y, ry) in _pairs(by):
+            cmp = compare_relations(rx, ry)
+            n_pairs += 1
+            count = cmp.count_a + cmp.count_b
+            for kind, counter, weight in (("exact", cmp.exact, 2), ("overlap", cmp.overlap, 2), ("count", count, 1)):
+                for lab, c in counter.items():
+                    by_label[kind][i, code[lab]] += weight * c
+            here.update(count)
+            total = sum(count.values())
+            for who in (x, y):
+                tally.add(who, f.name, "overlap_f1", a, 2 * sum(cmp.overlap.values()), total)
+                tally.add(who, f.name, "exact_f1", a, 2 * sum(cmp.exact.values()), total)
+        label_units.update(here)
+    units = sum(1 for by in rels.values() if len(by) >= 2)
+    none = "no relations were marked on any article that two annotators labelled"
+    out: dict[str, Any] = {"kind": "relations", "units": units, "pairs": n_pairs, "exact": {}, "overlap": {}}
+    per_label = {}
+    for lab in labels:
+        k = code[lab]
+        if by_label["count"][:, k].sum():
+            per_label[lab] = {"relations": int(by_label["count"][:, k].sum())}
+            for kind in ("exact", "overlap"):
+                per_label[lab][f"{kind}_f1"] = _f1_entry(
+                    np.column_stack([by_label[kind][:, k], by_label["count"][:, k]]), label_units[lab], none, boot)
+    for kind in ("exact", "overlap"):
+        out[kind]["micro_f1"] = _f1_entry(
+            np.column_stack([by_label[kind].sum(axis=1), by_label["count"].sum(axis=1)]), units, none, boot)
+        f1s = [per_label[lab][f"{kind}_f1"]["value"] for lab in per_label]
+        out[kind]["macro_f1"] = metric(sum(f1s) / len(f1s), units, labels=len(f1s)) if f1s else \
+            metric(None, units, undefined=none)
+        boot.add(out[kind]["macro_f1"], np.hstack([by_label[kind], by_label["count"]]), _macro_f1)
+    out["per_label"] = per_label
+    out["note"] = ("exact: same relation label, head and tail offsets; overlap: same label, head overlapping head "
+                   "and tail overlapping tail, paired one to one; the entity labels of the ends are not compared "
+                   "(the span figures measure them)")
+    return out
+
+
+def _span_attributes(f: SpanField, data: _Data, boot: _Bootstrap) -> dict[str, Any]:
+    """Agreement on the attributes of the spans two or more annotators marked identically."""
+    units = {a: exact_span_units({w: r.get(f.name) or [] for w, r in by.items()})
+             for a, by in data.votes.items() if len(by) >= 2}
+    out: dict[str, Any] = {}
+    for attr in f.attributes:
+        asked = {(a, f"{a}/{s:09d}-{e:09d}/{lab}"): by for a, spans in units.items()
+                 for (s, e, lab), by in spans.items() if not attr.labels or lab in attr.labels}
+        out[attr.name] = _attribute_figures(attr, asked, data, boot) | {"spans": len(asked)}
+    return out
+
+
 # ------------------------------------------------------------------------ annotator pairs
 
 
@@ -786,6 +965,10 @@ def _pairwise(data: _Data, scheme: Scheme, resamples: int, seed: int) -> list[di
                 fields[f.name] = _pair_choice(f, answers, boot)
             elif isinstance(f, NumberField):
                 fields[f.name] = _pair_number(answers, boot)
+            elif isinstance(f, EventsField):
+                fields[f.name] = _pair_events(f, answers, boot)
+            elif isinstance(f, RelationsField):
+                fields[f.name] = _pair_relations(answers, boot)
         boot.run(resamples, seed)
         out.append({"annotators": [x, y], "articles": len(articles), "fields": fields})
     return out
@@ -857,6 +1040,32 @@ def _pair_spans(answers: list[tuple[Any, Any]], boot: _Bootstrap) -> dict[str, A
     return out
 
 
+def _pair_events(f: EventsField, answers: list[tuple[Any, Any]], boot: _Bootstrap) -> dict[str, Any]:
+    terms = np.zeros((len(answers), 5))  # 2 x matched, 2 x same type, events; 2 x argument matches, arguments
+    for i, (vx, vy) in enumerate(answers):
+        cmp = compare_events(vx or [], vy or [], f.type_attribute)
+        terms[i] = [2 * len(cmp.matched), 2 * cmp.typed, cmp.total, 2 * sum(cmp.argument_overlap.values()),
+                    sum(cmp.argument_count.values())]
+    n = len(answers)
+    none = "neither annotator marked an event on the articles both labelled"
+    return {"units": n, "trigger_f1": _f1_entry(terms[:, [0, 2]], n, none, boot),
+            "event_f1": _f1_entry(terms[:, [1, 2]], n, none, boot) if f.type_attribute else
+            metric(None, n, undefined="the events field has no type attribute"),
+            "argument_f1": _f1_entry(terms[:, [3, 4]], n, "no arguments in the events both marked", boot)}
+
+
+def _pair_relations(answers: list[tuple[Any, Any]], boot: _Bootstrap) -> dict[str, Any]:
+    terms = np.zeros((len(answers), 3))  # 2 x exact matches, 2 x overlap matches, relations of both
+    for i, (vx, vy) in enumerate(answers):
+        cmp = compare_relations(vx or [], vy or [])
+        terms[i] = [2 * sum(cmp.exact.values()), 2 * sum(cmp.overlap.values()),
+                    sum(cmp.count_a.values()) + sum(cmp.count_b.values())]
+    n = len(answers)
+    none = "neither annotator marked a relation on the articles both labelled"
+    return {"units": n, "exact_f1": _f1_entry(terms[:, [0, 2]], n, none, boot),
+            "overlap_f1": _f1_entry(terms[:, [1, 2]], n, none, boot)}
+
+
 # ------------------------------------------------------------------------------ the whole
 
 
@@ -879,6 +1088,16 @@ def _gold_agreement(data: _Data, scheme: Scheme, gold: Mapping[str, Mapping[str,
                     tally.add(who, f.name, "accuracy", a, same, 1)
                 elif isinstance(f, NumberField) and mine is not None and theirs is not None:
                     tally.add(who, f.name, "exact_match", a, float(mine) == float(theirs), 1)
+                elif isinstance(f, EventsField):
+                    cmp = compare_events(mine or [], theirs or [], f.type_attribute)
+                    tally.add(who, f.name, "trigger_f1", a, 2 * len(cmp.matched), cmp.total)
+                    if f.type_attribute:
+                        tally.add(who, f.name, "event_f1", a, 2 * cmp.typed, cmp.total)
+                elif isinstance(f, RelationsField):
+                    rel = compare_relations(mine or [], theirs or [])
+                    total = sum(rel.count_a.values()) + sum(rel.count_b.values())
+                    tally.add(who, f.name, "overlap_f1", a, 2 * sum(rel.overlap.values()), total)
+                    tally.add(who, f.name, "exact_f1", a, 2 * sum(rel.exact.values()), total)
     return tally
 
 
@@ -902,6 +1121,12 @@ def compute_agreement(records: Iterable[Mapping[str, Any]], scheme: Scheme, *,
     for f in scheme.fields:
         if isinstance(f, SpanField):
             fields[f.name] = _span_field(f, data, boot, tally, texts)
+            if f.attributes:
+                fields[f.name]["attributes"] = _span_attributes(f, data, boot)
+        elif isinstance(f, EventsField):
+            fields[f.name] = _events_field(f, data, boot, tally)
+        elif isinstance(f, RelationsField):
+            fields[f.name] = _relations_field(f, data, boot, tally)
         elif isinstance(f, ChoiceField):
             fields[f.name] = _choice_field(f, data, boot, tally)
         elif isinstance(f, NumberField):
@@ -930,7 +1155,11 @@ def compute_agreement(records: Iterable[Mapping[str, Any]], scheme: Scheme, *,
     headline = []
     for name, out in fields.items():
         picks = {"choice": [("alpha_nominal",), ("mean_jaccard",)], "number": [("alpha_interval",)],
-                 "spans": [("overlap", "micro_f1"), ("exact", "micro_f1"), ("token_alpha",)]}.get(out["kind"], [])
+                 "spans": [("overlap", "micro_f1"), ("exact", "micro_f1"), ("token_alpha",)],
+                 "relations": [("overlap", "micro_f1"), ("exact", "micro_f1")],
+                 "events": [("trigger_f1",), ("event_f1",), ("argument_f1",)]
+                 + ([("attributes", out["type_attribute"], "alpha_nominal")] if out.get("type_attribute") else [])
+                 }.get(out["kind"], [])
         for path in picks:
             entry = out
             for key in path:

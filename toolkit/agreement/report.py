@@ -5,7 +5,9 @@ another account), ``annotations/agreement.md`` (the same as tables),
 ``annotations/agreement-<span field>.png`` (per-label span F1 with bootstrap intervals over
 articles), ``annotations/agreement-<field>-confusion.png`` (each pair of annotators' answers
 on one article, for each single choice) and ``annotations/gold.parquet`` (one row per
-article, by the ``[gold]`` policy). With ``annotations/predictions.parquet`` pulled, both
+article, by the ``[gold]`` policy). A scheme with events, relations or span attributes
+gets an "Events" section in agreement.md (trigger, event, argument and relation F1, and
+agreement on the attributes). With ``annotations/predictions.parquet`` pulled, both
 reports also compare the answers made with and without a suggestion (``suggestions``).
 """
 
@@ -23,7 +25,7 @@ from .metrics import compute_agreement
 from ..errors import InputError, InputNotFound
 from .gold import GoldPolicy, compute_gold, gold_table
 from .suggestions import read_predictions, suggestion_effect, suggestions_markdown
-from ..scheme import ChoiceField, NumberField, Scheme, SpanField
+from ..scheme import ChoiceField, EventsField, NumberField, RelationsField, Scheme, SpanField
 from ..articles import article_texts
 from ..validation import iter_parquet_records
 from ..workspace import Workspace
@@ -66,11 +68,17 @@ def check_finite_answers(records: list[dict[str, Any]], scheme: Scheme, source: 
     and leaving it out quietly would change the figures. (Validation quarantines such records;
     this guards a file that did not pass through it.)"""
     numbers = [f.name for f in scheme.fields if isinstance(f, NumberField)]
+    # Numbers inside items: attributes of events and of spans, as (field, attribute names).
+    nested = [(f.name, [a.name for a in f.attributes if isinstance(a.field, NumberField)])
+              for f in scheme.fields if isinstance(f, (SpanField, EventsField))]
+    nested = [(name, attrs) for name, attrs in nested if attrs]
     for record in records:
         if record.get("was_cancelled"):
             continue
-        for name in numbers:
-            value = record.get(name)
+        answers = [(name, record.get(name)) for name in numbers]
+        answers += [(f"{name}[{k}].{attr}", item.get(attr)) for name, attrs in nested
+                    for k, item in enumerate(record.get(name) or []) for attr in attrs]
+        for name, value in answers:
             if isinstance(value, float) and not math.isfinite(value):
                 raise InputError(f"{source}: annotation {record.get('annotation_id')} (task {record.get('task_id')}, "
                                  f"article {record.get('article_id')}) has {name} = {value}, not a finite number",
@@ -84,7 +92,8 @@ def agree(ws: Workspace) -> AgreeReport:
         raise InputNotFound("annotations/annotations.parquet does not exist yet", hint="run `toolkit pull` first")
     scheme = Scheme.load(ws.scheme_path)
     cfg = ws.config.gold
-    policy = GoldPolicy(min_annotations=cfg.min_annotations, numbers=cfg.numbers, span_min_agree=cfg.span_min_agree)
+    policy = GoldPolicy(min_annotations=cfg.min_annotations, numbers=cfg.numbers, span_min_agree=cfg.span_min_agree,
+                        event_min_agree=cfg.event_min_agree)
     records = list(iter_parquet_records(path, scheme))
     check_finite_answers(records, scheme, ws.relative(path))
     gold_rows = compute_gold(records, scheme, policy)
@@ -96,7 +105,7 @@ def agree(ws: Workspace) -> AgreeReport:
     agreement["suggestions"] = suggestion_effect(
         records, read_predictions(ws.annotations_dir / "predictions.parquet"),
         {g["article_id"]: g for g in gold_rows}, scheme, texts=texts, bootstrap=cfg.bootstrap, seed=cfg.seed)
-    agreement["gold"] = {"policy": policy.to_dict(), "articles": len(gold_rows),
+    agreement["gold"] = {"policy": policy.to_dict(scheme), "articles": len(gold_rows),
                          "resolved": len(gold_rows) - len(unresolved),
                          "by_ground_truth": sum(g["decided_by"] == "ground-truth" for g in gold_rows),
                          "unresolved": unresolved}
@@ -171,6 +180,8 @@ def render_markdown(agreement: dict[str, Any], scheme: Scheme) -> str:
         "",
     ]
     for name, stats in agreement["fields"].items():
+        if stats.get("kind") in ("events", "relations"):
+            continue  # in the Events section
         lines.append(f"### {name} ({stats.get('kind')})")
         lines.append("")
         metrics = _metrics(stats)
@@ -190,6 +201,7 @@ def render_markdown(agreement: dict[str, Any], scheme: Scheme) -> str:
             lines.append("")
         if stats.get("note"):
             lines += [f"_{stats['note']}_", ""]
+    lines += events_markdown(agreement, scheme)
     lines += _pairs_markdown(agreement)
     lines += ["## Annotators", "",
               ("| annotator | tasks done | cancelled | edited by others (left out) | median lead time (s) | "
@@ -223,6 +235,78 @@ def render_markdown(agreement: dict[str, Any], scheme: Scheme) -> str:
     if suggestions:
         lines += ["", *suggestions]
     return "\n".join(lines) + "\n"
+
+
+def _attribute_rows(attributes: dict[str, Any]) -> list[str]:
+    """One row per attribute: how often the annotators agree, and the chance-corrected figure."""
+    rows = ["| attribute | kind | units | agreement | chance-corrected |", "|---|---|---|---|---|"]
+    for name, stats in attributes.items():
+        kind = stats.get("kind")
+        if kind == "text":
+            rows.append(f"| {name} | text | – | not compared | – |")
+        elif not stats.get("units"):
+            rows.append(f"| {name} | {kind} | 0 | – (never given by two annotators of one unit) | – |")
+        elif kind == "number":
+            rows.append(f"| {name} | number | {stats.get('units')} | exact match {_fmt(stats.get('exact_match'))} | "
+                        f"alpha (interval) {_fmt(stats.get('alpha_interval'))} |")
+        elif stats.get("multiple"):
+            rows.append(f"| {name} | multiple choice | {stats.get('units')} | mean Jaccard "
+                        f"{_fmt(stats.get('mean_jaccard'))} | – |")
+        else:
+            rows.append(f"| {name} | choice | {stats.get('units')} | observed {_fmt(stats.get('observed_agreement'))} | "
+                        f"alpha {_fmt(stats.get('alpha_nominal'))}; Cohen's kappa {_fmt(stats.get('cohen_kappa'))} |")
+    return rows
+
+
+def events_markdown(agreement: dict[str, Any], scheme: Scheme) -> list[str]:
+    """The "Events" section of agreement.md: events, relations and span attributes (no lines
+    when the scheme has none of them)."""
+    fields = agreement["fields"]
+    events = [f.name for f in scheme.fields if isinstance(f, EventsField) and f.name in fields]
+    relations = [f.name for f in scheme.fields if isinstance(f, RelationsField) and f.name in fields]
+    spans = [f.name for f in scheme.fields if isinstance(f, SpanField) and fields.get(f.name, {}).get("attributes")]
+    if not (events or relations or spans):
+        return []
+    lines = ["## Events", ""]
+    for name in events:
+        stats = fields[name]
+        kind = f" and the same {stats['type_attribute']}" if stats.get("type_attribute") else ""
+        lines += [f"### {name}", "",
+                  (f"{stats.get('events')} event(s) marked on the {stats.get('units')} article(s) labelled by two or "
+                   f"more annotators; {stats.get('matched_events')} of them marked by two or more (clustered by "
+                   "trigger overlap)."), "",
+                  "| figure | value |", "|---|---|",
+                  f"| trigger F1 (triggers overlap) | {_fmt(stats.get('trigger_f1'))} |",
+                  f"| event F1 (triggers overlap{kind}) | {_fmt(stats.get('event_f1'))} |",
+                  f"| argument F1 (same role, spans overlap) | {_fmt(stats.get('argument_f1'))} |",
+                  f"| argument F1 (same role, same span) | {_fmt(stats.get('argument_exact_f1'))} |", ""]
+        if stats.get("per_role"):
+            lines += ["| role | arguments | overlap F1 | exact F1 |", "|---|---|---|---|",
+                      *[f"| {role} | {per.get('arguments')} | {_fmt(per.get('overlap_f1'))} | "
+                        f"{_fmt(per.get('exact_f1'))} |" for role, per in stats["per_role"].items()], ""]
+        if stats.get("attributes"):
+            lines += ["Attributes, on the events two or more annotators marked:", "",
+                      *_attribute_rows(stats["attributes"]), ""]
+        if stats.get("note"):
+            lines += [f"_{stats['note']}_", ""]
+    for name in relations:
+        stats = fields[name]
+        lines += [f"### {name} (relations)", "",
+                  f"- exact match: micro F1 {_fmt(stats['exact'].get('micro_f1'))}, "
+                  f"macro F1 {_fmt(stats['exact'].get('macro_f1'))}",
+                  f"- overlap match: micro F1 {_fmt(stats['overlap'].get('micro_f1'))}, "
+                  f"macro F1 {_fmt(stats['overlap'].get('macro_f1'))}", ""]
+        if stats.get("per_label"):
+            lines += ["| relation | relations | exact F1 | overlap F1 |", "|---|---|---|---|",
+                      *[f"| {lab} | {per.get('relations')} | {_fmt(per.get('exact_f1'))} | "
+                        f"{_fmt(per.get('overlap_f1'))} |" for lab, per in stats["per_label"].items()], ""]
+        if stats.get("note"):
+            lines += [f"_{stats['note']}_", ""]
+    for name in spans:
+        lines += [f"### {name}: span attributes", "",
+                  "On the spans two or more annotators marked with the same start, end and label:", "",
+                  *_attribute_rows(fields[name]["attributes"]), ""]
+    return lines
 
 
 def _edits_summary(agreement: dict[str, Any]) -> str:
