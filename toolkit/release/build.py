@@ -9,6 +9,8 @@ A release is a folder laid out as a Hugging Face dataset repository::
     scheme.json         the annotation scheme the labels follow
     documents/{split}-NNNNN-of-NNNNN.parquet   one row per resolved article
     ner/{split}-NNNNN-of-NNNNN.parquet         tokens + BIO ner_tags
+    events/{split}-NNNNN-of-NNNNN.parquet      one row per gold event (one such config per events
+                        field of the scheme, named after it), in the split of its article
     conll/{split}.txt   the ner config as CoNLL-2003 text
     manifest.json       version, inputs, counts, sha256 + size of every other file
 
@@ -139,10 +141,12 @@ def _propose(ws: Workspace, scheme: Scheme, released_ids: pa.Array,
         old_scheme = Scheme.load(latest / "scheme.json")
         scheme_diff = changelog.scheme_changes(old_scheme, scheme)
     except ToolkitError:
-        scheme_diff = {"removed": ["(the previous scheme could not be read)"], "added": []}
-    if scheme_diff["removed"]:
-        return _vstr((major + 1, 0, 0)), (f"major: the scheme removed or renamed "
-                                          f"{', '.join(scheme_diff['removed'])} since {latest.name}")
+        scheme_diff = {"removed": ["(the previous scheme could not be read)"], "added": [], "changed": []}
+    if scheme_diff["removed"] or scheme_diff.get("changed"):
+        # A field that changed kind or moved (e.g. onto each event) breaks readers as a removal does.
+        return _vstr((major + 1, 0, 0)), (f"major: the scheme removed, renamed or changed "
+                                          f"{', '.join(scheme_diff['removed'] + scheme_diff.get('changed', []))} "
+                                          f"since {latest.name}")
     old_ids = _previous_ids(latest)
     added = int(pc.sum(pc.invert(pc.is_in(released_ids, old_ids))).as_py() or 0)
     removed = int(pc.sum(pc.invert(pc.is_in(old_ids, released_ids))).as_py() or 0)
@@ -172,8 +176,8 @@ def _input_hashes(ws: Workspace) -> dict[str, str]:
 
 
 def propose_version(ws: Workspace, *, options: ReleaseOptions | None = None) -> tuple[str, str]:
-    """The next version and why: major if the scheme lost a field or label (or renamed one),
-    minor if articles or labels were added, else patch."""
+    """The next version and why: major if the scheme lost a field or label (or renamed one, or
+    changed its kind), minor if articles or labels were added, else patch."""
     options = options or ReleaseOptions.from_workspace(ws)
     inputs = releasedata.read_inputs(ws, options)
     plan = releasedata.make_plan(ws, inputs)
@@ -243,6 +247,7 @@ class ReleaseReport:
     files: int
     bytes: int
     stale_temporaries_removed: list[str] = field(default_factory=list)
+    events: dict[str, dict[str, int]] = field(default_factory=dict)  # events config -> split -> events
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -384,7 +389,8 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
                 "file_bytes": {config: {s: sum(p.stat().st_size for p in paths) for s, paths in by.items()}
                                for config, by in files.items()},
                 "options": dataclasses.asdict(options),
-                "stats": stats.to_dict(), "clusters": plan.clusters, "strata": plan.strata,
+                "stats": stats.to_dict(), "rows": written.rows, "clusters": plan.clusters, "strata": plan.strata,
+                "events_configs": {config: f.name for config, f in inputs.events.items()},
                 "unresolved": {"count": inputs.unresolved, "reasons": dict(inputs.unresolved_reasons.most_common())},
                 "gold_without_article": plan.gold_without_article, "ner_conversion": tag_stats,
                 "diff": diff, "previous_manifest": previous_manifest,
@@ -413,7 +419,10 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
                 "options": context["options"],
                 "counts": {"articles": stats.to_dict()["articles"], "clusters": plan.clusters,
                            "unresolved_held_back": inputs.unresolved,
-                           "gold_without_article": plan.gold_without_article},
+                           "gold_without_article": plan.gold_without_article,
+                           # rows per split of each events config (only when the scheme has events)
+                           **({"events": {config: written.rows[config] for config in inputs.events}}
+                              if inputs.events else {})},
                 "stats": context["stats"], "agreement_headline": context["agreement_headline"],
                 "files": entries,
             }
@@ -433,4 +442,5 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
         version=version, path=ws.relative(target), reason=reason, created=context["created"],
         previous=latest.name if latest else None, articles=stats.to_dict()["articles"], clusters=plan.clusters,
         unresolved_held_back=inputs.unresolved, gold_without_article=plan.gold_without_article,
-        ner=tag_stats, files=len(entries) + 1, bytes=total_bytes, stale_temporaries_removed=stale)
+        ner=tag_stats, files=len(entries) + 1, bytes=total_bytes, stale_temporaries_removed=stale,
+        events={config: written.rows[config] for config in inputs.events})

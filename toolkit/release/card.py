@@ -3,7 +3,10 @@
 Everything is rendered from the release context that ``toolkit.release`` gathers (real
 counts from the data written, the other stages' reports), never from hand-kept text. The
 card's YAML front matter declares the configs, data files and features, so that
-``datasets.load_dataset(folder, config)`` reads the typed features offline.
+``datasets.load_dataset(folder, config)`` reads the typed features offline. With an events
+field the card has a section per events config (events per type and split, arguments per
+role), and when the scheme's version differs from the previous release's, the card and
+the datasheet say what the change did (fields removed, added, changed).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ..scheme import ChoiceField, NumberField, SpanField, TextField
+from ..scheme import ChoiceField, EventsField, NumberField, RelationsField, SpanField, TextField
 
 SPLITS = ("train", "validation", "test")
 
@@ -57,6 +60,12 @@ def _total(ctx: dict[str, Any]) -> int:
     return sum(ctx["stats"]["articles"].values())
 
 
+def _rows(ctx: dict[str, Any], config: str, split: str) -> int:
+    """Rows of one config and split: articles, or events for an events config."""
+    rows = (ctx.get("rows") or {}).get(config)
+    return rows[split] if rows is not None else ctx["stats"]["articles"][split]
+
+
 def _headline_rows(ctx: dict[str, Any]) -> list[list[Any]]:
     rows = []
     for h in ctx.get("agreement_headline") or []:
@@ -87,7 +96,7 @@ def card_metadata(ctx: dict[str, Any]) -> dict[str, Any]:
             "features": features._to_yaml_list(),
             # name, num_bytes and num_examples: datasets ignores a split entry without all three.
             "splits": [{"name": s, "num_bytes": ctx.get("file_bytes", {}).get(config, {}).get(s, 0),
-                        "num_examples": ctx["stats"]["articles"][s]} for s in splits],
+                        "num_examples": _rows(ctx, config, s)} for s in splits],
         })
     languages = [lang for lang in ctx["stats"]["languages"] if lang != "(unknown)"]
     tasks = ["text-classification"] + (["token-classification"] if ctx.get("ner_field") else [])
@@ -112,16 +121,48 @@ def _field_rows(ctx: dict[str, Any]) -> list[list[Any]]:
         if isinstance(f, TextField):
             rows.append([f.name, "free text", "not published (annotator notes)", f.description])
             continue
+        if isinstance(f, EventsField):
+            roles = ", ".join(f"{r.value} ({'/'.join(r.labels)}{', at most one' if r.unique else ''})"
+                              for r in f.roles)
+            rows.append([f.name, "events (trigger, arguments, attributes)",
+                         f"trigger {f.trigger.value}; roles: {roles or 'none'}; attributes: "
+                         f"{_attributes_text(f.attributes, type_attribute=f.type_attribute) or 'none'}",
+                         f.description])
+            continue
+        if isinstance(f, RelationsField):
+            values = ", ".join(f"{r.value} ({'/'.join(r.head) or 'any'} {'->' if r.directed else '--'} "
+                               f"{'/'.join(r.tail) or 'any'})" for r in f.relations)
+            rows.append([f.name, "relations between spans", values, f.description])
+            continue
         if isinstance(f, (SpanField, ChoiceField)):
             values = ", ".join(f.values)
             kind = "entity spans" if isinstance(f, SpanField) else (
                 "choices (several)" if f.multiple else "one choice")
+            if isinstance(f, SpanField) and f.attributes:
+                values += f"; attributes: {_attributes_text(f.attributes)}"
         else:
             assert isinstance(f, NumberField)
             values = "integer" if f.integer else "number"
             kind = "number (null when not stated)"
         rows.append([f.name, kind, values, f.description])
     return rows
+
+
+def _attributes_text(attributes: tuple[Any, ...], *, type_attribute: str | None = None) -> str:
+    """"attack_type (the type: A, B), killed (integer), ..." of span or event attributes."""
+    parts = []
+    for a in attributes:
+        f = a.field
+        if isinstance(f, ChoiceField):
+            what = ("the type: " if a.name == type_attribute else "several of: " if f.multiple else "") \
+                + ", ".join(f.values)
+        elif isinstance(f, NumberField):
+            what = "integer" if f.integer else "number"
+        else:
+            what = "text"
+        labels = f" for {'/'.join(a.labels)}" if a.labels else ""
+        parts.append(f"{a.name} ({what}{labels})")
+    return ", ".join(parts)
 
 
 def _split_table(ctx: dict[str, Any]) -> str:
@@ -142,6 +183,68 @@ def _label_tables(ctx: dict[str, Any]) -> str:
         out.append(f"**{name}**: given for {_n(n['n'])} articles; mean {_n(n['mean'])}, max {_n(n['max'])}, "
                    f"zero in {_n(n['zero'])}.")
     return "\n\n".join(out)
+
+
+def _events_section(ctx: dict[str, Any], config: str) -> str:
+    """How many events an events config holds, per type and split, and arguments per role."""
+    figures = ctx["stats"]["events"][config]
+    events, articles = figures["events"], figures["articles"]
+    total = sum(events.values())
+    parts = [
+        f"### `{config}`",
+        f"{_n(total)} gold event(s) of field `{figures['field']}` in {_n(sum(articles.values()))} article(s) "
+        f"(train {_n(events['train'])}, validation {_n(events['validation'])}, test {_n(events['test'])}). One "
+        f"row per event: `article_id`, `event_id` (`<article_id>-e<n>`, n counting the article's events in "
+        f"the order of their triggers, from 1), `split`, "
+        + (f"`{figures['type']}` (the type), " if figures.get("type") else "")
+        + "`trigger` (start, end, text), `arguments` (role, entity label, start, end, text) and the event's "
+        "other attributes. Each event is in the split of its article, so the `documents` and "
+        f"`{config}` configs never mix splits.",
+        f"```python\nfrom datasets import load_dataset\n{config} = load_dataset(\"ORG/NAME\", \"{config}\")\n```",
+    ]
+    if figures.get("type"):
+        types = sorted({t for counts in figures["types"].values() for t in counts})
+        rows = [[t] + [figures["types"][s].get(t, 0) for s in SPLITS]
+                + [sum(figures["types"][s].get(t, 0) for s in SPLITS)] for t in types]
+        rows.append(["**total**", *(events[s] for s in SPLITS), total])
+        parts.append(f"Events per `{figures['type']}`:\n\n" + _table(["type", *SPLITS, "total"], rows))
+    roles = sorted({r for counts in figures["roles"].values() for r in counts})
+    if roles:
+        rows = [[r] + [figures["roles"][s].get(r, 0) for s in SPLITS]
+                + [sum(figures["roles"][s].get(r, 0) for s in SPLITS)] for r in roles]
+        parts.append("Arguments per role:\n\n" + _table(["role", *SPLITS, "total"], rows))
+    else:
+        parts.append("No event has an argument.")
+    for name, n in figures["numbers"].items():
+        parts.append(f"**{name}**: given for {_n(n['n'])} event(s); total {_n(n['sum'])}, max {_n(n['max'])}.")
+    return "\n\n".join(parts)
+
+
+def _events_sections(ctx: dict[str, Any]) -> str:
+    configs = [c for c in (ctx["stats"].get("events") or {}) if _splits_present(ctx, c)]
+    if not configs:
+        return ""
+    return "## Events\n\n" + "\n\n".join(_events_section(ctx, c) for c in configs)
+
+
+def scheme_change_text(ctx: dict[str, Any]) -> str:
+    """What the scheme change did, when this release's scheme version differs from the previous
+    release's ("" otherwise)."""
+    previous = (ctx.get("previous_manifest") or {}).get("scheme") or {}
+    scheme = ctx["scheme"]
+    if not previous or (previous.get("name"), previous.get("version")) == (scheme.name, scheme.version):
+        return ""
+    diff = ctx.get("diff") or {}
+    changes = diff.get("scheme") or {}
+    lines = [f"The scheme changed since {diff.get('previous') or 'the previous release'}: `{previous.get('name')}` "
+             f"version {previous.get('version')} -> `{scheme.name}` version {scheme.version}. Columns of removed "
+             f"or changed fields are no longer in the `documents` config; the previous release keeps them.", ""]
+    for key, title in (("removed", "removed"), ("changed", "changed"), ("added", "added")):
+        if changes.get(key):
+            lines.append(f"- {title}: " + "; ".join(changes[key]))
+    if not any(changes.get(k) for k in ("removed", "changed", "added")):
+        lines.append("- no field, label, role or attribute was added, removed or changed (descriptions only).")
+    return "\n".join(lines)
 
 
 def _agreement_section(ctx: dict[str, Any]) -> str:
@@ -185,6 +288,9 @@ def render_card(ctx: dict[str, Any]) -> str:
     load = ['ds = load_dataset("ORG/NAME", "documents")  # or a local path to this folder']
     if ner:
         load.append('ner = load_dataset("ORG/NAME", "ner")')
+    event_configs = [c for c in (ctx.get("events_configs") or {}) if _splits_present(ctx, c)]
+    load += [f'{c} = load_dataset("ORG/NAME", "{c}")' for c in event_configs]
+    change = scheme_change_text(ctx)
     ingest = ctx.get("ingest") or {}
     counts = ctx.get("annotation_counts") or {}
     citation = (f"@misc{{{project['name'].replace('-', '_')}_{ctx['version'].replace('.', '_')},\n"
@@ -204,12 +310,22 @@ def render_card(ctx: dict[str, Any]) -> str:
         + ". Use it for document classification or span extraction.",
         (f"- **ner**: the same articles as tokens with BIO `ner_tags` from `{ner}`, for token classification; "
          f"`conll/{{split}}.txt` holds the same as CoNLL-2003 text (`token -X- _ tag`)." if ner else ""),
+        "\n".join(f"- **{c}**: one row per gold event of field `{ctx['events_configs'][c]}`, with its trigger, "
+                  f"arguments and attributes, in the split of its article; for event extraction."
+                  if c in event_configs else
+                  f"- **{c}**: not in this release: no released article has a gold event of field "
+                  f"`{ctx['events_configs'][c]}`."
+                  for c in ctx.get("events_configs") or {}),
         "## Scheme",
         f"Scheme `{scheme.name}` version {scheme.version} (sha256 `{ctx['scheme_hash'][:16]}…`, full text in "
         f"`scheme.json`). {scheme.description}",
         _table(["field", "kind", "values", "description"], _field_rows(ctx)),
         "Class ids follow the order of the values above (`ClassLabel`); spans are character offsets "
-        "(Python code points) into `text`.",
+        "(Python code points) into `text`."
+        + (" In an events config, `arguments.label` is the class id of the argument's span label among "
+           f"{', '.join(scheme.span_labels)}." if event_configs else ""),
+        change,
+        _events_sections(ctx),
         "## Collection",
         f"Articles were scraped from {len(stats['sources'])} source(s), published "
         f"{stats['published']['min'] or '?'} to {stats['published']['max'] or '?'} "
@@ -225,9 +341,11 @@ def render_card(ctx: dict[str, Any]) -> str:
         _agreement_section(ctx),
         "## Splits",
         _split_table(ctx),
-        f"Deterministic: each near-duplicate cluster goes whole to one split (no leakage of syndicated copies "
-        f"between train and test), clusters are stratified by "
-        f"`{ctx.get('stratify_field') or 'nothing'}` and ordered by a salted hash of the cluster id, "
+        "Deterministic: each near-duplicate cluster goes whole to one split (no leakage of syndicated copies "
+        "between train and test), clusters are "
+        + (f"stratified by `{ctx['stratify_field']}` and " if ctx.get("stratify_field") else
+           "not stratified (the scheme has no article-level single choice) but ")
+        + "ordered by a salted hash of the cluster id, "
         f"then cut at train {ctx['options']['train']} / validation {ctx['options']['validation']} / "
         f"test {ctx['options']['test']} (salt `{ctx['options']['seed']}`).",
         "## Limitations",
@@ -288,6 +406,7 @@ def render_datasheet(ctx: dict[str, Any], *, prefix: str = "") -> str:
         f"{project['description'] or 'A dataset of annotated news articles.'} It was created to train and "
         f"evaluate models that find the entities and classify the events described in news text, with labels "
         f"defined by the scheme `{scheme.name}` (v{scheme.version}).",
+        scheme_change_text(ctx),
         "## Composition",
         f"Each instance is one news article (title, text, publication date, source URL) with gold labels. "
         f"{_n(_total(ctx))} articles are released; {_n(ctx['unresolved']['count'])} annotated articles were "
@@ -297,6 +416,7 @@ def render_datasheet(ctx: dict[str, Any], *, prefix: str = "") -> str:
         _split_table(ctx),
         "Labels per split:",
         _label_tables(ctx),
+        _datasheet_events(ctx),
         images,
         f"Publication dates: {stats['published']['min'] or '?'} to {stats['published']['max'] or '?'} "
         f"({_n(stats['published']['undated'])} undated). Languages: "
@@ -343,6 +463,19 @@ def render_datasheet(ctx: dict[str, Any], *, prefix: str = "") -> str:
     return "\n\n".join(s for s in sections if s) + "\n"
 
 
+def _datasheet_events(ctx: dict[str, Any]) -> str:
+    """One sentence per events config: events per split, and where to find the details."""
+    out = []
+    for config, figures in (ctx["stats"].get("events") or {}).items():
+        events = figures["events"]
+        roles = sum(n for counts in figures["roles"].values() for n in counts.values())
+        out.append(f"Events (`{config}` config, field `{figures['field']}`): {_n(sum(events.values()))} gold "
+                   f"event(s) in {_n(sum(figures['articles'].values()))} article(s), train {_n(events['train'])}, "
+                   f"validation {_n(events['validation'])}, test {_n(events['test'])}, with {_n(roles)} "
+                   "argument(s); the dataset card gives them per type and role.")
+    return "\n\n".join(out)
+
+
 # ------------------------------------------------------------------------ changelog
 
 
@@ -366,8 +499,9 @@ def render_changelog(ctx: dict[str, Any]) -> str:
                   ["articles whose spans changed", diff["spans_changed_articles"]],
                   ["articles that moved split", diff["changed_counts"].get("split", 0)],
               ]), ""]
-    if scheme["added"] or scheme["removed"]:
+    if scheme["added"] or scheme["removed"] or scheme.get("changed"):
         lines += ["## Scheme", ""] + [f"- removed: {x}" for x in scheme["removed"]] \
+            + [f"- changed: {x}" for x in scheme.get("changed", [])] \
             + [f"- added: {x}" for x in scheme["added"]] + [""]
     note = f" (first {ctx.get('changelog_rows', 200)} listed)"
     for title, key, count in (("Articles added", "added", "articles_added"),

@@ -1,7 +1,10 @@
 """The row-level changelog of a release: what changed against the previous one.
 
 Articles added and removed, articles that changed split, label values changed (field, old
--> new), spans added and removed, and the scheme's added and removed fields and labels.
+-> new; for relations and events fields the count per article), spans added and removed, and
+the scheme's changes (``scheme_changes``): fields, labels, roles and attributes added and
+removed, fields and attributes whose kind changed, and article fields that became attributes
+(of each event or span) under the same name.
 Lists are cut at ``CHANGELOG_ROWS`` rows per section; the counts are always complete.
 """
 
@@ -15,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import parquetio
-from ..scheme import ChoiceField, Scheme, SpanField, TextField
+from ..scheme import ChoiceField, EventsField, RelationsField, Scheme, SpanField, TextField
 
 
 def previous_release_hint(folder: Path) -> str:
@@ -51,6 +54,8 @@ def comparable(folder: Path) -> tuple[pa.Table, pa.Table, Scheme] | None:
                         "label": pa.array(list(f.values)).take(flat.field("label")),
                         "text": flat.field("text")}))
                 data[f.name] = pc.cast(pc.list_value_length(column), pa.string())
+            elif isinstance(f, (RelationsField, EventsField)):
+                data[f.name] = pc.cast(pc.fill_null(pc.list_value_length(column), 0), pa.string())
             elif isinstance(f, ChoiceField) and f.multiple:
                 names = pa.array(list(f.values))
                 data[f.name] = pa.array([", ".join(names[i].as_py() for i in v) if v is not None else None
@@ -128,22 +133,75 @@ def diff(previous: Path, current: Path) -> dict[str, Any]:
 
 
 def scheme_changes(old: Scheme, new: Scheme) -> dict[str, list[str]]:
-    removed, added = [], []
+    """What the scheme lost (``removed``), gained (``added``) and changed in kind or place
+    (``changed``): fields, their labels (span labels, choices, relation types), event triggers
+    and roles, and attributes with their choices. Removed and changed break a reader of the
+    previous release (``propose_version`` makes them a major version)."""
+    removed: list[str] = []
+    added: list[str] = []
+    changed: list[str] = []
     old_fields = {f.name: f for f in old.fields}
     new_fields = {f.name: f for f in new.fields}
     for name, f in old_fields.items():
         g = new_fields.get(name)
         if g is None:
-            removed.append(f"field {name}")
+            home = _attribute_home(new, name)
+            if home is not None:
+                changed.append(f"field {name} ({f.kind}) moved onto each "
+                               f"{'event' if isinstance(home[0], EventsField) else 'span'} of {home[0].name} "
+                               f"as attribute {name} ({home[1].kind})")
+            else:
+                removed.append(f"field {name}")
         elif g.kind != f.kind:
-            removed.append(f"field {name} ({f.kind} -> {g.kind})")
+            changed.append(f"field {name} ({f.kind} -> {g.kind})")
         else:
-            gone = [v for v in getattr(f, "values", ()) if v not in getattr(g, "values", ())]
-            removed += [f"{name} label {v}" for v in gone]
+            lost, gained, kinds = _member_changes(name, f, g)
+            removed += lost
+            added += gained
+            changed += kinds
     for name, g in new_fields.items():
-        f = old_fields.get(name)
-        if f is None:
+        if name not in old_fields:
             added.append(f"field {name}")
-        elif f.kind == g.kind:
-            added += [f"{name} label {v}" for v in getattr(g, "values", ()) if v not in getattr(f, "values", ())]
-    return {"removed": removed, "added": added}
+    return {"removed": removed, "added": added, "changed": changed}
+
+
+def _members(f: Any) -> list[str]:
+    """The values of a field a reader may depend on, as "label X", "role Y", "trigger Z"."""
+    out = [f"label {v}" for v in getattr(f, "values", ())]
+    if isinstance(f, EventsField):
+        out += [f"trigger {f.trigger.value}"] + [f"role {v}" for v in f.role_values]
+        if f.type_attribute:
+            out.append(f"type {f.type_attribute}")
+    return out
+
+
+def _member_changes(name: str, f: Any, g: Any) -> tuple[list[str], list[str], list[str]]:
+    """(removed, added, changed) between two versions of a field of the same kind."""
+    before, after = _members(f), _members(g)
+    removed = [f"{name} {m}" for m in before if m not in after]
+    added = [f"{name} {m}" for m in after if m not in before]
+    changed = []
+    old_attrs = {a.name: a for a in getattr(f, "attributes", ())}
+    new_attrs = {a.name: a for a in getattr(g, "attributes", ())}
+    for attr, a in old_attrs.items():
+        b = new_attrs.get(attr)
+        if b is None:
+            removed.append(f"{name} attribute {attr}")
+        elif a.kind != b.kind:
+            changed.append(f"{name} attribute {attr} ({a.kind} -> {b.kind})")
+        else:
+            removed += [f"{name} attribute {attr} label {v}" for v in getattr(a.field, "values", ())
+                        if v not in getattr(b.field, "values", ())]
+            added += [f"{name} attribute {attr} label {v}" for v in getattr(b.field, "values", ())
+                      if v not in getattr(a.field, "values", ())]
+    added += [f"{name} attribute {attr}" for attr in new_attrs if attr not in old_attrs]
+    return removed, added, changed
+
+
+def _attribute_home(scheme: Scheme, name: str) -> tuple[Any, Any] | None:
+    """(field, attribute) of the spans or events field that has an attribute called ``name``."""
+    for f in scheme.fields:
+        for a in getattr(f, "attributes", ()):
+            if a.name == name:
+                return f, a
+    return None

@@ -4,14 +4,18 @@ Written as plain JSON-LD (``mlcroissant`` is only needed to validate it, in the 
 The Parquet files are listed one by one with their sha256 (``cr:FileObject``); each config
 is a ``cr:RecordSet`` read from a ``cr:FileSet`` of its files (``includes`` a glob relative to
 the release folder), with one field per column; a list of structs (the gold spans) is a
-repeated field whose subfields pick a key of each struct.
+repeated field whose subfields pick a key of each struct, and a struct (an event's trigger) a
+field whose subfields pick its keys. An events config is a RecordSet keyed by ``event_id``.
+A list inside a list (the arguments of each event in the ``documents`` config) is left out
+(Croissant's ``jsonPath`` picks one value per item, so it cannot be read): the field says
+so, and the events RecordSet holds the arguments as a repeated field of their own.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..scheme import ChoiceField, NumberField, SpanField, TextField
+from ..scheme import ChoiceField, EventsField, NumberField, RelationsField, SpanField
 
 CONTEXT: dict[str, Any] = {
     "@language": "en",
@@ -64,32 +68,52 @@ def _data_type(feature: dict[str, Any]) -> str:
     return _VALUE_TYPES.get(feature.get("dtype", ""), "sc:Text")
 
 
+def _is_list(feature: Any) -> bool:
+    return isinstance(feature, list) or (isinstance(feature, dict) and feature.get("_type") in ("List", "Sequence",
+                                                                                                "LargeList"))
+
+
 def _field(record_set: str, file_set: str, name: str, feature: Any, description: str,
-           parent: str | None = None) -> dict[str, Any]:
-    """One cr:Field from a datasets feature (as its ``to_dict`` form)."""
+           parent: str | None = None, column: str | None = None, keys: tuple[str, ...] = (),
+           in_list: bool = False) -> dict[str, Any]:
+    """One cr:Field from a datasets feature (as its ``to_dict`` form).
+
+    ``parent``: the @id path of the enclosing field below the record set; ``column``: the Parquet
+    column the value is read from; ``keys``: the struct keys from the column's value (or from each
+    item of its list) down to this field; ``in_list``: a list is already on the way.
+    """
     path = f"{record_set}/{parent + '/' if parent else ''}{name}"
+    column = column or name
     out: dict[str, Any] = {"@type": "cr:Field", "@id": path, "name": name, "description": description}
     repeated = False
-    if isinstance(feature, list) or (isinstance(feature, dict) and feature.get("_type") in ("List", "Sequence")):
+    if _is_list(feature):
         repeated = True
         feature = feature[0] if isinstance(feature, list) else feature["feature"]
     if isinstance(feature, dict) and "_type" not in feature:  # a struct
-        out["subField"] = [_field(record_set, file_set, key, sub, f"{name}.{key}", parent=name)
-                           for key, sub in feature.items()]
+        below = f"{parent}/{name}" if parent else name
+        inside = in_list or repeated
+        # A list in a list cannot be read by a jsonPath (see the module's docstring).
+        skipped = [key for key, sub in feature.items() if inside and _is_list(sub)]
+        out["subField"] = [_field(record_set, file_set, key, sub, f"{name}.{key}", parent=below, column=column,
+                                  keys=(*keys, key), in_list=inside)
+                           for key, sub in feature.items() if key not in skipped]
+        if skipped:
+            out["description"] += (f" Not described here: {', '.join(skipped)} (a list in each item); "
+                                   "an events record set has them.")
     else:
         out["dataType"] = _data_type(feature)
         if feature.get("_type") == "ClassLabel":
             out["description"] = f"{description} Class ids: " + ", ".join(
                 f"{i}={n}" for i, n in enumerate(feature["names"]))
-    out["source"] = {"fileSet": {"@id": file_set}, "extract": {"column": parent or name}}
-    if parent:  # a key of each struct in the parent's list
-        out["source"]["transform"] = {"jsonPath": name}
+    out["source"] = {"fileSet": {"@id": file_set}, "extract": {"column": column}}
+    if keys:  # a key of the column's struct (of each struct in the column's list)
+        out["source"]["transform"] = {"jsonPath": ".".join(keys)}
     if repeated:
         out["repeated"] = True
     return out
 
 
-def _describe(ctx: dict[str, Any], name: str) -> str:
+def _describe(ctx: dict[str, Any], name: str, config: str = "documents") -> str:
     fixed = {
         "article_id": "Content-derived article id (stable across releases).",
         "title": "Headline of the article.", "published": "Publication date.",
@@ -100,13 +124,51 @@ def _describe(ctx: dict[str, Any], name: str) -> str:
         "tokens": "Tokens of the text (words and single punctuation marks).",
         "ner_tags": "BIO tag of each token.",
     }
+    events_field = (ctx.get("events_configs") or {}).get(config)
+    if events_field is not None:
+        fixed.update({
+            "article_id": "Id of the article the event is reported in (its row in the documents config).",
+            "event_id": "<article_id>-e<n>: n counts the article's events in the order of their triggers, from 1.",
+            "split": "The split of the article (and so of the event).",
+            "trigger": "The words that name the event: character offsets into the article's text, and the text.",
+            "arguments": "The event's arguments: role, entity label, character offsets and text of each.",
+        })
     if name in fixed:
         return fixed[name]
+    scheme = ctx["scheme"]
+    if events_field is not None:
+        f = scheme.field(events_field)
+        attribute = next((a for a in f.attributes if a.name == name), None)
+        if attribute is not None:
+            return attribute.field.description or f"Gold value of the event attribute {name}."
     try:
-        f = ctx["scheme"].field(name)
+        f = scheme.field(name)
     except Exception:
         return name
     return f.description or f"Gold value of the scheme field {name}."
+
+
+def _fields_text(scheme: Any) -> str:
+    """Each field of the scheme and what it holds, for the annotation protocol."""
+    parts = []
+    for f in scheme.fields:
+        if isinstance(f, SpanField):
+            what = "spans: " + ", ".join(f.values)
+            if f.attributes:
+                what += "; attributes: " + ", ".join(a.name for a in f.attributes)
+        elif isinstance(f, ChoiceField):
+            what = "choice: " + ", ".join(f.values)
+        elif isinstance(f, NumberField):
+            what = "number"
+        elif isinstance(f, RelationsField):
+            what = "relations: " + ", ".join(f.values)
+        elif isinstance(f, EventsField):
+            what = (f"events: trigger {f.trigger.value}, roles " + ", ".join(f.role_values)
+                    + "; attributes: " + ", ".join(a.name for a in f.attributes))
+        else:
+            what = "free text, not published"
+        parts.append(f"{f.name} ({what})")
+    return "; ".join(parts)
 
 
 def build(ctx: dict[str, Any], files: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -126,23 +188,25 @@ def build(ctx: dict[str, Any], files: dict[str, dict[str, Any]]) -> dict[str, An
         distribution.append({"@type": "cr:FileSet", "@id": file_set, "name": file_set,
                              "description": f"Parquet files of the {config} config (all splits).",
                              "encodingFormat": PARQUET, "includes": f"{config}/*.parquet"})
+        events_field = (ctx.get("events_configs") or {}).get(config)
+        if events_field is not None:
+            description = (f"One row per gold event (field {events_field}) of the released articles, in the "
+                           "split of its article.")
+        elif config == "documents":
+            description = "One row per released article with its gold labels."
+        else:
+            description = "Articles as tokens with BIO tags, for token classification."
         record_sets.append({
-            "@type": "cr:RecordSet", "@id": config, "name": config,
-            "description": ("One row per released article with its gold labels." if config == "documents"
-                            else "Articles as tokens with BIO tags, for token classification."),
-            "key": {"@id": f"{config}/article_id"},
-            "field": [_field(config, file_set, name, feature, _describe(ctx, name))
+            "@type": "cr:RecordSet", "@id": config, "name": config, "description": description,
+            "key": {"@id": f"{config}/{'event_id' if events_field is not None else 'article_id'}"},
+            "field": [_field(config, file_set, name, feature, _describe(ctx, name, config))
                       for name, feature in features.items()],
         })
     counts = ctx.get("annotation_counts") or {}
     ingest = ctx.get("ingest") or {}
     published = stats["published"]
     timeframe = [d for d in (published["min"], published["max"]) if d]
-    fields_text = "; ".join(
-        f"{f.name} ({'spans: ' + ', '.join(f.values) if isinstance(f, SpanField) else ''}"
-        f"{'choice: ' + ', '.join(f.values) if isinstance(f, ChoiceField) else ''}"
-        f"{'number' if isinstance(f, NumberField) else ''}{'free text, not published' if isinstance(f, TextField) else ''})"
-        for f in scheme.fields)
+    fields_text = _fields_text(scheme)
     metadata: dict[str, Any] = {
         "@context": CONTEXT,
         "@type": "sc:Dataset",

@@ -4,9 +4,19 @@
   numbers finite;
 - ``article_agreement``: per article, the share of annotators who gave the gold answer;
 - ``make_plan``: which split every article goes to (whole near-duplicate clusters, stratified);
-- ``config_features``: the Hugging Face features of the ``documents`` and ``ner`` configs;
+- ``config_features``: the Hugging Face features of the ``documents`` and ``ner`` configs, and of
+  one events config per events field of the scheme (``events_configs``, ``event_features``);
+- ``feature_values``: gold values as the Arrow type of their feature (label names -> ClassLabel
+  ids, key by key through lists and structs: spans with attributes, relations, events);
+- ``event_table``: the rows of an events config (one per gold event) from the gold events column;
 - ``write_data``: articles.parquet, batch by batch, into the Parquet files of each config and
   split and the CoNLL text, with the figures the card and datasheet report.
+
+Events configs: one row per gold event of every released article, in the article's split (the
+split files of an events config hold the events of that split's articles), ``event_id``
+``<article_id>-e<n>`` with n counting the article's events in trigger order from 1. A split
+without events has no file (``datasets`` cannot load an empty split), and a release without
+any gold event has no events config (the card says so).
 
 Memory and speed: articles stream through in batches of ``batch_size`` (text, tokens and
 CoNLL text are never held whole); what is held for the whole run is the gold table (labels,
@@ -31,6 +41,7 @@ import hashlib
 import math
 import os
 from collections import Counter, deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,13 +56,15 @@ from .. import atomicio, parquetio
 from ..config import ReleaseConfig
 from ..errors import ReleaseError, ReleaseInputMissing, ReleaseInputStale
 from ..progress import Progress
-from ..scheme import ChoiceField, NumberField, Scheme, SpanField, TextField
+from ..scheme import ChoiceField, EventsField, NumberField, RelationsField, Scheme, SpanField, TextField
 from ..workspace import Workspace
 
 if TYPE_CHECKING:
     import datasets
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
+# Folders of a release that an events config may not take as its name.
+RESERVED_CONFIGS: frozenset[str] = frozenset({"documents", "ner", "conll", "plots"})
 
 
 # ---------------------------------------------------------------------------- options
@@ -104,6 +117,17 @@ class Inputs:
     unresolved: int
     unresolved_reasons: Counter
     agreement: pa.Array | None = None  # per-article agreement, aligned with ``gold`` (``article_agreement``)
+
+    @property
+    def events(self) -> dict[str, EventsField]:
+        """Config name -> the events field it publishes (``events_configs``)."""
+        return events_configs(self.scheme)
+
+
+def events_configs(scheme: Scheme) -> dict[str, EventsField]:
+    """One config per events field, named after it (``events`` for a field named events);
+    a field whose name is a folder of every release gets ``<name>_events``."""
+    return {(f.name if f.name not in RESERVED_CONFIGS else f"{f.name}_events"): f for f in scheme.events_fields}
 
 
 def read_inputs(ws: Workspace, options: ReleaseOptions) -> Inputs:
@@ -159,16 +183,29 @@ def read_inputs(ws: Workspace, options: ReleaseOptions) -> Inputs:
 
 def ensure_finite_numbers(gold: pa.Table, fields: tuple[Any, ...]) -> None:
     """A NaN or infinite gold number is an error: it cannot be published, nor summed into the
-    card's figures (JSON has no such numbers)."""
+    card's figures (JSON has no such numbers). Numbers of span and event attributes too."""
     for f in fields:
-        column = gold[f.name]
-        if isinstance(f, NumberField) and pa.types.is_floating(column.type):
-            bad = pc.and_(pc.is_valid(column), pc.invert(pc.is_finite(column)))
-            if pc.any(bad).as_py():
-                row = pc.index(bad, True).as_py()
-                raise ReleaseError(f"annotations/gold.parquet: article {gold['article_id'][row].as_py()} has "
-                                   f"{f.name} = {column[row].as_py()}, not a finite number",
-                                   hint="run `toolkit validate` and `toolkit agree` again, then release")
+        column = gold[f.name].combine_chunks()
+        if isinstance(f, NumberField):
+            _ensure_finite(gold, f.name, column, None)
+        elif isinstance(f, (SpanField, EventsField)):
+            items = pc.list_flatten(column)
+            parent = pc.list_parent_indices(column)
+            for a in f.attributes:
+                if isinstance(a.field, NumberField):
+                    _ensure_finite(gold, f"{f.name} {a.name}", pc.struct_field(items, a.name), parent)
+
+
+def _ensure_finite(gold: pa.Table, what: str, values: pa.Array, parent: pa.Array | None) -> None:
+    if not pa.types.is_floating(values.type):
+        return
+    bad = pc.and_(pc.is_valid(values), pc.invert(pc.is_finite(values)))
+    if pc.any(bad).as_py():
+        at = pc.index(bad, True).as_py()
+        row = parent[at].as_py() if parent is not None else at
+        raise ReleaseError(f"annotations/gold.parquet: article {gold['article_id'][row].as_py()} has "
+                           f"{what} = {values[at].as_py()}, not a finite number",
+                           hint="run `toolkit validate` and `toolkit agree` again, then release")
 
 
 def reason_kind(reason: str | None) -> str:
@@ -348,36 +385,133 @@ def config_features(inputs: Inputs) -> dict[str, datasets.Features]:
     if inputs.ner is not None:
         result["ner"] = Features({"article_id": Value("string"), "tokens": [Value("string")],
                                   "ner_tags": [ClassLabel(names=tag_names(inputs.ner.values))]})
+    for config, f in inputs.events.items():
+        result[config] = event_features(f, inputs.scheme)
     return result
+
+
+def value_feature(f: ChoiceField | NumberField | TextField) -> Any:
+    """The feature of a choice, number or text (a field or an attribute), as ``build_features`` has it."""
+    from datasets import ClassLabel, Value
+
+    if isinstance(f, ChoiceField):
+        label = ClassLabel(names=list(f.values))
+        return [label] if f.multiple else label
+    if isinstance(f, NumberField):
+        return Value("int32" if f.integer else "float64")
+    return Value("string")
+
+
+def event_features(f: EventsField, scheme: Scheme) -> datasets.Features:
+    """The features of an events config: ids, the split, the type (when the field names one),
+    the trigger, the arguments and every other attribute."""
+    from datasets import ClassLabel, Features, Value
+
+    columns: dict[str, Any] = {"article_id": Value("string"), "event_id": Value("string"), "split": Value("string")}
+    if f.type_field is not None:
+        columns[f.type_field.name] = value_feature(f.type_field)
+    columns["trigger"] = {"start": Value("int32"), "end": Value("int32"), "text": Value("string")}
+    columns["arguments"] = [{"role": ClassLabel(names=list(f.role_values)),
+                             "label": ClassLabel(names=list(scheme.span_labels)),
+                             "start": Value("int32"), "end": Value("int32"), "text": Value("string")}]
+    for a in f.attributes:
+        if a.name not in columns:
+            columns[a.name] = value_feature(a.field)
+    return Features(columns)
 
 
 def _label_ids(values: pa.Array, names: tuple[str, ...]) -> pa.Array:
     return pc.cast(pc.index_in(values, pa.array(list(names), pa.string())), pa.int64())
 
 
-def gold_columns(gold: pa.Table, inputs: Inputs, schema: pa.Schema) -> dict[str, pa.Array]:
+def feature_values(values: pa.Array, feature: Any, what: str) -> pa.Array:
+    """Gold values (label names, Arrow numbers, lists, structs) as the Arrow type of ``feature``:
+    a ClassLabel's names become its ids, numbers are cast, lists and structs are rebuilt key by key
+    (the keys the feature names, in its order). A null list becomes an empty one (a null span or
+    event list in gold means none); ``what`` names the column in errors."""
+    from datasets import ClassLabel, LargeList, List, Value
+
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(feature, ClassLabel):
+        return _label_ids(values, tuple(feature.names))
+    if isinstance(feature, Value):
+        return pc.cast(values, feature.pa_type)
+    if isinstance(feature, (list, List, LargeList)):
+        inner = feature[0] if isinstance(feature, list) else feature.feature
+        if not pa.types.is_list(values.type) and not pa.types.is_large_list(values.type):
+            raise ReleaseInputStale(f"annotations/gold.parquet: {what} is {values.type}, not a list",
+                                    hint="run `toolkit agree` again, then release")
+        offsets = values.offsets.to_numpy(zero_copy_only=False)
+        first, last = int(offsets[0]), int(offsets[-1])
+        # Null entries of a list may still span child values in principle; their length is
+        # taken as 0 so that every non-null list keeps exactly its own items.
+        lengths = pc.fill_null(pc.list_value_length(values), 0).to_numpy(zero_copy_only=False)
+        if int(lengths.sum()) == last - first:
+            child = values.values.slice(first, last - first)
+        else:
+            child = pc.list_flatten(values)
+        items = feature_values(child, inner, what)
+        new_offsets = pa.array(np.r_[0, np.cumsum(lengths)].astype(np.int32), pa.int32())
+        target = pa.list_(items.type)
+        return pa.ListArray.from_arrays(new_offsets, items, type=target)
+    if isinstance(feature, dict):
+        if not pa.types.is_struct(values.type):
+            raise ReleaseInputStale(f"annotations/gold.parquet: {what} is {values.type}, not a struct",
+                                    hint="run `toolkit agree` again, then release")
+        present = {values.type.field(i).name for i in range(values.type.num_fields)}
+        missing = [key for key in feature if key not in present]
+        if missing:
+            raise ReleaseInputStale(f"annotations/gold.parquet: {what} has no key {', '.join(map(repr, missing))}",
+                                    hint="run `toolkit pull` and `toolkit agree` again, then release")
+        children = [feature_values(pc.struct_field(values, key), sub, f"{what}.{key}") for key, sub in feature.items()]
+        mask = values.is_null() if values.null_count else None
+        return pa.StructArray.from_arrays(children, names=list(feature), mask=mask)
+    raise ReleaseError(f"{what}: no Arrow conversion for the feature {feature!r}")
+
+
+def gold_columns(gold: pa.Table, inputs: Inputs, features: datasets.Features) -> dict[str, pa.Array]:
     """Gold field values as the release's Arrow types (label names -> ClassLabel ids)."""
+    schema = features.arrow_schema
     out: dict[str, pa.Array] = {}
     for f in inputs.published_fields:
-        column = gold[f.name].combine_chunks()
+        values = feature_values(gold[f.name], features[f.name], f.name)
         target = schema.field(f.name).type
-        if isinstance(f, SpanField):
-            spans = pc.list_flatten(column)
-            struct = pa.StructArray.from_arrays(
-                [pc.cast(spans.field("start"), pa.int32()), pc.cast(spans.field("end"), pa.int32()),
-                 _label_ids(spans.field("label"), f.values), spans.field("text")],
-                fields=list(target.value_type))
-            offsets = pc.subtract(column.offsets, column.offsets[0])
-            out[f.name] = pa.ListArray.from_arrays(offsets, struct, type=target)
-        elif isinstance(f, ChoiceField) and f.multiple:
-            values = pc.list_flatten(column)
-            offsets = pc.subtract(column.offsets, column.offsets[0])
-            out[f.name] = pa.ListArray.from_arrays(offsets, _label_ids(values, f.values), type=target)
-        elif isinstance(f, ChoiceField):
-            out[f.name] = _label_ids(column, f.values)
-        else:
-            out[f.name] = pc.cast(column, target)
+        out[f.name] = values if values.type == target else values.cast(target)
     return out
+
+
+def event_table(article_ids: pa.Array, events: pa.Array, split: str, config: str,
+                features: datasets.Features) -> tuple[pa.Table, pa.Array]:
+    """The rows of an events config for some articles: one per event of ``events`` (the gold
+    events column, aligned with ``article_ids``), in article order then trigger order; and the
+    gold events themselves in that order (for the figures)."""
+    if isinstance(events, pa.ChunkedArray):
+        events = events.combine_chunks()
+    if isinstance(article_ids, pa.ChunkedArray):
+        article_ids = article_ids.combine_chunks()
+    lengths = pc.fill_null(pc.list_value_length(events), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    flat = pc.list_flatten(events)
+    parent = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    if len(flat):
+        trigger = pc.struct_field(flat, "trigger")
+        order = pc.sort_indices(pa.table({"article": parent, "start": pc.struct_field(trigger, "start"),
+                                          "end": pc.struct_field(trigger, "end")}),
+                                sort_keys=[("article", "ascending"), ("start", "ascending"), ("end", "ascending")])
+        flat = flat.take(order)
+        parent = parent[order.to_numpy()]
+    first = np.r_[0, np.cumsum(lengths)[:-1]]
+    number = np.arange(len(parent), dtype=np.int64) - first[parent] + 1
+    ids = article_ids.take(pa.array(parent))
+    data: dict[str, pa.Array] = {
+        "article_id": ids,
+        "event_id": pc.binary_join_element_wise(ids, pc.cast(pa.array(number), pa.string()), "-e"),
+        "split": pa.array([split] * len(parent), pa.string()),
+    }
+    for name, feature in features.items():
+        if name not in data:
+            data[name] = feature_values(pc.struct_field(flat, name), feature, f"{config} {name}")
+    return pa.Table.from_pydict(data).cast(features.arrow_schema), flat
 
 
 # ---------------------------------------------------------------------------- writing
@@ -491,6 +625,38 @@ class Stats:
     date_min: str | None = None
     date_max: str | None = None
     undated: int = 0
+    # events config -> {"field", "events": split -> n, "articles": split -> n with an event,
+    # "types": split -> type -> n, "roles": split -> role -> arguments, "numbers": attribute -> {n, sum, max}}
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add_events(self, config: str, f: EventsField, split: str, events: pa.Array, articles: int) -> None:
+        """Figures of one batch of gold events (``event_table``'s second value) of ``articles``
+        articles with at least one event."""
+        entry = self.events.setdefault(config, {
+            "field": f.name, "type": f.type_attribute if f.type_field is not None else None,
+            "events": Counter(), "articles": Counter(), "types": {}, "roles": {}, "numbers": {}})
+        entry["events"][split] += len(events)
+        entry["articles"][split] += articles
+        if entry["type"] is not None:
+            target = entry["types"].setdefault(split, Counter())
+            for item in pc.value_counts(pc.struct_field(events, entry["type"])).to_pylist():
+                target[item["values"] if item["values"] is not None else "(empty)"] += item["counts"]
+        roles = pc.struct_field(pc.list_flatten(pc.struct_field(events, "arguments")), "role")
+        target = entry["roles"].setdefault(split, Counter())
+        for item in pc.value_counts(roles).to_pylist():
+            target[item["values"]] += item["counts"]
+        for a in f.attributes:
+            if isinstance(a.field, NumberField):
+                # an integer attribute sums to an integer (the card shows 5, not 5.000)
+                stats = entry["numbers"].setdefault(a.name, {"n": 0, "sum": 0 if a.field.integer else 0.0,
+                                                             "max": None})
+                valid = pc.drop_null(pc.struct_field(events, a.name))
+                stats["n"] += len(valid)
+                if len(valid):
+                    total = pc.sum(valid).as_py()
+                    stats["sum"] += int(total) if a.field.integer else float(total)
+                    top = pc.max(valid).as_py()
+                    stats["max"] = top if stats["max"] is None else max(stats["max"], top)
 
     def add(self, split: str, articles: pa.Table, gold: pa.Table, agreement: pa.Array) -> None:
         n = articles.num_rows
@@ -498,7 +664,9 @@ class Stats:
         self.chars[split] += int(pc.sum(pc.utf8_length(articles["text"])).as_py() or 0)
         for f in self.fields:
             column = gold[f.name]
-            if isinstance(f, SpanField):
+            if isinstance(f, EventsField):
+                continue  # counted per event (``add_events``)
+            if isinstance(f, (SpanField, RelationsField)):
                 labels = pc.struct_field(pc.list_flatten(column), "label")
                 counts = pc.value_counts(labels)
             elif isinstance(f, ChoiceField):
@@ -552,23 +720,61 @@ class Stats:
             "agreement": {"mean": self.agreement_sum / self.agreement_n if self.agreement_n else None,
                           "n": self.agreement_n, "histogram": self.agreement_hist.tolist()},
             "published": {"min": self.date_min, "max": self.date_max, "undated": self.undated},
+            # Only with events fields: a scheme without them keeps the figures it always had.
+            **({"events": {config: {
+                "field": e["field"], "type": e["type"],
+                "events": {s: e["events"][s] for s in SPLITS}, "articles": {s: e["articles"][s] for s in SPLITS},
+                "types": {s: dict(sorted(e["types"].get(s, Counter()).items())) for s in SPLITS},
+                "roles": {s: dict(sorted(e["roles"].get(s, Counter()).items())) for s in SPLITS},
+                "numbers": {name: {"n": v["n"], "sum": v["sum"], "max": v["max"]} for name, v in e["numbers"].items()},
+            } for config, e in self.events.items()}} if self.events else {}),
         }
 
 
 def ensure_labels_known(gold: pa.Table, inputs: Inputs) -> None:
-    """Every gold label must be one of the scheme's (gold.parquet could predate a scheme edit)."""
-    for f in inputs.published_fields:
-        if isinstance(f, SpanField):
-            values = pc.struct_field(pc.list_flatten(gold[f.name]), "label")
-        elif isinstance(f, ChoiceField):
-            values = pc.list_flatten(gold[f.name]) if f.multiple else gold[f.name]
-        else:
-            continue
-        unknown = pc.drop_null(pc.filter(values, pc.invert(pc.is_in(values, pa.array(list(f.values))))))
+    """Every gold label must be one of the scheme's (gold.parquet could predate a scheme edit):
+    span and choice values, relation types and their ends' labels, event roles and argument labels,
+    and the choices of span and event attributes."""
+    for what, values, allowed in _label_values(gold, inputs):
+        unknown = pc.drop_null(pc.filter(values, pc.invert(pc.is_in(values, pa.array(list(allowed), pa.string())))))
         if len(unknown):
             raise ReleaseInputStale(
-                f"annotations/gold.parquet has {f.name} value {unknown[0].as_py()!r}, which the scheme does not "
+                f"annotations/gold.parquet has {what} value {unknown[0].as_py()!r}, which the scheme does not "
                 "declare", hint="run `toolkit pull` and `toolkit agree` again, then release")
+
+
+def _label_values(gold: pa.Table, inputs: Inputs) -> Iterator[tuple[str, pa.Array, tuple[str, ...]]]:
+    """(what, gold values, the values the scheme allows) of every labelled thing in gold."""
+    span_labels = inputs.scheme.span_labels
+
+    def choices(items: pa.Array, owner: str, attributes: tuple[Any, ...]) -> Iterator[tuple[str, pa.Array, tuple[str, ...]]]:
+        for a in attributes:
+            if isinstance(a.field, ChoiceField):
+                values = pc.struct_field(items, a.name)
+                yield f"{owner} {a.name}", pc.list_flatten(values) if a.field.multiple else values, a.field.values
+
+    for f in inputs.published_fields:
+        column = gold[f.name]
+        if isinstance(f, ChoiceField):
+            yield f.name, pc.list_flatten(column) if f.multiple else column, f.values
+            continue
+        if not isinstance(f, (SpanField, RelationsField, EventsField)):
+            continue
+        items = pc.list_flatten(column)
+        if isinstance(items, pa.ChunkedArray):
+            items = items.combine_chunks()
+        if isinstance(f, SpanField):
+            yield f.name, pc.struct_field(items, "label"), f.values
+            yield from choices(items, f.name, f.attributes)
+        elif isinstance(f, RelationsField):
+            yield f.name, pc.struct_field(items, "label"), f.values
+            for end in ("head", "tail"):
+                yield f"{f.name} {end}", pc.struct_field(pc.struct_field(items, end), "label"), span_labels
+        else:
+            arguments = pc.list_flatten(pc.struct_field(items, "arguments"))
+            yield f"{f.name} role", pc.struct_field(arguments, "role"), f.role_values
+            yield f"{f.name} argument", pc.struct_field(arguments, "label"), span_labels
+            yield from choices(items, f.name, f.attributes)
 
 
 @dataclass
@@ -580,6 +786,7 @@ class Written:
     sealed: dict[Path, dict[str, Any]]
     stats: Stats
     ner_conversion: dict[str, int]
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)  # config -> split -> rows written
 
 
 # Writes queued for the writer threads (each holds one batch's tables): bounds memory.
@@ -588,8 +795,8 @@ _IN_FLIGHT = 8
 
 def write_data(tmp: Path, ws: Workspace, inputs: Inputs, plan: Plan, features: dict[str, Any],
                 progress: Progress) -> Written:
-    """Stream articles.parquet batch by batch into the ``documents`` and ``ner`` Parquet files
-    and the CoNLL text of each split.
+    """Stream articles.parquet batch by batch into the ``documents``, ``ner`` and events Parquet
+    files and the CoNLL text of each split.
 
     Three stages overlap: this thread joins each batch with its gold labels, gathers the
     figures and tokenises and tags it; one thread encodes and writes the Parquet files, and
@@ -605,16 +812,22 @@ def write_data(tmp: Path, ws: Workspace, inputs: Inputs, plan: Plan, features: d
     writers = {s: ShardedWriter(tmp / "documents", s, doc_schema, options.rows_per_shard) for s in SPLITS}
     ner_writers = {s: ShardedWriter(tmp / "ner", s, ner_schema, options.rows_per_shard) for s in SPLITS} \
         if ner_schema is not None else {}
+    event_configs = inputs.events
+    event_writers = {config: {s: ShardedWriter(tmp / config, s, features[config].arrow_schema, options.rows_per_shard)
+                              for s in SPLITS} for config in event_configs}
+    every_writer = [*writers.values(), *ner_writers.values(), *(w for by in event_writers.values() for w in by.values())]
     conll_files: dict[str, TextWriter] = {}
     stats = Stats(inputs.scheme, inputs.published_fields)
     tag_stats = conll.TagStats()
     names = conll.tag_names(inputs.ner.values) if inputs.ner is not None else []
     columns = ["article_id", "title", "published", "source_url", "text", "source_name", "language"]
 
-    def write_tables(split: str, documents: pa.Table, ner: pa.Table | None) -> None:
+    def write_tables(split: str, documents: pa.Table, ner: pa.Table | None, events: dict[str, pa.Table]) -> None:
         writers[split].write(documents)
         if ner is not None:
             ner_writers[split].write(ner)
+        for config, table in events.items():
+            event_writers[config][split].write(table)
 
     def write_text(split: str, tokens: pa.ListArray, tags: pa.ListArray) -> None:
         conll_files[split].write(conll.conll_chunks(tokens, tags, names))
@@ -646,7 +859,14 @@ def write_data(tmp: Path, ws: Workspace, inputs: Inputs, plan: Plan, features: d
                 agreement = inputs.agreement.take(take) if inputs.agreement is not None \
                     else pa.nulls(len(take), pa.float32())
                 stats.add(s, articles, gold, agreement)
-                values = gold_columns(gold, inputs, doc_schema)
+                values = gold_columns(gold, inputs, features["documents"])
+                events = {}
+                for config, f in event_configs.items():
+                    events[config], flat = event_table(articles["article_id"], gold[f.name], s, config,
+                                                       features[config])
+                    with_events = int(pc.sum(pc.greater(pc.fill_null(pc.list_value_length(gold[f.name]), 0), 0))
+                                      .as_py() or 0)
+                    stats.add_events(config, f, s, flat, with_events)
                 data = {"article_id": articles["article_id"], "title": articles["title"],
                         "published": articles["published"], "source_url": articles["source_url"],
                         "text": articles["text"], **values,
@@ -660,14 +880,14 @@ def write_data(tmp: Path, ws: Workspace, inputs: Inputs, plan: Plan, features: d
                     ner = pa.table({"article_id": articles["article_id"], "tokens": tokens, "ner_tags": tags},
                                    schema=ner_schema)
                     pending.append(texts.submit(write_text, s, tokens, tags))
-                pending.append(tables.submit(write_tables, s, pa.table(data, schema=doc_schema), ner))
+                pending.append(tables.submit(write_tables, s, pa.table(data, schema=doc_schema), ner, events))
                 while len(pending) > _IN_FLIGHT:
                     pending.popleft().result()
             progress.advance(batch.num_rows)
         while pending:
             pending.popleft().result()
         sealed = {text.path: text.close() for text in conll_files.values()}
-        for writer in (*writers.values(), *ner_writers.values()):
+        for writer in every_writer:
             writer.close()
     finally:
         # On the way out after an error: the writes still running finish, queued ones are
@@ -676,7 +896,7 @@ def write_data(tmp: Path, ws: Workspace, inputs: Inputs, plan: Plan, features: d
             pool.shutdown(wait=True, cancel_futures=True)
         for text in conll_files.values():
             text.abort()
-        for writer in (*writers.values(), *ner_writers.values()):
+        for writer in every_writer:
             writer.close(seal_file=False)
         progress.finish()
     files = {"documents": {s: writers[s].finish() for s in SPLITS}}
@@ -686,6 +906,12 @@ def write_data(tmp: Path, ws: Workspace, inputs: Inputs, plan: Plan, features: d
             if not files["ner"][s]:
                 (tmp / "conll" / f"{s}.txt").unlink()
                 del sealed[tmp / "conll" / f"{s}.txt"]
-    for writer in (*writers.values(), *ner_writers.values()):
+    for config, by_split in event_writers.items():
+        files[config] = {s: by_split[s].finish() for s in SPLITS}
+    for writer in every_writer:
         sealed.update(writer.sealed)
-    return Written(files, sealed, stats, tag_stats.to_dict())
+    rows = {"documents": {s: writers[s].rows for s in SPLITS}}
+    if ner_writers:
+        rows["ner"] = {s: ner_writers[s].rows for s in SPLITS}
+    rows.update({config: {s: by_split[s].rows for s in SPLITS} for config, by_split in event_writers.items()})
+    return Written(files, sealed, stats, tag_stats.to_dict(), rows)
