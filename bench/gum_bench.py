@@ -234,7 +234,7 @@ def export_tasks(tasks: list[dict[str, Any]], spans: dict[str, list[dict[str, An
 def import_gold(root: Path, docs: list[dict[str, Any]], title: str = "GUM Wikinews interviews") -> Imported:
     """A fresh workspace in ``root`` with ``docs`` ingested, tasked, imported as a ground-truth
     export and agreed; ``check`` compares gold.parquet with the mapped spans."""
-    ws = init_workspace(root / "workspace", title=title)
+    ws = init_workspace(root / "workspace", title=title, scheme="news-events-v1")
     write_raw(ws, docs)
     ingest_report = ingest(ws)
     build_tasks(ws)

@@ -115,7 +115,7 @@ def make_workspace(root: Path):
     from toolkit.workspace import Workspace
 
     try:
-        return init_workspace(root)
+        return init_workspace(root, scheme="news-events-v1")
     except Exception:  # noqa: BLE001 - only the layout matters here
         shutil.rmtree(root, ignore_errors=True)
         for sub in ("raw", "annotations"):

@@ -327,7 +327,7 @@ def generate(root: Path, n: int, n_gold: int, seed: int) -> dict[str, Any]:
     from toolkit.scheme import Scheme
     from toolkit.validation.normalise import records_to_table
 
-    ws = init_workspace(root, title="Preannotate benchmark")
+    ws = init_workspace(root, title="Preannotate benchmark", scheme="news-events-v1")
     scheme = Scheme.load(ws.scheme_path)
     rows, records, words, spans = [], [], 0, 0
     gold_every = max(1, n // max(1, n_gold))

@@ -315,7 +315,7 @@ def make_workspace_template(folder: Path, server: Server, project: dict[str, Any
     from toolkit.labelstudio.push import save_project_id
     from toolkit.scaffold import init_workspace
 
-    ws = init_workspace(folder, title=project["title"])
+    ws = init_workspace(folder, title=project["title"], scheme="news-events-v1")
     if ws.config.project.title != project["title"]:
         raise RuntimeError(f"workspace title {ws.config.project.title!r} != project title {project['title']!r}")
     save_project_id(ws, Connection(server.url, server.token, embedded=False), project["id"])

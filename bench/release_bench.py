@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(old)
         else:
             shutil.rmtree(base / "ws", ignore_errors=True)
-            ws = init_workspace(base / "ws", title="Release benchmark")
+            ws = init_workspace(base / "ws", title="Release benchmark", scheme="news-events-v1")
             generate(ws, args.articles)
             marker.touch()
         generated = time.perf_counter() - t0

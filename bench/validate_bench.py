@@ -103,9 +103,9 @@ def apply_normalise_fix() -> None:
 
 def child_naive(export: str) -> dict[str, Any]:
     from toolkit.validation.normalise import normalise_task
-    from toolkit.scheme import default_scheme
+    from toolkit.scheme import builtin_scheme
 
-    scheme = default_scheme()
+    scheme = builtin_scheme("news-events-v1")
     validator = reference_validator(scheme)
     t0 = time.perf_counter()
     with open(export, encoding="utf-8") as fh:
@@ -140,10 +140,10 @@ def child_fast(export: str) -> dict[str, Any]:
     from toolkit.validation.fastcheck import compile_record_check
     from toolkit.validation.jsonstream import iter_json_items
     from toolkit.validation.normalise import normalise_task
-    from toolkit.scheme import default_scheme
+    from toolkit.scheme import builtin_scheme
 
     perf = time.perf_counter
-    scheme = default_scheme()
+    scheme = builtin_scheme("news-events-v1")
     validator = reference_validator(scheme)
     check = compile_record_check(scheme)
     clock = {"parse": 0.0, "normalise": 0.0, "check": 0.0, "errors": 0.0}
@@ -172,10 +172,10 @@ def child_fast(export: str) -> dict[str, Any]:
 def child_toolkit(export: str, semantic: bool, workers: int | None = None) -> dict[str, Any]:
     """The toolkit's own code path: ``toolkit.validation.validate_export`` (what `toolkit validate
     FILE` runs). ``semantic=False``: the JSON Schema layer only, like for like with naive."""
-    from toolkit.scheme import default_scheme
+    from toolkit.scheme import builtin_scheme
     from toolkit.validation import validate_export
 
-    scheme = default_scheme()
+    scheme = builtin_scheme("news-events-v1")
     t0 = time.perf_counter()
     report = validate_export(Path(export), scheme, semantic=semantic, workers=workers)
     seconds = time.perf_counter() - t0
@@ -197,11 +197,11 @@ _WORKER: dict[str, Any] = {}
 
 def _worker_init(fix: bool) -> None:
     from toolkit.validation.fastcheck import compile_record_check
-    from toolkit.scheme import default_scheme
+    from toolkit.scheme import builtin_scheme
 
     if fix:
         apply_normalise_fix()
-    scheme = default_scheme()
+    scheme = builtin_scheme("news-events-v1")
     _WORKER.update(scheme=scheme, check=compile_record_check(scheme),
                    validator=reference_validator(scheme))
 
@@ -244,9 +244,9 @@ def child_fast_parallel(export: str, workers: int, fix: bool) -> dict[str, Any]:
     import toolkit.validation.fastcheck  # noqa: F401
     import toolkit.validation.jsonstream  # noqa: F401
     import toolkit.validation.normalise  # noqa: F401
-    from toolkit.scheme import default_scheme
+    from toolkit.scheme import builtin_scheme
 
-    reference_validator(default_scheme())
+    reference_validator(builtin_scheme("news-events-v1"))
     t0 = time.perf_counter()
     pairs, quarantine, annotations, worker_peak = [], [], 0, {}
     ctx = mp.get_context("fork")

@@ -7,10 +7,13 @@ Writes (workspace mode only): ``annotations/annotations.parquet`` (valid records
 ``Report`` and writes nothing.
 
 - ``normalise``: one Label Studio task -> one record per annotation (plus drafts and
-  predictions), with offsets checked and repaired;
+  predictions), with offsets checked and repaired, and relations, event arguments and
+  per-region attributes placed on the regions they point at (or the annotation quarantined);
 - ``schema``: layer 1, the generated JSON Schema (``jsonschema``), with ``fastcheck``, its
   compiled yes/no check, in front;
-- ``semantic``: layer 2, what JSON Schema cannot say, and ``RecordChecker`` (both layers);
+- ``semantic``: layer 2, what JSON Schema cannot say (offsets, overlap, required fields and
+  attributes, the span labels a relation or role accepts, unique roles), and ``RecordChecker``
+  (both layers);
 - ``report``: the catalogue of error types, ``ValidationError`` and ``Report``;
 - ``validate``: ``toolkit validate`` over a workspace or a file, quarantine included;
 - ``exports`` and ``jsonstream``: Label Studio export files (JSON, JSON_MIN, JSONL, gzip)

@@ -14,7 +14,17 @@ What only the mapping can know it handles here, and never silently:
 - span offsets are checked against the article text: Label Studio's browser
   counts UTF-16 code units, Python counts code points, so offsets drift after
   emoji. Such spans are converted, or repaired when their text occurs at one
-  unambiguous place, or else removed from the record and quarantined on their own.
+  unambiguous place; a span that cannot be placed quarantines its annotation.
+  Event triggers are regions too and get the same treatment; relation ends and
+  event arguments are the regions they point at, so they follow a repaired span;
+- relations, event arguments and per-region attributes point at regions by id. A
+  link the record cannot hold faithfully (an id that names no region, no label or
+  a label the scheme lacks, ``bi`` on a directed relation, a relation between two
+  triggers, an attribute of a region that does not exist) quarantines the whole
+  annotation: dropping the link would leave a record that looks complete. What the
+  record can show (an end's label, a role's labels, a unique role used twice, an
+  attribute asked or missing) is left to the semantic checks, which also apply to
+  records read back from Parquet after the scheme changed.
 
 Everything here is pure: no I/O, no printing, no logging.
 """
@@ -34,7 +44,8 @@ import pyarrow as pa
 
 from ..errors import InputError
 from ..articles import article_id as derive_article_id
-from ..scheme import RECORD_COLUMNS, ChoiceField, Field, NumberField, Scheme, SpanField
+from ..scheme import (RECORD_COLUMNS, Attribute, ChoiceField, EventsField, Field, NumberField, RelationsField, Role,
+                      RelationType, Scheme, SpanField)
 
 __all__ = [
     "QUARANTINE_REASONS",
@@ -71,6 +82,22 @@ QUARANTINE_REASONS: Mapping[str, str] = {
                     "cannot be identified.",
     "malformed-result": "An annotation, draft, prediction or result is not shaped as Label Studio "
                         "writes it (not an object, no value, a value of the wrong shape).",
+    "relation-end-missing": "A relation or event argument points at a region id that is not a span "
+                            "or trigger of the annotation (the region was deleted, or the id is missing).",
+    "relation-unlabelled": "A relation or event argument has no label, so it is neither a relation "
+                           "of a known type nor an argument in a known role.",
+    "relation-unknown-label": "A relation's label is neither a relation type nor an argument role of "
+                              "the scheme.",
+    "relation-direction": "A relation of a directed type drawn in both directions ('bi'): which end "
+                          "is the head cannot be told.",
+    "relation-end-kind": "A link between the wrong kinds of region: a relation type joins two entity "
+                         "spans, an argument joins a trigger of its events field to an entity span "
+                         "(not two triggers, not two spans).",
+    "region-duplicate-id": "Two regions share the id a relation or attribute points at, so which one "
+                           "is meant cannot be told.",
+    "attribute-orphan": "A per-region attribute whose region is not in the annotation (or is not a "
+                        "span or trigger of the field the attribute belongs to).",
+    "trigger-label": "A trigger region whose label is not the events field's trigger label.",
 }
 
 RECORD_KEYS: tuple[str, ...] = tuple(RECORD_COLUMNS)
@@ -87,7 +114,8 @@ PREDICTION_KEYS: tuple[str, ...] = (
 SPAN_SEARCH_WINDOW = 64
 
 # Result type Label Studio writes for each field kind.
-_RESULT_TYPE = {"spans": "labels", "choice": "choices", "number": "number", "text": "textarea"}
+_RESULT_TYPE = {"spans": "labels", "choice": "choices", "number": "number", "text": "textarea",
+                "events": "labels", "relations": "relation"}
 
 # Keys of a task that are not task data, for tasks imported without a "data" wrapper.
 _TASK_KEYS = frozenset({"id", "annotations", "completions", "predictions", "drafts", "meta"})
@@ -263,14 +291,17 @@ class _Mapped:
     offsets: OffsetStats
 
 
+def _empty_value(f: Field | Attribute) -> Any:
+    """A field's (or attribute's) value when nothing was given: [] for lists, else None."""
+    if isinstance(f, Attribute):
+        f = f.field
+    if isinstance(f, (SpanField, RelationsField, EventsField)) or (isinstance(f, ChoiceField) and f.multiple):
+        return []
+    return None
+
+
 def _empty_values(scheme: Scheme) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for f in scheme.fields:
-        if isinstance(f, SpanField) or (isinstance(f, ChoiceField) and f.multiple):
-            values[f.name] = []
-        else:
-            values[f.name] = None
-    return values
+    return {f.name: _empty_value(f) for f in scheme.fields}
 
 
 def _map_results(result: Any, scheme: Scheme, text: str | None, utf16: _Utf16Index | None,
@@ -284,20 +315,26 @@ def _map_results(result: Any, scheme: Scheme, text: str | None, utf16: _Utf16Ind
     # Several results may feed one field (choices per region, two TextArea
     # submissions); they are gathered first and combined at the end.
     gathered: dict[str, list[Any]] = {f.name: [] for f in scheme.fields}
+    # Regions, relations and per-region attributes, for a scheme that has them; None keeps
+    # a scheme without them on the path (and the records) it always had.
+    links = _Links(scheme) if _has_links(scheme) else None
     for index, item in enumerate(results):
-        if (text is not None and isinstance(item, dict) and _map_span_fast(item, scheme, text, mapped, gathered)):
+        if (links is None and text is not None and isinstance(item, dict)
+                and _map_span_fast(item, scheme, text, mapped, gathered)):
             continue  # the common case: a well-formed span whose offsets are right
         path = f"result[{index}]"
         if not isinstance(item, dict):
             mapped.errors.append(_error("malformed-result", path,
                                         f"{ctx}: {path} is not an object", item))
             continue
+        if links is not None and links.defer(path, item):
+            continue  # a relation or a per-region attribute: placed once every region is known
         name = item.get("from_name")
         if name not in gathered:
             mapped.errors.append(_error(
                 "unknown-control", f"{path}.from_name",
                 f"{ctx}: {path} is for control {name!r}, which scheme {scheme.name!r} does not "
-                f"have (fields: {', '.join(scheme.field_names)}); was it made with another "
+                f"have (fields: {', '.join(scheme.control_names)}); was it made with another "
                 "labeling config?", name))
             continue
         f = scheme.field(name)
@@ -314,12 +351,18 @@ def _map_results(result: Any, scheme: Scheme, text: str | None, utf16: _Utf16Ind
                                         f"{ctx}: {path} for field {name!r} has no value object",
                                         value))
             continue
-        if isinstance(f, SpanField):
-            _map_span(item, value, f, path, text, utf16, ctx, mapped, gathered[name])
+        if isinstance(f, (SpanField, EventsField)):
+            region = _map_span(item, value, f, path, text, utf16, ctx, mapped,
+                               gathered[name] if isinstance(f, SpanField) else None)
+            if links is not None:
+                links.add_region(item, f, region)
         else:
             _map_whole(value, f, path, ctx, mapped, gathered[name])
     for f in scheme.fields:
-        mapped.values[f.name] = _combine(f, gathered[f.name], mapped.values[f.name])
+        if not isinstance(f, (RelationsField, EventsField)):
+            mapped.values[f.name] = _combine(f, gathered[f.name], mapped.values[f.name])
+    if links is not None:
+        links.finish(ctx, mapped)
     return mapped
 
 
@@ -348,34 +391,37 @@ def _map_span_fast(item: dict[str, Any], scheme: Scheme, text: str, mapped: _Map
     return True
 
 
-def _map_span(item: dict[str, Any], value: dict[str, Any], f: SpanField, path: str,
+def _map_span(item: dict[str, Any], value: dict[str, Any], f: SpanField | EventsField, path: str,
               text: str | None, utf16: _Utf16Index | None, ctx: _Context, mapped: _Mapped,
-              spans: list[Any]) -> None:
+              spans: list[Any] | None) -> _Region | None:
+    """Place one span (or, with ``spans`` None, trigger) region: its offsets checked, converted or
+    repaired. Returns the region, or None when it could not be placed (the error is recorded)."""
+    what = "span" if isinstance(f, SpanField) else "trigger"
     start, end = _as_offset(value.get("start")), _as_offset(value.get("end"))
     if start is None or end is None:
         bad = "start" if start is None else "end"
         mapped.errors.append(_error(
             "span-without-offsets", f"{path}.value.{bad}",
-            f"{ctx}: span {path} of field {f.name!r} has no character offsets "
+            f"{ctx}: {what} {path} of field {f.name!r} has no character offsets "
             f"(start={value.get('start')!r}, end={value.get('end')!r}); only plain-text spans "
             "can be normalised", value.get(bad)))
-        return
+        return None
     labels = value.get("labels")
     if isinstance(labels, str):
         labels = [labels]
     elif not isinstance(labels, list):
         mapped.errors.append(_error("malformed-result", f"{path}.value.labels",
-                                    f"{ctx}: span {path} of field {f.name!r} has no list of "
+                                    f"{ctx}: {what} {path} of field {f.name!r} has no list of "
                                     "labels", labels))
-        return
+        return None
     span_text = value.get("text")
     if span_text is not None and not isinstance(span_text, str):
         mapped.errors.append(_error("malformed-result", f"{path}.value.text",
-                                    f"{ctx}: span {path} of field {f.name!r} has a text that is "
+                                    f"{ctx}: {what} {path} of field {f.name!r} has a text that is "
                                     "not a string", span_text))
-        return
+        return None
     if text is None or utf16 is None:
-        return  # the caller quarantines the whole item for missing-text
+        return None  # the caller quarantines the whole item for missing-text
     mapped.offsets.checked += 1
     if span_text is None:
         # Label Studio leaves text out when the region was made by an API client.
@@ -393,13 +439,17 @@ def _map_span(item: dict[str, Any], value: dict[str, Any], f: SpanField, path: s
         found = text[start:end] if 0 <= start <= end <= len(text) else None
         mapped.bad_spans.append((_error(
             "span-offsets", f"{path}.value.start",
-            f"{ctx}: span {path} of field {f.name!r} says {span_text!r} at [{start}:{end}], "
-            f"but the article has {found!r} there; {fix.reason}. Fix the span in Label Studio "
+            f"{ctx}: {what} {path} of field {f.name!r} says {span_text!r} at [{start}:{end}], "
+            f"but the article has {found!r} there; {fix.reason}. Fix the {what} in Label Studio "
             "and pull again", {"start": start, "end": end, "text": span_text}), item))
-        return
-    for label in labels or [None]:
-        spans.append({"start": fix.start, "end": fix.end, "label": label,
-                      "text": text[fix.start:fix.end]})
+        return None
+    region = _Region(f, path, fix.start, fix.end, text[fix.start:fix.end], labels)
+    if spans is not None:
+        for label in labels or [None]:
+            span = {"start": fix.start, "end": fix.end, "label": label, "text": region.text}
+            spans.append(span)
+            region.items.append(span)
+    return region
 
 
 def _map_whole(value: dict[str, Any], f: Field, path: str, ctx: _Context, mapped: _Mapped,
@@ -443,6 +493,320 @@ def _combine(f: Field, gathered: list[Any], empty: Any) -> Any:
         # Two values for a one-value field stay visible as a list for validation to reject.
         return gathered[0] if len(gathered) == 1 else gathered
     return "\n".join(gathered)
+
+
+# ------------------------------------------------------------------ links between regions
+
+
+_LAST_SCHEME: tuple[Any, bool] = (None, False)
+
+
+def _has_links(scheme: Scheme) -> bool:
+    """Whether records of ``scheme`` need regions by id: relations, events or span attributes."""
+    global _LAST_SCHEME
+    last = _LAST_SCHEME  # one read: a tuple is replaced whole, never half-updated
+    if last[0] is not scheme:
+        last = (scheme, any(isinstance(f, (RelationsField, EventsField)) or (isinstance(f, SpanField) and f.attributes)
+                            for f in scheme.fields))
+        _LAST_SCHEME = last
+    return last[1]
+
+
+def _region_key(value: Any) -> Any:
+    """A region id usable as a key (a non-empty string or an integer); None for anything else."""
+    if (isinstance(value, str) and value) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    return None
+
+
+@dataclass
+class _Region:
+    """One span or trigger region of an annotation, placed (offsets checked), as relations,
+    arguments and per-region attributes point at it by id."""
+
+    field: SpanField | EventsField
+    path: str
+    start: int
+    end: int
+    text: str
+    labels: list[Any]
+    key: Any = None
+    items: list[dict[str, Any]] = dataclass_field(default_factory=list)  # the span items made from it
+    given: dict[str, list[Any]] = dataclass_field(default_factory=dict)  # attribute -> values given
+    event: dict[str, Any] | None = None  # the event a trigger region makes
+
+    @property
+    def is_trigger(self) -> bool:
+        return isinstance(self.field, EventsField)
+
+    def __str__(self) -> str:
+        kind = "trigger" if self.is_trigger else "span"
+        return f"{kind} {self.key!r} ({self.text!r} at {self.start}-{self.end}, field {self.field.name!r})"
+
+    def as_end(self, accepted: tuple[str, ...]) -> dict[str, Any]:
+        """The region as a relation end or an argument. Of several labels (a span labelled twice),
+        the first that ``accepted`` holds, so that a fitting reading is not reported as wrong."""
+        label = next((x for x in self.labels if not accepted or x in accepted),
+                     self.labels[0] if self.labels else None)
+        return {"start": self.start, "end": self.end, "label": label, "text": self.text}
+
+
+def _sort_key(item: Mapping[str, Any]) -> str:
+    # Ties (two links between the same regions) in a stable order, whatever the results' order.
+    return json.dumps(item, sort_keys=True, ensure_ascii=False, default=str)
+
+
+class _Links:
+    """Relations, event arguments and per-region attributes of one annotation (or draft, or
+    prediction). They point at regions by id, and a region may come after what points at it,
+    so they are gathered while the results are read and placed at the end (``finish``)."""
+
+    def __init__(self, scheme: Scheme) -> None:
+        self.scheme = scheme
+        self.attribute_owner: dict[str, tuple[SpanField | EventsField, Attribute]] = {
+            a.name: (f, a) for f in scheme.fields if isinstance(f, (SpanField, EventsField)) for a in f.attributes}
+        self.relation_types: dict[str, tuple[RelationsField, RelationType]] = {
+            r.value: (f, r) for f in scheme.relations_fields for r in f.relations}
+        self.roles: dict[str, tuple[EventsField, Role]] = {
+            r.value: (f, r) for f in scheme.events_fields for r in f.roles}
+        self.regions: list[_Region] = []
+        self.unplaced: set[Any] = set()  # ids of regions whose own error is already recorded
+        self.relation_results: list[tuple[str, dict[str, Any]]] = []
+        self.attribute_results: list[tuple[str, dict[str, Any]]] = []
+
+    def defer(self, path: str, item: dict[str, Any]) -> bool:
+        """Keep a relation or per-region attribute result for ``finish``; False for other results."""
+        if item.get("type") == "relation" and (self.relation_types or self.roles):
+            self.relation_results.append((path, item))
+            return True
+        if item.get("from_name") in self.attribute_owner:
+            self.attribute_results.append((path, item))
+            return True
+        return False
+
+    def add_region(self, item: dict[str, Any], f: SpanField | EventsField, region: _Region | None) -> None:
+        key = _region_key(item.get("id"))
+        if region is None:
+            self.unplaced.add(key)
+            return
+        region.key = key
+        self.regions.append(region)
+
+    # ------------------------------------------------------------------ the end
+
+    def finish(self, ctx: _Context, mapped: _Mapped) -> None:
+        by_key: dict[Any, list[_Region]] = {}
+        for region in self.regions:
+            if region.key is not None:
+                by_key.setdefault(region.key, []).append(region)
+        events: dict[str, list[dict[str, Any]]] = {f.name: [] for f in self.scheme.events_fields}
+        for region in self.regions:
+            if isinstance(region.field, EventsField):
+                self._trigger(region, region.field, ctx, mapped)
+                events[region.field.name].append(region.event)  # type: ignore[arg-type]
+        self._attributes(by_key, ctx, mapped)
+        relations: dict[str, list[dict[str, Any]]] = {f.name: [] for f in self.scheme.relations_fields}
+        for path, item in self.relation_results:
+            self._relation(path, item, by_key, relations, ctx, mapped)
+        for name, items in relations.items():
+            items.sort(key=lambda r: (r["head"]["start"], r["head"]["end"], r["tail"]["start"], r["tail"]["end"],
+                                      str(r["label"]), _sort_key(r)))
+            mapped.values[name] = items
+        for name, found in events.items():
+            for event in found:
+                event["arguments"].sort(key=lambda a: (a["start"], a["end"], str(a["role"]), _sort_key(a)))
+            found.sort(key=lambda e: (e["trigger"]["start"], e["trigger"]["end"], _sort_key(e)))
+            mapped.values[name] = found
+
+    def _trigger(self, region: _Region, f: EventsField, ctx: _Context, mapped: _Mapped) -> None:
+        if not region.labels or any(label != f.trigger.value for label in region.labels):
+            mapped.errors.append(_error(
+                "trigger-label", f"{region.path}.value.labels",
+                f"{ctx}: trigger {region.path} of events field {f.name!r} has the labels {region.labels!r}, "
+                f"but a trigger's label is {f.trigger.value!r}; was it made with another labeling config? "
+                "Relabel it in Label Studio and pull again", region.labels))
+        region.event = {"trigger": {"start": region.start, "end": region.end, "text": region.text},
+                        "arguments": []}
+
+    def _attributes(self, by_key: dict[Any, list[_Region]], ctx: _Context, mapped: _Mapped) -> None:
+        for path, item in self.attribute_results:
+            owner, attr = self.attribute_owner[item["from_name"]]
+            expected = _RESULT_TYPE[attr.kind]
+            if item.get("type") != expected:
+                mapped.errors.append(_error(
+                    "wrong-result-type", f"{path}.type",
+                    f"{ctx}: {path} for attribute {attr.name!r} of field {owner.name!r} has type "
+                    f"{item.get('type')!r}, but a {attr.kind} attribute takes {expected!r} results", item.get("type")))
+                continue
+            value = item.get("value")
+            if not isinstance(value, dict):
+                mapped.errors.append(_error("malformed-result", f"{path}.value",
+                                            f"{ctx}: {path} for attribute {attr.name!r} has no value object", value))
+                continue
+            key = _region_key(item.get("id"))
+            what = "trigger" if isinstance(owner, EventsField) else "span"
+            candidates = [r for r in by_key.get(key, ()) if r.field is owner] if key is not None else []
+            if not candidates:
+                if key is not None and key in self.unplaced:
+                    continue  # its region could not be placed: that error says it
+                mapped.errors.append(_error(
+                    "attribute-orphan", f"{path}.id",
+                    f"{ctx}: {path} gives attribute {attr.name!r} to region {item.get('id')!r}, which is no {what} "
+                    f"of field {owner.name!r} in this annotation; select the {what} in Label Studio and set the "
+                    "value again (or delete it), then pull again", item.get("id")))
+                continue
+            if len(candidates) > 1:
+                mapped.errors.append(self._duplicate(f"{path}.id", f"{path} (attribute {attr.name!r})", candidates,
+                                                     ctx))
+                continue
+            _map_whole(value, attr.field, path, ctx, mapped, candidates[0].given.setdefault(attr.name, []))
+        for region in self.regions:
+            if not region.field.attributes:
+                continue
+            values = {a.name: _combine(a.field, region.given.get(a.name, []), _empty_value(a))
+                      for a in region.field.attributes}
+            for span in region.items:  # one item per label: each gets its own lists
+                span.update({k: list(v) if isinstance(v, list) else v for k, v in values.items()})
+            if region.event is not None:
+                region.event.update(values)
+
+    @staticmethod
+    def _duplicate(path: str, what: str, regions: list[_Region], ctx: _Context) -> dict[str, Any]:
+        return _error("region-duplicate-id", path,
+                      f"{ctx}: {what} points at region id {regions[0].key!r}, which {len(regions)} regions share "
+                      f"({'; '.join(str(r) for r in regions)}), so which one is meant cannot be told; delete "
+                      "the duplicate in Label Studio and pull again", regions[0].key)
+
+    def _relation(self, path: str, item: dict[str, Any], by_key: dict[Any, list[_Region]],
+                  relations: dict[str, list[dict[str, Any]]], ctx: _Context, mapped: _Mapped) -> None:
+        labels = item.get("labels")
+        if labels is None:
+            labels = []
+        elif isinstance(labels, str):
+            labels = [labels]
+        elif not isinstance(labels, list):
+            mapped.errors.append(_error("malformed-result", f"{path}.labels",
+                                        f"{ctx}: relation {path} has no list of labels", labels))
+            return
+        named = self._named(labels)
+        ends: list[list[_Region]] = []
+        for side in ("from_id", "to_id"):
+            key = _region_key(item.get(side))
+            if key in by_key:
+                ends.append(by_key[key])
+                continue
+            if key is not None and key in self.unplaced:
+                return  # the region's own error says it
+            mapped.errors.append(_error(
+                "relation-end-missing", f"{path}.{side}",
+                f"{ctx}: relation {path} ({named}) goes from region {item.get('from_id')!r} to region "
+                f"{item.get('to_id')!r}, but {item.get(side)!r} is no span or trigger of this annotation; delete "
+                "the relation in Label Studio, draw it again between two regions, and pull again", item.get(side)))
+            return
+        froms, tos = ends
+        where = f"relation {path} from {' / '.join(map(str, froms))} to {' / '.join(map(str, tos))}"
+        if not labels:
+            mapped.errors.append(_error(
+                "relation-unlabelled", f"{path}.labels",
+                f"{ctx}: {where} has no label, so it is neither a relation nor an event argument "
+                f"({self._fields()}); choose its label in Label Studio's relations panel (or delete it), then "
+                "pull again", labels))
+            return
+        for label in labels:
+            if isinstance(label, str) and label in self.relation_types:
+                self._typed(path, item, label, froms, tos, where, relations, ctx, mapped)
+            elif isinstance(label, str) and label in self.roles:
+                self._argument(path, label, froms, tos, where, ctx, mapped)
+            else:
+                mapped.errors.append(_error(
+                    "relation-unknown-label", f"{path}.labels",
+                    f"{ctx}: {where} has the label {label!r}, which scheme {self.scheme.name!r} has neither as a "
+                    f"relation type nor as an argument role ({self._fields()}); was it made with another "
+                    "labeling config? Relabel it in Label Studio and pull again", label))
+
+    def _named(self, labels: list[Any]) -> str:
+        """The labels of a relation result, each with the field it belongs to."""
+        parts = []
+        for label in labels:
+            if isinstance(label, str) and label in self.relation_types:
+                parts.append(f"{label!r}, a relation of field {self.relation_types[label][0].name!r}")
+            elif isinstance(label, str) and label in self.roles:
+                parts.append(f"{label!r}, a role of events field {self.roles[label][0].name!r}")
+            else:
+                parts.append(repr(label))
+        return "; ".join(parts) or "no label"
+
+    def _fields(self) -> str:
+        """Where the scheme's relation types and roles are, for messages."""
+        parts = [f"field {f.name!r}: {', '.join(f.values)}" for f in self.scheme.relations_fields]
+        parts += [f"roles of events field {f.name!r}: {', '.join(f.role_values)}" for f in self.scheme.events_fields
+                  if f.roles]
+        return "; ".join(parts) or "the scheme has none"
+
+    def _typed(self, path: str, item: dict[str, Any], label: str, froms: list[_Region], tos: list[_Region],
+               where: str, relations: dict[str, list[dict[str, Any]]], ctx: _Context, mapped: _Mapped) -> None:
+        f, rtype = self.relation_types[label]
+        spans_from = [r for r in froms if not r.is_trigger]
+        spans_to = [r for r in tos if not r.is_trigger]
+        if not spans_from or not spans_to:
+            mapped.errors.append(_error(
+                "relation-end-kind", f"{path}.labels",
+                f"{ctx}: {where} is a {label!r} relation (field {f.name!r}), but an end is an event trigger; a "
+                "relation joins two entity spans (an event's arguments go from its trigger, with a role as "
+                "label): redraw or relabel it in Label Studio and pull again", label))
+            return
+        for regions in (spans_from, spans_to):
+            if len(regions) > 1:
+                mapped.errors.append(self._duplicate(f"{path}.labels", f"relation {path}", regions, ctx))
+                return
+        (a,), (b,) = spans_from, spans_to
+        if rtype.directed:
+            direction = item.get("direction") or "right"  # Label Studio's default
+            if direction not in ("right", "left"):
+                code = "relation-direction" if direction == "bi" else "malformed-result"
+                mapped.errors.append(_error(
+                    code, f"{path}.direction",
+                    f"{ctx}: {where} has direction {direction!r}, but {label!r} (field {f.name!r}) is directed "
+                    f"(from {'/'.join(rtype.head) or 'any span'} to {'/'.join(rtype.tail) or 'any span'}), so its "
+                    "head cannot be told; set the arrow one way in Label Studio's relations panel and pull again",
+                    direction))
+                return
+            head, tail = (a, b) if direction == "right" else (b, a)
+        else:
+            head, tail = sorted((a, b), key=lambda r: (r.start, r.end))
+        relations[f.name].append({"label": label, "head": head.as_end(rtype.head), "tail": tail.as_end(rtype.tail)})
+
+    def _argument(self, path: str, label: str, froms: list[_Region], tos: list[_Region], where: str,
+                  ctx: _Context, mapped: _Mapped) -> None:
+        f, role = self.roles[label]
+        # The trigger end is the event whatever way the arrow points.
+        options = []
+        for trigger_side, span_side in ((froms, tos), (tos, froms)):
+            triggers = [r for r in trigger_side if r.field is f]
+            spans = [r for r in span_side if not r.is_trigger]
+            if triggers and spans:
+                options.append((triggers, spans))
+        if not options:
+            regions = froms + tos
+            if not any(r.field is f for r in regions):
+                why = (f"no end is a trigger of events field {f.name!r}" +
+                       (" (a trigger of another events field is not its event)" if any(r.is_trigger for r in regions)
+                        else ""))
+            else:
+                why = "both ends are triggers"
+            mapped.errors.append(_error(
+                "relation-end-kind", f"{path}.labels",
+                f"{ctx}: {where} is a {label!r} argument, but {why}; an argument goes from an event's trigger "
+                "to an entity span: redraw it in Label Studio and pull again", label))
+            return
+        triggers, spans = options[0]
+        if len(options) > 1 or len(triggers) > 1 or len(spans) > 1:
+            shared = triggers if len(triggers) > 1 else spans if len(spans) > 1 else froms + tos
+            mapped.errors.append(self._duplicate(f"{path}.labels", f"relation {path}", shared, ctx))
+            return
+        event = triggers[0].event
+        assert event is not None  # every trigger region made its event in finish()
+        event["arguments"].append({"role": label, **spans[0].as_end(role.labels)})
 
 
 def _annotator(completed_by: Any, users: Mapping[int, str]) -> tuple[Any, str | None]:
@@ -659,9 +1023,26 @@ _RESERVED_TYPES: Mapping[str, pa.DataType] = {
 }
 
 
+_TRIGGER = pa.struct([("start", pa.int32()), ("end", pa.int32()), ("text", pa.string())])
+_ARGUMENT = pa.struct([("role", pa.string()), ("start", pa.int32()), ("end", pa.int32()), ("label", pa.string()),
+                       ("text", pa.string())])
+_RELATION = pa.struct([("label", pa.string()), ("head", _SPAN), ("tail", _SPAN)])
+
+
+def _attribute_columns(attributes: Iterable[Attribute]) -> list[tuple[str, pa.DataType]]:
+    return [(a.name, _field_type(a.field)) for a in attributes]
+
+
 def _field_type(f: Field) -> pa.DataType:
     if isinstance(f, SpanField):
-        return pa.list_(_SPAN)
+        if not f.attributes:
+            return pa.list_(_SPAN)
+        return pa.list_(pa.struct([*((s.name, s.type) for s in _SPAN), *_attribute_columns(f.attributes)]))
+    if isinstance(f, RelationsField):
+        return pa.list_(_RELATION)
+    if isinstance(f, EventsField):
+        return pa.list_(pa.struct([("trigger", _TRIGGER), ("arguments", pa.list_(_ARGUMENT)),
+                                   *_attribute_columns(f.attributes)]))
     if isinstance(f, ChoiceField):
         return pa.list_(pa.string()) if f.multiple else pa.string()
     if isinstance(f, NumberField):

@@ -40,6 +40,16 @@ ERROR_TYPES: dict[str, str] = {
     "invalid-text": "a text that is not valid Unicode (a lone surrogate), which no file format can hold",
     "non-finite-number": "NaN or Infinity where a number belongs",
     "missing-annotator": "an annotation that names no annotator (no completed_by)",
+    # relations, events and attributes: semantic checks of the record (the first three also come
+    # from the mapping, when a Label Studio relation cannot be placed in the record at all)
+    "relation-end-missing": "a relation or event argument whose end is not a span of the annotation",
+    "relation-unlabelled": "a relation or event argument without a label (role)",
+    "relation-unknown-label": "a relation label or argument role that the scheme does not have",
+    "relation-end-label": "a relation end whose span label the relation type does not accept at that end",
+    "argument-role-label": "an event argument whose span label its role does not accept",
+    "argument-duplicate-role": "more than one argument of an event in a role the scheme makes unique",
+    "attribute-label": "a span attribute given on a span whose label the attribute is not asked for",
+    "attribute-missing": "a required span or event attribute left empty in a submitted annotation",
     # the review loop (toolkit pull)
     "self-adjudication": "an answer in the review project by one of the article's own annotators, or by someone "
                          "not among [campaign] adjudicators: kept, not used as gold",
@@ -51,6 +61,12 @@ ERROR_TYPES: dict[str, str] = {
     "span-offsets": "span offsets that could not be converted or repaired",
     "missing-text": "a task without data.text",
     "malformed-result": "a result that is not a well-formed Label Studio result",
+    "relation-direction": "a relation of a directed type drawn both ways ('bi'): its head cannot be told",
+    "relation-end-kind": "a relation or argument between the wrong kinds of region (two triggers, a relation "
+                         "type touching a trigger, an argument without a trigger of its events field)",
+    "region-duplicate-id": "a relation or attribute pointing at a region id that several regions share",
+    "attribute-orphan": "a per-region attribute whose region is not in the annotation",
+    "trigger-label": "a trigger region whose label is not its events field's trigger label",
     # tasks.jsonl
     "invalid-task": "a task line that fails schemas/task.schema.json",
 }

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import jsonschema
 
-from ..scheme import ChoiceField, Scheme, SpanField, build_annotation_schema
+from ..scheme import ChoiceField, EventsField, RelationsField, Scheme, SpanField, build_annotation_schema
 from .report import ValidationError, _short, json_path
 
 # Layer 1: JSON Schema ------------------------------------------------------------------
@@ -50,15 +50,37 @@ class SchemaLayer:
         too_many = {e.path for e in found if e.type == "too-many-choices"}
         return [e for e in found if not (e.type == "unknown-choice" and e.path in too_many)]
 
+    def _field_at(self, parts: list[Any]) -> Any:
+        """The field (or attribute's field) an error path is in, for naming the error: ``note``,
+        ``entities[2].label`` and relation ends / arguments (a spans field's labels), an attribute
+        ``entities[2].negated`` / ``events[0].attack_type`` (its own field); None for the rest."""
+        if not parts or not isinstance(parts[0], str) or parts[0] not in self.scheme.field_names:
+            return None
+        f = self.scheme.field(parts[0])
+        if len(parts) == 1:
+            return f
+        last = parts[-1]
+        if isinstance(f, (SpanField, EventsField)) and len(parts) == 3:
+            attribute = next((a for a in f.attributes if a.name == last), None)
+            if attribute is not None:
+                return attribute.field
+        if isinstance(f, SpanField) and len(parts) == 3 and last == "label":
+            return f
+        if isinstance(f, (RelationsField, EventsField)) and last == "label" and self.scheme.span_fields:
+            return self.scheme.span_fields[0]  # an end or argument: any span label of the scheme
+        return None
+
     def _describe(self, record: dict[str, Any], error: jsonschema.ValidationError, path: str) -> ValidationError:
         kind = _KEYWORD_TYPES.get(str(error.validator), "schema")
         parts = list(error.absolute_path)
-        field_def = None
-        if parts and isinstance(parts[0], str) and parts[0] in self.scheme.field_names:
-            field_def = self.scheme.field(parts[0])
+        field_def = self._field_at(parts)
         message = error.message
         if error.validator == "enum" and field_def is not None:
-            if isinstance(field_def, SpanField):
+            if isinstance(field_def, SpanField) and parts[0] != field_def.name:  # a relation end or argument
+                kind = "unknown-label"
+                message = (f"label {error.instance!r} is not a span label of the scheme "
+                           f"({', '.join(self.scheme.span_labels)}); was it removed from the scheme?")
+            elif isinstance(field_def, SpanField):
                 kind = "unknown-label"
                 message = (f"label {error.instance!r} is not one of the labels of {field_def.name!r} "
                            f"({', '.join(field_def.values)}); was it removed from the scheme?")
@@ -66,7 +88,7 @@ class SchemaLayer:
                 kind = "unknown-choice"
                 message = f"{error.instance!r} is not a choice of {field_def.name!r}; was it removed from the scheme?"
         elif (error.validator == "type" and isinstance(field_def, ChoiceField) and not field_def.multiple
-              and isinstance(error.instance, list) and len(parts) == 1):
+              and isinstance(error.instance, list) and parts and parts[-1] == field_def.name):
             kind = "too-many-choices"
             message = (f"{len(error.instance)} choices {error.instance!r} for {field_def.name!r}, "
                        "which allows one")

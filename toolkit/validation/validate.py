@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from .. import atomicio, journal, parquetio
 from ..articles import article_ids, article_texts
 from ..errors import InputError, InputNotFound
-from ..scheme import ChoiceField, Scheme, SpanField, ensure_scheme_files_current
+from ..scheme import Scheme, ensure_scheme_files_current
 from ..workspace import Workspace
 from .report import Report, ValidationError, _short, json_line, json_path
 from .semantic import IDENTITY_KEYS, RecordChecker
@@ -49,10 +49,9 @@ _COLUMN_DEFAULTS = {"edited_by_other": False}
 
 def iter_parquet_records(path: Path, scheme: Scheme) -> Iterator[dict[str, Any]]:
     """Rows of an annotations.parquet as JSON-like records; fields the file predates are empty."""
-    from .normalise import RECORD_KEYS
+    from .normalise import RECORD_KEYS, _empty_values
 
-    empty = {f.name: ([] if isinstance(f, SpanField) or (isinstance(f, ChoiceField) and f.multiple) else None)
-             for f in scheme.fields}
+    empty = _empty_values(scheme)  # [] for spans, relations, events and multiple choices; else None
     for batch in parquetio.iter_batches(path, 2000):
         for row in batch.to_pylist():
             record = {k: _jsonable(v) for k, v in row.items()}
