@@ -101,7 +101,7 @@ def test_events_round_trip_through_the_server(events_workspace):
     built = release(ws, version="1.0.0")
     import datasets
 
-    ds = datasets.load_dataset(str(built.path), "events")
+    ds = datasets.load_dataset(str(ws.root / built.path), "events")
     rows = [r for split in ds.values() for r in split]
     assert len(rows) == 4
     names = ds[next(iter(ds))].features["attack_type"].names

@@ -16,7 +16,7 @@ import html
 from pathlib import Path
 
 from ..errors import InputError
-from ..scheme import ChoiceField, NumberField, Scheme, SpanField, TextField
+from ..scheme import Attribute, ChoiceField, EventsField, NumberField, RelationsField, Scheme, SpanField, TextField
 
 __all__ = ["GUIDELINES_FILE", "render_guidelines", "workspace_guidelines"]
 
@@ -30,6 +30,10 @@ def _markdown(text: str) -> str:
 
 
 def _field_kind(f: object) -> str:
+    if isinstance(f, EventsField):
+        return "mark each event: its trigger words, then its attributes and arguments"
+    if isinstance(f, RelationsField):
+        return "link two spans"
     if isinstance(f, SpanField):
         return "mark spans in the article" + ("" if not f.allow_overlap else " (spans may overlap)")
     if isinstance(f, ChoiceField):
@@ -58,12 +62,64 @@ def render_guidelines(scheme: Scheme, maintainer_markdown: str = "") -> str:
                      + "</p>")
         values = f.labels if isinstance(f, SpanField) else f.choices if isinstance(f, ChoiceField) else ()
         if values:
-            items = "".join(f"<li><strong>{esc(v.value)}</strong>" + (f": {esc(v.description)}" if v.description
-                                                                         else "") + "</li>" for v in values)
-            parts.append(f"<ul>{items}</ul>")
+            parts.append(_items(values))
+        if isinstance(f, EventsField):
+            parts.append(f"<p>Trigger label <strong>{esc(f.trigger.value)}</strong>"
+                         + (f": {esc(f.trigger.description)}" if f.trigger.description else "") + "</p>")
+            if f.roles:
+                parts.append("<p>Arguments: draw a relation from the trigger to the entity span and give it "
+                             "its role.</p><ul>" + "".join(
+                                 f"<li><strong>{esc(r.value)}</strong> ({esc(', '.join(r.labels))}"
+                                 + ("; at most one per event" if r.unique else "") + ")"
+                                 + (f": {esc(r.description)}" if r.description else "") + "</li>" for r in f.roles)
+                             + "</ul>")
+        if isinstance(f, RelationsField):
+            parts.append("<ul>" + "".join(
+                f"<li><strong>{esc(r.value)}</strong> ({esc(_ends(r.head))} \u2192 {esc(_ends(r.tail))}"
+                + ("" if r.directed else ", either way") + ")"
+                + (f": {esc(r.description)}" if r.description else "") + "</li>" for r in f.relations) + "</ul>")
+        attributes = f.attributes if isinstance(f, (SpanField, EventsField)) else ()
+        if attributes:
+            parts.append("<p>For each " + ("event" if isinstance(f, EventsField) else "span")
+                         + ", once it is selected:</p><ul>" + "".join(_attribute(a) for a in attributes) + "</ul>")
+    if scheme.events_fields or scheme.relations_fields or any(f.attributes for f in scheme.span_fields):
+        parts.append(_how_to_link())
     parts.append("<p>Label what the article says, not what you know from elsewhere. Skip a task only when it is "
                  "not a news article; every submitted answer is compared with the other annotators'.</p>")
     return "\n".join(parts) + "\n"
+
+
+def _items(values: tuple) -> str:
+    esc = html.escape
+    return "<ul>" + "".join(f"<li><strong>{esc(v.value)}</strong>" + (f": {esc(v.description)}" if v.description
+                                                                        else "") + "</li>" for v in values) + "</ul>"
+
+
+def _ends(labels: tuple[str, ...]) -> str:
+    return ", ".join(labels) if labels else "any span"
+
+
+def _attribute(a: Attribute) -> str:
+    esc = html.escape
+    where = f" (for {', '.join(a.labels)})" if a.labels else ""
+    required = " <strong>(required)</strong>" if a.required else ""
+    text = (f"<li><strong>{esc(a.name.replace('_', ' ').capitalize())}</strong>{esc(where)}{required}: "
+            f"<em>{esc(_field_kind(a.field))}</em>" + (f". {esc(a.field.description)}" if a.field.description else ""))
+    if isinstance(a.field, ChoiceField):
+        text += _items(a.field.choices)
+    return text + "</li>"
+
+
+def _how_to_link() -> str:
+    return ("<h3>Events, arguments and relations in the labeling view</h3><ol>"
+            "<li>Select the words that name the event with its trigger label (as you mark an entity). "
+            "With the trigger selected, the event's questions appear on the right: answer them there.</li>"
+            "<li>To add an argument, select the trigger, press <kbd>Alt</kbd>+<kbd>R</kbd> (or the relation "
+            "button in the region's panel), then click the entity span. Open the relation in the "
+            "<em>Relations</em> list and choose its role. Mark the entity first if it is not marked yet.</li>"
+            "<li>Relations between two entities are made the same way, from the first (head) to the "
+            "second (tail) span.</li>"
+            "<li>Questions about an entity (its attributes) appear when you select the entity.</li></ol>")
 
 
 def workspace_guidelines(schemas_dir: Path, scheme: Scheme) -> str:
