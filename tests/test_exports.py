@@ -19,11 +19,11 @@ from toolkit.errors import InputError, InputNotFound
 from toolkit.validation.exports import detect_format, iter_export_tasks, json_min_row_to_task
 from toolkit.ingest.dedup import article_id
 from toolkit.validation.normalise import normalise_task
-from toolkit.scheme import Scheme
+from toolkit.scheme import build_labeling_config, builtin_scheme
 
-from .conftest import DATA, REPO
+from .conftest import DATA
 
-SCHEME = Scheme.load(REPO / "schemas" / "scheme.json")
+SCHEME = builtin_scheme("news-events-v1")
 
 # ------------------------------------------------------------------ test data
 
@@ -119,7 +119,7 @@ def json_min_export(tasks: list[dict[str, Any]], workdir: Path) -> bytes:
 
     source = workdir / "full.json"
     source.write_text(json.dumps(tasks), encoding="utf-8")
-    config = (REPO / "schemas" / "labeling_config.xml").read_text(encoding="utf-8")
+    config = build_labeling_config(SCHEME)
     converter = Converter(config=config, project_dir=None, download_resources=False)
     converter.convert_to_json_min(str(source), str(workdir), is_dir=False)
     return (workdir / "result.json").read_bytes()

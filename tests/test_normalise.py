@@ -30,14 +30,15 @@ from toolkit.validation.normalise import (
     records_to_table,
     result_hash,
 )
-from toolkit.scheme import Label, Scheme, SpanField
+from toolkit.scheme import Label, Scheme, SpanField, build_annotation_schema, builtin_scheme
 
 from .conftest import DATA, REPO
 from .test_exports import EMOJI_TEXT, PLAIN_TEXT, REPAIR_TEXT
 
-SCHEME = Scheme.load(REPO / "schemas" / "scheme.json")
+# The article-level scheme (version 1) this module's cases are written for.
+SCHEME = builtin_scheme("news-events-v1")
 VALIDATOR = jsonschema.Draft202012Validator(
-    json.loads((REPO / "schemas" / "annotation.schema.json").read_text("utf-8")),
+    build_annotation_schema(SCHEME),
     format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 CORPUS = REPO.parent / "shared" / "corpus" / "ls_exports"
 

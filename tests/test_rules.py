@@ -17,7 +17,7 @@ from toolkit.errors import PreannotateError
 from toolkit.preannotate.numbers import count_values, find_counts, parse_number
 from toolkit.preannotate.rules import Rules, gold_examples_from, read_patterns
 from toolkit.preannotate.suggestions import Suggestion, to_prediction
-from toolkit.scheme import Scheme, build_task_schema
+from toolkit.scheme import Scheme, build_task_schema, builtin_scheme
 from toolkit.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ ARTICLE_ID = "0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def scheme() -> Scheme:
-    return Scheme.load(REPO / "schemas" / "scheme.json")
+    return builtin_scheme("news-events-v1")
 
 
 def scheme_without(scheme: Scheme, *, labels: tuple[str, ...] = (), fields: tuple[str, ...] = ()) -> Scheme:
