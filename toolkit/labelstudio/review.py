@@ -30,7 +30,8 @@ from .assignment import least_loaded
 from .client import client_for, connect
 from .project import (REVIEW_ANNOTATORS_KEY, REVIEW_KEY, REVIEW_QUEUE_PREFIX, save_queue_id,
                       save_review_project_id, server_article_ids, stored_queue_ids, stored_review_project_id, titled)
-from ..scheme import ChoiceField, NumberField, Scheme, SpanField, TextField, build_labeling_config
+from ..scheme import (Attribute, ChoiceField, EventsField, NumberField, RelationsField, Scheme, SpanField, TextField,
+                      build_labeling_config)
 from .tasks import iter_tasks
 from ..validation import iter_parquet_records
 from ..workspace import Workspace
@@ -54,21 +55,73 @@ class ReviewReport:
 
 
 def record_to_results(record: dict[str, Any], scheme: Scheme) -> list[dict[str, Any]]:
-    """A normalised record back into Label Studio results (the inverse of the normaliser)."""
+    """A normalised record back into Label Studio results (the inverse of the normaliser).
+
+    Spans, triggers, their per-region attributes, event arguments and relations come back as the
+    labeling view saves them: regions with ids, attributes carrying their region's id, relations
+    between region ids. An argument or relation end that is not a span of the record gets a region
+    of its own, so nothing the record says is lost on the way to a reviewer.
+    """
     results: list[dict[str, Any]] = []
+    region_ids: dict[tuple[int, int, str], str] = {}
+
+    def region(from_name: str, start: int, end: int, text: str, label: str) -> str:
+        key = (start, end, label)
+        if key not in region_ids:
+            region_ids[key] = f"{from_name}-{len(region_ids) + 1}"
+            results.append({"id": region_ids[key], "from_name": from_name, "to_name": "text", "type": "labels",
+                            "value": {"start": start, "end": end, "text": text, "labels": [label]}})
+        return region_ids[key]
+
+    def attribute_results(region_id: str, at: dict[str, Any], attributes: tuple[Attribute, ...],
+                          values: dict[str, Any]) -> None:
+        for a in attributes:
+            result = _value_result(a.field, values.get(a.name))
+            if result is not None:
+                result["value"] = {**at, **result["value"]}
+                results.append({"id": region_id, "from_name": a.name, "to_name": "text", **result})
+
+    span_field_of = {label: f.name for f in reversed(scheme.span_fields) for label in f.values}
+
+    def span_region(span: dict[str, Any]) -> str:
+        return region(span_field_of.get(span["label"], scheme.span_fields[0].name if scheme.span_fields else "text"),
+                      span["start"], span["end"], span["text"], span["label"])
+
+    links: list[dict[str, Any]] = []
     for f in scheme.fields:
         value = record.get(f.name)
         base = {"from_name": f.name, "to_name": "text"}
         if isinstance(f, SpanField):
-            results += [{**base, "type": "labels", "value": {"start": s["start"], "end": s["end"], "text": s["text"],
-                                                              "labels": [s["label"]]}} for s in value or []]
-        elif isinstance(f, ChoiceField) and value not in (None, []):
-            results.append({**base, "type": "choices", "value": {"choices": value if f.multiple else [value]}})
-        elif isinstance(f, NumberField) and value is not None:
-            results.append({**base, "type": "number", "value": {"number": value}})
-        elif isinstance(f, TextField) and value:
-            results.append({**base, "type": "textarea", "value": {"text": [value]}})
-    return results
+            for s in value or []:
+                rid = region(f.name, s["start"], s["end"], s["text"], s["label"])
+                attribute_results(rid, {"start": s["start"], "end": s["end"], "text": s["text"]},
+                                  f.attributes_for(s["label"]), s)
+        elif isinstance(f, EventsField):
+            for event in value or []:
+                t = event["trigger"]
+                rid = region(f.name, t["start"], t["end"], t["text"], f.trigger.value)
+                attribute_results(rid, dict(t), f.attributes, event)
+                links += [{"from_id": rid, "to_id": span_region(a), "type": "relation", "direction": "right",
+                           "labels": [a["role"]]} for a in event.get("arguments") or []]
+        elif isinstance(f, RelationsField):
+            links += [{"from_id": span_region(r["head"]), "to_id": span_region(r["tail"]), "type": "relation",
+                       "direction": "right", "labels": [r["label"]]} for r in value or []]
+        else:
+            result = _value_result(f, value)
+            if result is not None:
+                results.append({**base, **result})
+    return results + links
+
+
+def _value_result(f: Any, value: Any) -> dict[str, Any] | None:
+    """``type`` and ``value`` of a choice, number or text answer; None when it is empty."""
+    if isinstance(f, ChoiceField) and value not in (None, []):
+        return {"type": "choices", "value": {"choices": value if f.multiple else [value]}}
+    if isinstance(f, NumberField) and value is not None:
+        return {"type": "number", "value": {"number": value}}
+    if isinstance(f, TextField) and value:
+        return {"type": "textarea", "value": {"text": [value]}}
+    return None
 
 
 def select_for_review(ws: Workspace, *, lowest: int = 0, include_unresolved: bool = True) -> list[str]:
