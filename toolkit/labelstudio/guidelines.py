@@ -114,9 +114,10 @@ def _how_to_link() -> str:
     return ("<h3>Events, arguments and relations in the labeling view</h3><ol>"
             "<li>Select the words that name the event with its trigger label (as you mark an entity). "
             "With the trigger selected, the event's questions appear on the right: answer them there.</li>"
-            "<li>To add an argument, select the trigger, press <kbd>Alt</kbd>+<kbd>R</kbd> (or the relation "
-            "button in the region's panel), then click the entity span. Open the relation in the "
-            "<em>Relations</em> list and choose its role. Mark the entity first if it is not marked yet.</li>"
+            "<li>To add an argument, keep the trigger selected, press <kbd>Alt</kbd>+<kbd>R</kbd> (or the link "
+            "button in the region's panel), then click the entity span. In the <em>Relations</em> tab, open the "
+            "new link's labels (its \u2026 button) and choose the role. Mark the entity first if it is not "
+            "marked yet.</li>"
             "<li>Relations between two entities are made the same way, from the first (head) to the "
             "second (tail) span.</li>"
             "<li>Questions about an entity (its attributes) appear when you select the entity.</li></ol>")
