@@ -101,3 +101,32 @@ def ls_workspace(tmp_path: Path, label_studio: LiveServer, monkeypatch: pytest.M
     monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
     return ws
+
+
+# A real browser, once per test session (every browser test module shares it: Playwright's sync
+# API allows one running instance per thread) ----------------------------------------------
+
+import shutil as _shutil  # noqa: E402
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # reported by the `browser` fixture, as a failure
+    sync_playwright = None
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")  # session: checked before the server starts, when listed first
+def browser():
+    missing = [what for what, ok in [("Playwright (pip package `playwright`)", sync_playwright is not None),
+                                     (f"chromium at {CHROMIUM}", _shutil.which(CHROMIUM) is not None)] if not ok]
+    if missing:
+        pytest.fail(f"the browser test needs {' and '.join(missing)}: run `make test`, which installs them "
+                    "(`make browser` for chromium and the emoji font, the `dev` extra for Playwright)",
+                    pytrace=False)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()

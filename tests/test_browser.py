@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +31,7 @@ except ImportError:  # reported by the `browser` fixture, as a failure
 
 pytestmark = [pytest.mark.labelstudio]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from .conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (the `browser` fixture is in conftest: one per session)
 VIEWPORT = {"width": 1440, "height": 900}
 SMALL_VIEWPORT = {"width": 1280, "height": 800}
 
@@ -97,18 +94,6 @@ class Submitted:
 
 # The browser ------------------------------------------------------------------------------
 
-@pytest.fixture(scope="session")  # session: checked before the server starts, when listed first
-def browser():
-    missing = [what for what, ok in [("Playwright (pip package `playwright`)", sync_playwright is not None),
-                                     (f"chromium at {CHROMIUM}", shutil.which(CHROMIUM) is not None)] if not ok]
-    if missing:
-        pytest.fail(f"the browser test needs {' and '.join(missing)}: run `make test`, which installs them "
-                    "(`make browser` for chromium and the emoji font, the `dev` extra for Playwright)",
-                    pytrace=False)
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 def log_in(page: Page, base: str, email: str, password: str) -> None:

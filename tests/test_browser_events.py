@@ -23,7 +23,7 @@ import pytest
 from toolkit.labelstudio.client import Connection, LabelStudioClient
 from toolkit.scheme import build_labeling_config, default_scheme
 
-from .test_browser import (SUBMIT, VIEWPORT, article_text, browser, choose, close_guidelines, drag_span,  # noqa: F401
+from .test_browser import (SUBMIT, VIEWPORT, article_text, choose, close_guidelines, drag_span,  # noqa: F401
                            log_in, submit)
 
 try:
