@@ -25,7 +25,7 @@ from toolkit.ingest import ARTICLE_SCHEMA
 from toolkit.release import SPLITS, ReleaseOptions, propose_version, release, verify_release
 from toolkit.release.data import event_features, events_configs
 from toolkit.scaffold import init_workspace
-from toolkit.scheme import Scheme, builtin_scheme, default_scheme
+from toolkit.scheme import EventsField, Scheme, builtin_scheme, default_scheme
 from toolkit.workspace import Workspace
 
 NOW = dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.timezone.utc)
@@ -114,7 +114,7 @@ def _write_articles(ws: Workspace, articles: list[dict[str, Any]]) -> None:
             "source_name": "news.example", "language": "en", "n_chars": len(a["text"]),
             "n_words": len(a["text"].split()), "format": "txt", "source_file": f"raw/{i}.txt",
             "raw_sha256": hashlib.sha256(a["text"].encode()).hexdigest(), "sources": [],
-            "cluster_id": a["article_id"], "warnings": []})
+            "cluster_id": a.get("cluster_id", a["article_id"]), "warnings": []})
     atomicio.write_text(ws.articles_path, "")  # the folder exists
     pq.write_table(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), ws.articles_path)
 
@@ -140,8 +140,9 @@ def build_events_workspace(tmp_path: Path) -> tuple[Workspace, list[dict[str, An
     return ws, articles
 
 
-# Three resolved articles, each its own cluster, no stratifying field: cut at a third and two
-# thirds, one article goes to each split.
+# Three resolved articles, each its own cluster and its own stratum (main event type Armed
+# Assault, Hostage Taking (Kidnapping), no event): each stratum is one cluster, whose middle
+# (half its articles) lies between the cuts at 0.34 and 0.67, so all three go to validation.
 THIRDS = ReleaseOptions(train=0.34, validation=0.33, test=0.33)
 
 
@@ -166,7 +167,7 @@ def test_events_config_has_one_row_per_gold_event_in_its_articles_split(tmp_path
     a, b, c, unresolved = articles
     split_of = _split_of_article(folder)
     assert set(split_of) == {a["article_id"], b["article_id"], c["article_id"]}
-    assert sorted(split_of.values()) == sorted(SPLITS)  # one article per split
+    assert set(split_of.values()) == {"validation"}  # see THIRDS
 
     events = datasets.load_dataset(str(folder), "events")
     rows = {r["event_id"]: (s, r) for s in events for r in events[s]}
@@ -175,8 +176,9 @@ def test_events_config_has_one_row_per_gold_event_in_its_articles_split(tmp_path
     for event_id, (split, row) in rows.items():
         assert row["article_id"] == event_id.rsplit("-e", 1)[0]
         assert split == split_of[row["article_id"]] == row["split"]
-    assert report.events == {"events": {s: (2 if s == split_of[a["article_id"]] else
-                                            1 if s == split_of[b["article_id"]] else 0) for s in SPLITS}}
+    n_events = {a["article_id"]: 2, b["article_id"]: 1, c["article_id"]: 0}
+    assert report.events == {"events": {s: sum(n for aid, n in n_events.items() if split_of[aid] == s)
+                                        for s in SPLITS}}
 
     features = events[split_of[a["article_id"]]].features
     assert features["attack_type"].names == [ch.value for ch in default_scheme().field("events").type_field.choices]
@@ -226,7 +228,8 @@ def test_card_lists_the_events_config_with_its_figures(tmp_path: Path) -> None:
     assert {"split": split_of[a], "path": f"events/{split_of[a]}-*.parquet"} in configs["events"]["data_files"]
     info = next(i for i in meta["dataset_info"] if i["config_name"] == "events")
     examples = {sp["name"]: sp["num_examples"] for sp in info["splits"]}
-    assert examples[split_of[a]] == 2 and examples[split_of[b]] == 1
+    assert examples == {s: 2 * (split_of[a] == s) + (split_of[b] == s)
+                        for s in SPLITS if s in (split_of[a], split_of[b])}
     assert sum(examples.values()) == 3
     assert "## Events" in card and "3 gold event(s) of field `events` in 2 article(s)" in card
     assert 'load_dataset("ORG/NAME", "events")' in card
@@ -235,7 +238,7 @@ def test_card_lists_the_events_config_with_its_figures(tmp_path: Path) -> None:
     row[split_of[a]] = 1
     assert f"| Armed Assault | {row['train']} | {row['validation']} | {row['test']} | 1 |" in card
     # arguments per role: place once per event (twice in article a's split, once in b's), victim once (b)
-    place = {s: 2 if s == split_of[a] else 1 if s == split_of[b] else 0 for s in SPLITS}
+    place = {s: 2 * (split_of[a] == s) + (split_of[b] == s) for s in SPLITS}
     assert f"| place | {place['train']} | {place['validation']} | {place['test']} | 3 |" in card
     victim = {s: 1 if s == split_of[b] else 0 for s in SPLITS}
     assert f"| victim | {victim['train']} | {victim['validation']} | {victim['test']} | 1 |" in card
@@ -430,3 +433,216 @@ def test_a_gold_role_or_type_the_scheme_lacks_stops_the_release(tmp_path: Path) 
     with pytest.raises(ReleaseInputStale, match="events attack_type value 'Riot'"):
         release(ws, now=NOW, options=THIRDS)
     assert not [p for p in ws.releases_dir.iterdir() if p.name.startswith("v")]
+
+
+# ---------------------------------------------------------------- stratified splits
+
+ASSASSINATION, ARMED, KIDNAPPING = "Assassination", "Armed Assault", "Hostage Taking (Kidnapping)"
+
+
+def _typed(i: int, types: list[str | None], cluster: str | None = None) -> dict[str, Any]:
+    """Article ``i`` with one gold event per entry of ``types`` (a type, or None: untyped), in
+    that trigger order, without entities or arguments."""
+    text = f"Report {i} from the wires: " + ", ".join(f"strike{k}" for k in range(len(types))) + "."
+    article = {"text": text, "article_id": hashlib.sha256(text.encode()).hexdigest()[:16],
+               "entities": [], "relations": [],
+               "events": [_event(text, f"strike{k}", t, []) for k, t in enumerate(types)]}
+    if cluster is not None:
+        article["cluster_id"] = cluster
+    return article
+
+
+def _stratified_articles() -> dict[str, list[dict[str, Any]]]:
+    """40 articles, each its own cluster: 10 per stratum, keyed by the stratum the rule gives them.
+
+    Besides the plain ones, each type has articles where the rule matters: a tie goes to the
+    type first in the scheme's order (Assassination before Armed Assault, though "Armed
+    Assault" sorts first by name; Armed Assault before Hostage Taking), the most frequent type
+    wins over the order, and untyped events do not count (two of them lose to one typed)."""
+    specs: dict[str, list[list[str | None]]] = {
+        ASSASSINATION: [[ASSASSINATION]] * 7 + [[ARMED, ASSASSINATION], [KIDNAPPING, ASSASSINATION, ASSASSINATION],
+                                               [None, None, ASSASSINATION]],
+        ARMED: [[ARMED]] * 8 + [[ASSASSINATION, ARMED, ARMED], [KIDNAPPING, ARMED]],
+        KIDNAPPING: [[KIDNAPPING]] * 9 + [[ARMED, KIDNAPPING, KIDNAPPING]],
+        "no event": [[]] * 10,
+    }
+    out, i = {}, 0
+    for stratum, lists in specs.items():
+        out[stratum] = []
+        for types in lists:
+            out[stratum].append(_typed(i, types))
+            i += 1
+    return out
+
+
+def _stratified_workspace(root: Path, *, reverse: bool = False) -> tuple[Workspace, dict[str, list[dict[str, Any]]]]:
+    ws = init_workspace(root, title="Attacks")
+    by_stratum = _stratified_articles()
+    articles = [a for group in by_stratum.values() for a in group]
+    if reverse:
+        articles.reverse()
+    _write_articles(ws, articles)
+    _write_gold(ws, articles, Scheme.load(ws.scheme_path))
+    return ws, by_stratum
+
+
+# Ten single-article clusters in a stratum, in hash order k = 0..9: the middle of cluster k is
+# at (k + 0.5) / 10; below 0.8 -> train (k = 0..7), below 0.9 -> validation (k = 8), else test.
+TEN = {"train": 8, "validation": 1, "test": 1}
+
+
+def test_splits_are_stratified_by_the_articles_main_event_type(tmp_path: Path) -> None:
+    from toolkit.release.data import make_plan, read_inputs
+
+    ws, by_stratum = _stratified_workspace(tmp_path / "ws")
+    inputs = read_inputs(ws, ReleaseOptions())
+    assert isinstance(inputs.stratify, EventsField) and inputs.stratify.name == "events"
+    plan = make_plan(ws, inputs)
+    # Strata in the scheme's order of the types, then the articles without events.
+    assert list(plan.strata) == [ASSASSINATION, ARMED, KIDNAPPING, "no event"]
+    assert plan.strata == {stratum: TEN for stratum in by_stratum}
+
+    # The per-article strata: each stratum's ten articles are cut 8 / 1 / 1 (an article given
+    # another stratum would make one 9 / 1 / 1 and another 7 / 1 / 1).
+    # Votes on events exist: the per-article agreement (article-level choices only) stays null.
+    gold = pq.read_table(ws.annotations_dir / "gold.parquet")
+    pq.write_table(pa.table({"article_id": gold["article_id"], "was_cancelled": pa.array([False] * gold.num_rows),
+                             "ground_truth": pa.array([False] * gold.num_rows), "events": gold["events"]}),
+                   ws.annotations_dir / "annotations.parquet")
+    report = release(ws, now=NOW)
+    assert report.articles == {"train": 32, "validation": 4, "test": 4}
+    folder = ws.releases_dir / "v0.1.0"
+    split_of = _split_of_article(folder)
+    for stratum, articles in by_stratum.items():
+        assert {s: sum(split_of[a["article_id"]] == s for a in articles) for s in SPLITS} == TEN, stratum
+    documents = pa.concat_tables(pq.read_table(p) for p in sorted((folder / "documents").glob("*.parquet")))
+    assert documents["agreement"].null_count == documents.num_rows
+
+    # Every type is in train; each event in its article's split.
+    names = default_scheme().field("events").type_field.values
+    types_in: dict[str, set[str]] = {s: set() for s in SPLITS}
+    for path in (folder / "events").glob("*.parquet"):
+        for row in pq.read_table(path).to_pylist():
+            assert row["split"] == split_of[row["article_id"]]
+            if row["attack_type"] is not None:
+                types_in[row["split"]].add(names[row["attack_type"]])
+    assert types_in["train"] == {ASSASSINATION, ARMED, KIDNAPPING}
+
+    card = (folder / "README.md").read_text()
+    assert "clusters are stratified by the articles' main event type (`events.attack_type`) and ordered" in card
+    assert "not stratified" not in card
+    for stratum in by_stratum:
+        assert f"| {stratum} | 8 | 1 | 1 | 10 |" in card
+    assert "| **total** | 32 | 4 | 4 | 40 |" in card
+    assert "The `agreement` column is null" in card
+
+
+def test_the_same_events_data_give_the_same_splits(tmp_path: Path) -> None:
+    splits = []
+    for name, reverse in (("a", False), ("b", True)):  # b: articles and gold rows in reverse order
+        ws, _ = _stratified_workspace(tmp_path / name, reverse=reverse)
+        release(ws, now=NOW)
+        splits.append(_split_of_article(ws.releases_dir / "v0.1.0"))
+    assert splits[0] == splits[1] and len(splits[0]) == 40
+    # Another salt reorders the clusters, but the cut per stratum stays 8 / 1 / 1.
+    ws, by_stratum = _stratified_workspace(tmp_path / "c")
+    release(ws, now=NOW, options=ReleaseOptions(seed="another salt"))
+    other = _split_of_article(ws.releases_dir / "v0.1.0")
+    assert other != splits[0]
+    for articles in by_stratum.values():
+        assert {s: sum(other[a["article_id"]] == s for a in articles) for s in SPLITS} == TEN
+
+
+def test_a_cluster_takes_the_main_event_type_of_most_of_its_articles(tmp_path: Path) -> None:
+    from toolkit.release.data import make_plan, read_inputs
+
+    ws = init_workspace(tmp_path / "ws", title="Attacks")
+    articles = [
+        # 2 Hostage Taking articles against 1 Armed Assault: Hostage Taking (Kidnapping)
+        _typed(0, [KIDNAPPING], "x"), _typed(1, [KIDNAPPING], "x"), _typed(2, [ARMED, ARMED], "x"),
+        # a tie between a type and no event: the type ("no event" comes after every type)
+        _typed(3, [ARMED], "y"), _typed(4, [], "y"),
+        # 2 articles without events against one Assassination: no event
+        _typed(5, [], "z"), _typed(6, [], "z"), _typed(7, [ASSASSINATION], "z"),
+    ]
+    _write_articles(ws, articles)
+    _write_gold(ws, articles, Scheme.load(ws.scheme_path))
+    plan = make_plan(ws, read_inputs(ws, ReleaseOptions()))
+    # One cluster per stratum: its middle (0.5) is below the train cut (0.8).
+    alone = {"validation": 0, "test": 0}
+    assert plan.strata == {ARMED: {"train": 2, **alone}, KIDNAPPING: {"train": 3, **alone},
+                           "no event": {"train": 3, **alone}}
+    assert plan.clusters == {"train": 3, "validation": 0, "test": 0}
+
+
+def test_event_strata_follow_the_rule_article_by_article() -> None:
+    from toolkit.release.data import event_strata
+
+    field = default_scheme().field("events")
+
+    def events(*types: str | None) -> list[dict[str, Any]]:
+        return [{"trigger": {"start": k, "end": k + 1, "text": "x"}, "arguments": [], "attack_type": t}
+                for k, t in enumerate(types)]
+
+    column = pa.array([
+        events(ARMED, ASSASSINATION),  # tie: Assassination is first in the scheme
+        events(None, None, KIDNAPPING),  # untyped events do not count
+        events(None),  # events, none typed
+        [],  # no event
+        None,  # no event either
+        events(KIDNAPPING, ARMED, ARMED),  # the most frequent type
+        events(KIDNAPPING, "Bombing/Explosion", "Bombing/Explosion", KIDNAPPING),  # tie: Bombing/Explosion
+    ])
+    names, codes = event_strata(column, field)
+    assert names == [*field.type_field.values, "no type", "no event"]
+    assert [names[c] for c in codes] == [ASSASSINATION, KIDNAPPING, "no type", "no event", "no event", ARMED,
+                                         "Bombing/Explosion"]
+
+
+def test_stratify_field_may_name_an_events_field_with_a_type(tmp_path: Path) -> None:
+    from toolkit.release import ReleaseError
+    from toolkit.release.data import read_inputs, stratify_field
+
+    data = default_scheme().to_dict()
+    data["fields"].append({"name": "topic", "kind": "choice", "choices": [{"value": "crime"}, {"value": "war"}]})
+    scheme = Scheme.from_dict(data)
+    # An article-level single choice comes first, as before; the events field when named.
+    assert stratify_field(scheme).name == "topic"
+    assert stratify_field(scheme, "events") is scheme.field("events")
+    assert stratify_field(default_scheme()).name == "events"
+    untyped = default_scheme().to_dict()
+    next(f for f in untyped["fields"] if f["kind"] == "events")["type"] = None
+    assert stratify_field(Scheme.from_dict(untyped)) is None
+    with pytest.raises(ReleaseError, match="stratify_field 'events' is an events field without a type attribute"):
+        stratify_field(Scheme.from_dict(untyped), "events")
+
+    # Through toolkit.toml: the name of the events field is accepted.
+    ws, _ = build_events_workspace(tmp_path)
+    config = ws.root / "toolkit.toml"
+    config.write_text(config.read_text().replace('[release]\n', '[release]\nstratify_field = "events"\n'))
+    options = ReleaseOptions.from_workspace(Workspace(ws.root))
+    assert options.stratify_field == "events"
+    assert read_inputs(ws, options).stratify.name == "events"
+    with pytest.raises(ReleaseError, match="stratify_field 'entities' is a spans field") as err:
+        read_inputs(ws, ReleaseOptions(stratify_field="entities"))
+    assert "events field with a type attribute" in err.value.hint
+
+
+def test_a_scheme_without_events_is_stratified_by_its_choice_as_before(tmp_path: Path) -> None:
+    from toolkit.release.data import make_plan, read_inputs
+
+    ws = init_workspace(tmp_path / "v1", title="Attacks", scheme="news-events-v1")
+    articles = _articles()[:3]
+    for a, event_type in zip(articles, ("Armed Assault", "Armed Assault", "Bombing/Explosion")):
+        a.update(event_type=event_type, killed=1, injured=None, hostages=None, note=None)
+    _write_articles(ws, articles)
+    _write_gold(ws, articles, Scheme.load(ws.scheme_path))
+    inputs = read_inputs(ws, ReleaseOptions())
+    assert inputs.stratify.name == "event_type"
+    # Two clusters of Armed Assault: middles 0.25 and 0.75, both below 0.8; one of Bombing: 0.5.
+    assert make_plan(ws, inputs).strata == {"Armed Assault": {"train": 2, "validation": 0, "test": 0},
+                                            "Bombing/Explosion": {"train": 1, "validation": 0, "test": 0}}
+    release(ws, now=NOW)
+    card = (ws.releases_dir / "v0.1.0" / "README.md").read_text()
+    assert "clusters are stratified by `event_type` and ordered" in card
+    assert "Articles per stratum" not in card and "main event type" not in card

@@ -6,7 +6,8 @@ card's YAML front matter declares the configs, data files and features, so that
 ``datasets.load_dataset(folder, config)`` reads the typed features offline. With an events
 field the card has a section per events config (events per type and split, arguments per
 role), and when the scheme's version differs from the previous release's, the card and
-the datasheet say what the change did (fields removed, added, changed).
+the datasheet say what the change did (fields removed, added, changed). Splits stratified by
+an events field (the articles' main event type) get a table of articles per stratum and split.
 """
 
 from __future__ import annotations
@@ -169,7 +170,37 @@ def _split_table(ctx: dict[str, Any]) -> str:
     stats = ctx["stats"]
     rows = [[s, stats["articles"][s], ctx["clusters"][s], stats["tokens"][s]] for s in SPLITS]
     rows.append(["**total**", _total(ctx), sum(ctx["clusters"].values()), sum(stats["tokens"].values())])
-    return _table(["split", "articles", "near-duplicate clusters", "tokens (ner)"], rows)
+    table = _table(["split", "articles", "near-duplicate clusters", "tokens (ner)"], rows)
+    events = _stratifying_events(ctx)
+    if events is None:
+        return table
+    return table + "\n\n" + _strata_table(ctx, events)
+
+
+def _stratifying_events(ctx: dict[str, Any]) -> EventsField | None:
+    """The events field the splits were stratified by (by its articles' main event type), if any."""
+    name = ctx.get("stratify_field")
+    if not name or name not in ctx["scheme"].field_names:
+        return None
+    f = ctx["scheme"].field(name)
+    return f if isinstance(f, EventsField) and f.type_attribute else None
+
+
+def _events_stratum_text(f: EventsField) -> str:
+    return f"the articles' main event type (`{f.name}.{f.type_attribute}`)"
+
+
+def _strata_table(ctx: dict[str, Any], f: EventsField) -> str:
+    """Articles per stratum (main event type, ``no event``) and split: what the plan cut."""
+    strata = ctx.get("strata") or {}
+    rows = [[name] + [counts.get(s, 0) for s in SPLITS] + [sum(counts.get(s, 0) for s in SPLITS)]
+            for name, counts in strata.items()]
+    rows.append(["**total**", *(sum(c.get(s, 0) for c in strata.values()) for s in SPLITS),
+                 sum(sum(c.get(s, 0) for s in SPLITS) for c in strata.values())])
+    return (f"Articles per stratum: {_events_stratum_text(f)}, the type most of an article's gold events "
+            f"have (ties: the first in the scheme's order), `no event` for an article without a gold event"
+            f"{', `no type` for one whose events have no type' if 'no type' in strata else ''}.\n\n"
+            + _table([f"main `{f.type_attribute}`", *SPLITS, "total"], rows))
 
 
 def _label_tables(ctx: dict[str, Any]) -> str:
@@ -256,7 +287,10 @@ def _agreement_section(ctx: dict[str, Any]) -> str:
     else:
         parts.append("No `annotations/agreement.json` was found when this release was made, so no "
                      "inter-annotator agreement figures are given.")
-    if ctx.get("stratify_field"):
+    if _stratifying_events(ctx) is not None:
+        parts.append("The `agreement` column is null: it is given for an article-level single choice only, "
+                     "and the splits of this release are stratified by an events field.")
+    elif ctx.get("stratify_field"):
         parts.append(
             f"The `agreement` column of each article is the share of its annotators whose "
             f"`{ctx['stratify_field']}` answer equals the gold one; it is null when the gold value comes from a "
@@ -291,6 +325,7 @@ def render_card(ctx: dict[str, Any]) -> str:
     event_configs = [c for c in (ctx.get("events_configs") or {}) if _splits_present(ctx, c)]
     load += [f'{c} = load_dataset("ORG/NAME", "{c}")' for c in event_configs]
     change = scheme_change_text(ctx)
+    events_stratum = _stratifying_events(ctx)
     ingest = ctx.get("ingest") or {}
     counts = ctx.get("annotation_counts") or {}
     citation = (f"@misc{{{project['name'].replace('-', '_')}_{ctx['version'].replace('.', '_')},\n"
@@ -343,7 +378,8 @@ def render_card(ctx: dict[str, Any]) -> str:
         _split_table(ctx),
         "Deterministic: each near-duplicate cluster goes whole to one split (no leakage of syndicated copies "
         "between train and test), clusters are "
-        + (f"stratified by `{ctx['stratify_field']}` and " if ctx.get("stratify_field") else
+        + (f"stratified by {_events_stratum_text(events_stratum)} and " if events_stratum is not None else
+           f"stratified by `{ctx['stratify_field']}` and " if ctx.get("stratify_field") else
            "not stratified (the scheme has no article-level single choice) but ")
         + "ordered by a salted hash of the cluster id, "
         f"then cut at train {ctx['options']['train']} / validation {ctx['options']['validation']} / "
@@ -607,7 +643,8 @@ def write_plots(folder: Path, ctx: dict[str, Any]) -> dict[str, str]:
         ax = axes[0, 1]
         ax.bar([i / 10 + 0.05 for i in range(10)], hist, width=0.09)
         ax.set_xlim(0, 1)
-        ax.set_title(f"Per-article agreement on {ctx.get('stratify_field')}")
+        ax.set_title(f"Per-article agreement on {ctx.get('stratify_field')}" if _stratifying_events(ctx) is None
+                     else "Per-article agreement (not computed for events)")
         ax.set_xlabel("share of annotators agreeing with gold")
         fig.tight_layout()
         fig.savefig(folder / "agreement.png", dpi=80, metadata={"Software": None})

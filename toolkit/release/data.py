@@ -4,6 +4,7 @@
   numbers finite;
 - ``article_agreement``: per article, the share of annotators who gave the gold answer;
 - ``make_plan``: which split every article goes to (whole near-duplicate clusters, stratified);
+  ``stratify_field`` picks what it stratifies by, ``event_strata`` an article's main event type;
 - ``config_features``: the Hugging Face features of the ``documents`` and ``ner`` configs, and of
   one events config per events field of the scheme (``events_configs``, ``event_features``);
 - ``feature_values``: gold values as the Arrow type of their feature (label names -> ClassLabel
@@ -29,7 +30,12 @@ each file fsynced and hashed as it is closed. ``bench/release_bench.py`` measure
 Splits: each near-duplicate cluster (``cluster_id`` from ingest) goes whole to one split.
 Clusters are grouped by the majority gold value of the stratifying field (the first single
 choice field, e.g. the event type), ordered within a group by a salted sha256 of the
-cluster id, and cut at the configured ratios by article count. Same data, same salt: same
+cluster id, and cut at the configured ratios by article count. A scheme without an
+article-level single choice but with an events field that has a type attribute stratifies by
+the articles' main event type: the type most of an article's gold events have (ties: the
+first in the scheme's choice order), ``no event`` for an article without gold events,
+``no type`` for one whose events have no type; a cluster's majority ties go to the first
+in that same order. Same data, same salt: same
 splits on any machine. Adding data moves only clusters near the cut points; the changelog
 lists articles that changed split.
 """
@@ -110,7 +116,7 @@ class ReleaseOptions(ReleaseConfig):
 class Inputs:
     scheme: Scheme
     options: ReleaseOptions
-    stratify: ChoiceField | None
+    stratify: ChoiceField | EventsField | None  # ``stratify_field``: an events field has a type attribute
     ner: SpanField | None
     published_fields: tuple[Any, ...]  # scheme fields that go into the release (not free text)
     gold: pa.Table  # resolved rows only, columns needed for the release
@@ -154,7 +160,7 @@ def read_inputs(ws: Workspace, options: ReleaseOptions) -> Inputs:
         return next((f for f in scheme.fields if isinstance(f, kind)
                      and not getattr(f, "multiple", False)), None)
 
-    stratify = pick(options.stratify_field, ChoiceField, "stratify_field")
+    stratify = stratify_field(scheme, options.stratify_field)
     ner = pick(options.ner_field, SpanField, "ner_field")
     published = tuple(f for f in scheme.fields if not isinstance(f, TextField))
     columns = ["article_id", "status", "reason", "decided_by", "n_annotators"] + [f.name for f in published]
@@ -179,6 +185,23 @@ def read_inputs(ws: Workspace, options: ReleaseOptions) -> Inputs:
     ensure_finite_numbers(gold, published)
     return Inputs(scheme, options, stratify, ner, published, gold,
                    sum(unresolved_reasons.values()), unresolved_reasons)
+
+
+def stratify_field(scheme: Scheme, name: str = "") -> ChoiceField | EventsField | None:
+    """What the splits are stratified by: the field ``name`` (``[release] stratify_field``), a
+    choice field or an events field with a type attribute; by default the first single choice
+    field, else the first events field with a type attribute, else nothing."""
+    if name:
+        f = scheme.field(name)
+        if isinstance(f, ChoiceField) or (isinstance(f, EventsField) and f.type_field is not None):
+            return f
+        what = ("an events field without a type attribute" if isinstance(f, EventsField)
+                else f"a {f.kind} field")
+        raise ReleaseError(f"[release] stratify_field {name!r} is {what}",
+                           hint="name a choice field, or an events field with a type attribute, of the scheme "
+                                "(or leave stratify_field out)")
+    return next((f for f in scheme.fields if isinstance(f, ChoiceField) and not f.multiple), None) or \
+        next((f for f in scheme.events_fields if f.type_field is not None), None)
 
 
 def ensure_finite_numbers(gold: pa.Table, fields: tuple[Any, ...]) -> None:
@@ -229,17 +252,18 @@ def reason_kind(reason: str | None) -> str:
 _VOTES_BATCH = 262_144
 
 
-def article_agreement(ws: Workspace, gold: pa.Table, stratify: ChoiceField | None) -> pa.Array:
+def article_agreement(ws: Workspace, gold: pa.Table, stratify: ChoiceField | EventsField | None) -> pa.Array:
     """Per article: the share of its annotators whose ``stratify`` answer equals the gold one.
 
     Null when the gold value comes from a ground-truth annotation (no vote was taken), when
     the gold value is empty, or when annotations.parquet is not there. The votes stream
-    through in batches (``_VOTES_BATCH``).
+    through in batches (``_VOTES_BATCH``). Null throughout when the splits are stratified by
+    an events field: an article's events have no single answer to agree on.
     """
     n = gold.num_rows
     empty = pa.nulls(n, pa.float32())
     path = ws.annotations_dir / "annotations.parquet"
-    if stratify is None or not path.is_file() or n == 0:
+    if not isinstance(stratify, ChoiceField) or not path.is_file() or n == 0:
         return empty
     columns = ["article_id", "was_cancelled", "ground_truth", stratify.name]
     try:
@@ -316,7 +340,10 @@ def make_plan(ws: Workspace, inputs: Inputs) -> Plan:
         cluster_ids = encoded.dictionary  # each cluster once
         cluster_code = encoded.indices.to_numpy().astype(np.int64)
         n_clusters = len(cluster_ids)
-        if inputs.stratify is not None:
+        if isinstance(inputs.stratify, EventsField):
+            events = inputs.gold[inputs.stratify.name].combine_chunks().take(pa.array(gold_index[released]))
+            by_name, stratum_code = event_strata(events, inputs.stratify)
+        elif inputs.stratify is not None:
             values = inputs.gold[inputs.stratify.name].combine_chunks().take(pa.array(gold_index[released]))
             stratum = pc.dictionary_encode(pc.fill_null(values, ""))
             names = stratum.dictionary.to_pylist()
@@ -361,6 +388,43 @@ def make_plan(ws: Workspace, inputs: Inputs) -> Plan:
         split[released] = cluster_split[cluster_code]
     released_ids = articles["article_id"].combine_chunks().filter(pa.array(released))
     return Plan(n, gold_index, split, released_ids, inputs.gold.num_rows - int(released.sum()), clusters, strata)
+
+
+NO_EVENT = "no event"
+NO_TYPE = "no type"
+
+
+def event_strata(events: pa.Array, f: EventsField) -> tuple[list[str], np.ndarray]:
+    """The stratum of each article from its gold ``events`` (a list of events per article):
+    the names of the strata, in the scheme's choice order of the type, then ``no type``, then
+    ``no event``, and each article's index into them.
+
+    An article's stratum is the type most of its events have (ties: the first in the
+    scheme's order; untyped events do not count), ``no type`` when it has events and none has
+    a type, ``no event`` when it has none. Numpy over the events, like the cluster majority.
+    """
+    assert f.type_field is not None and f.type_attribute is not None
+    types = list(f.type_field.values)
+    # A type may not take the name of the strata of articles without one.
+    names = types + [x if x not in types else f"({x})" for x in (NO_TYPE, NO_EVENT)]
+    n_types = len(types)
+    has_events = pc.fill_null(pc.greater(pc.list_value_length(events), 0), False).to_numpy(zero_copy_only=False)
+    code = np.where(has_events, n_types, n_types + 1).astype(np.int64)
+    items = pc.list_flatten(events)
+    if len(items):
+        article = pc.list_parent_indices(events).to_numpy().astype(np.int64)
+        type_code = pc.index_in(pc.struct_field(items, f.type_attribute), value_set=pa.array(types, pa.string()))
+        typed = pc.is_valid(type_code).to_numpy(zero_copy_only=False)
+        if typed.any():
+            pair, count = np.unique(article[typed] * n_types + type_code.to_numpy(zero_copy_only=False)[typed]
+                                    .astype(np.int64), return_counts=True)
+            pair_article, pair_type = pair // n_types, pair % n_types
+            # Per article, the most frequent type first (ties: the first in the scheme's order).
+            ranked = np.lexsort((pair_type, -count, pair_article))
+            first = np.ones(len(ranked), dtype=bool)
+            first[1:] = pair_article[ranked][1:] != pair_article[ranked][:-1]
+            code[pair_article[ranked][first]] = pair_type[ranked][first]
+    return names, code
 
 
 # ----------------------------------------------------------------------- features
