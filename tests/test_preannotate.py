@@ -35,7 +35,7 @@ from toolkit.preannotate.sources import FunctionSource, LabelMap, PipelineSource
 from toolkit.preannotate.splits import load_gold
 from toolkit.preannotate.suggestions import Span, Suggestion, Value, merge, to_prediction, to_record
 from toolkit.preannotate.training import TrainOptions, curve_subset, find_model, learning_curve, model_dirs, train
-from toolkit.scheme import Scheme, build_task_schema
+from toolkit.scheme import Scheme, build_task_schema, builtin_scheme
 from toolkit.validation.normalise import records_to_table
 from toolkit.workspace import Workspace
 
@@ -215,7 +215,7 @@ def test_train_without_gold_in_train_is_a_clear_error(workspace: Workspace) -> N
 
 
 def test_merge_gives_the_earlier_source_precedence_where_spans_overlap() -> None:
-    scheme = Scheme.load(Path(__file__).parents[1] / "schemas" / "scheme.json")
+    scheme = builtin_scheme("news-events-v1")  # the article-level scheme: counts and event_type per article
     rules = Suggestion([Span("entities", 0, 5, "GPE", 0.9, "rules:gold-string"),
                         Span("entities", 10, 14, "DATE", 0.8, "rules:date")],
                        [Value("killed", 3, 0.8, "rules:number-phrase")])
@@ -250,7 +250,7 @@ def test_function_source_goes_through_the_stated_label_map(tmp_path: Path, monke
         "            'event_type': {'value': 'bomb', 'score': 0.6}, 'killed': 2}\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p not in ("", str(tmp_path))])
-    scheme = Scheme.load(Path(__file__).parents[1] / "schemas" / "scheme.json")
+    scheme = builtin_scheme("news-events-v1")  # the article-level scheme: counts and event_type per article
     table = tmp_path / "map.json"
     table.write_text(json.dumps({"LOC": "GPE", "MISC": None, "bomb": "Bombing/Explosion"}))
     source = FunctionSource("team_source:suggest_for_test", scheme, LabelMap.load(table, scheme))

@@ -814,7 +814,9 @@ def preannotate_cli(
     else:
         values = ", ".join(f"{name} {n}" for name, n in report.values.items()) or "none"
         out.print(f"Suggestions for {report.predicted} of {report.articles} article(s) ({report.empty} with none): "
-                  f"{report.spans} span(s); values: {values}", markup=False)
+                  f"{report.spans} span(s)"
+                  + (f", {report.events} event(s) with {report.arguments} argument(s)" if report.events else "")
+                  + f"; values: {values}", markup=False)
         out.print(f"Sources: {', '.join(report.sources)}", markup=False)
         if report.unmapped_labels:
             shown = ", ".join(f"{k} ({v})" for k, v in sorted(report.unmapped_labels.items()))

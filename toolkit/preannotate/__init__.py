@@ -10,8 +10,11 @@ evaluation reports under ``annotations/evaluation/``.
   what made them), merging sources, and the Label Studio prediction line;
 - ``splits``: the gold records with their text and their deterministic release split;
 - ``numbers``: counts of killed, injured and hostages from number phrases;
+- ``events``: events for an events field, one per sentence naming an attack (a lexicon of
+  attack words and their Global Terrorism Database types), with the sentence's counts and
+  time / place arguments;
 - ``rules``: patterns and gazetteers (``schemas/patterns.jsonl``), every occurrence of strings
-  the gold labels, dates and counts;
+  the gold labels, dates, counts and events;
 - ``training``: ``toolkit train``, a spaCy pipeline from a blank language trained on the train
   split, its figures on validation, the learning curve;
 - ``sources``: the trained model, an installed spaCy pipeline or a ``module:function`` as

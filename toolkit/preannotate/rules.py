@@ -13,7 +13,10 @@ Four kinds of rule, each span naming the one that made it (``source``):
 - dates ("Tuesday", "3 May 2014", "May 3, 2014", "2014-05-03", "last week", "earlier this
   month", "in 2015"), when a span field has a DATE label: ``rules:date``, ``DATE_SCORE``;
 - counts of killed, injured and hostages from number phrases (``numbers``), for the number
-  fields of those names.
+  fields of those names;
+- events, for an events field whose attributes count killed / injured / hostages or whose
+  type lists Global Terrorism Database attack types (``events``): attack words and the
+  sentence's counts, with time and place arguments to the spans above.
 
 Patterns and gold strings go into one spaCy ``entity_ruler`` of a blank English pipeline
 (so a gold string matches whole tokens only: "Paris" not inside "Parisian"); dates are one
@@ -45,14 +48,18 @@ from ..scheme import Scheme
 from ..workspace import Workspace
 from .numbers import FIELDS as COUNT_FIELDS
 from .numbers import count_values
+from .events import EventRules
 from .splits import load_gold
-from .suggestions import Span, Suggestion, Value
+from .suggestions import Event, Span, Suggestion, Value
 
-__all__ = ["RULES_VERSION", "PATTERN_SCORE", "GOLD_SCORE", "DATE_SCORE", "Rules", "read_patterns",
+__all__ = ["RULES_VERSION", "EVENTS_VERSION", "PATTERN_SCORE", "GOLD_SCORE", "DATE_SCORE", "Rules", "read_patterns",
            "gold_examples_from", "find_dates"]
 
 # Bump when a change to this module or to ``numbers`` changes what the rules suggest.
 RULES_VERSION = "2"
+# Bump when a change to ``events`` changes the events suggested. Part of the version only
+# under a scheme with events, so that the rules' version under any other stays what it was.
+EVENTS_VERSION = "1"
 
 PATTERN_SCORE = 0.9
 GOLD_SCORE = 0.9
@@ -197,7 +204,8 @@ class Rules:
     """The rule-based source of suggestions for one scheme."""
 
     def __init__(self, scheme: Scheme, patterns: Iterable[dict] = (),
-                 gold_examples: Iterable[tuple[str, str]] = (), dates: bool = True, counts: bool = True) -> None:
+                 gold_examples: Iterable[tuple[str, str]] = (), dates: bool = True, counts: bool = True,
+                 events: bool = True) -> None:
         self.scheme = scheme
         self._labels = _span_labels(scheme)
         self._patterns = [dict(p) for p in patterns]
@@ -209,6 +217,7 @@ class Rules:
         self._gold_examples = sorted((text, label) for text, label in gold_examples)
         self._dates = dates and "DATE" in self._labels
         self._number_fields = {f.name: f for f in scheme.number_fields if counts and f.name in COUNT_FIELDS}
+        self._events = EventRules.for_scheme(scheme) if events else []
 
         self.nlp = spacy.blank("en")
         self._ruler = self.nlp.add_pipe("entity_ruler", config={"validate": True})
@@ -240,7 +249,7 @@ class Rules:
 
     @classmethod
     def from_workspace(cls, ws: Workspace, scheme: Scheme, gold_records: Iterable[dict] | None = None, *,
-                       dates: bool = True, counts: bool = True) -> Rules:
+                       dates: bool = True, counts: bool = True, events: bool = True) -> Rules:
         """Rules from ``schemas/patterns.jsonl`` and gold strings: of ``gold_records`` when given,
         otherwise of the resolved gold records the release split puts in train (none when there
         is no gold or no articles yet). Like the trained model, the rules never learn from an
@@ -251,13 +260,17 @@ class Rules:
             has_gold = (ws.annotations_dir / "gold.parquet").is_file() and ws.articles_path.is_file()
             gold = load_gold(ws, scheme) if has_gold else None
             gold_records = [gold.records[a] for a in gold.ids("train")] if gold is not None else ()
-        return cls(scheme, patterns, gold_examples_from(gold_records, scheme), dates=dates, counts=counts)
+        return cls(scheme, patterns, gold_examples_from(gold_records, scheme), dates=dates, counts=counts,
+                   events=events)
 
     @property
     def version(self) -> str:
         """"rules-" + 10 hex digits naming the patterns, gold strings and code behind them."""
-        state = {"rules_version": RULES_VERSION, "patterns": self._patterns, "gold": self._gold_examples,
-                 "dates": self._dates, "counts": sorted(self._number_fields)}
+        state: dict[str, Any] = {"rules_version": RULES_VERSION, "patterns": self._patterns,
+                                 "gold": self._gold_examples, "dates": self._dates,
+                                 "counts": sorted(self._number_fields)}
+        if self._events:
+            state["events"] = {"version": EVENTS_VERSION, "fields": [r.field.name for r in self._events]}
         canonical = json.dumps(state, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return "rules-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:10]
 
@@ -271,13 +284,15 @@ class Rules:
         """One suggestion per text, in order (texts are tokenised in batches)."""
         if len(self._ruler) == 0:  # nothing to match on tokens: no need to tokenise
             for text in texts:
-                yield Suggestion(self._spans(text, None), self._values(text))
+                spans = self._spans(text, None)
+                yield Suggestion(spans, self._values(text), self._find_events(text, spans))
             return
         # The ruler is used for its matches, resolved per field in ``_spans``, not for the
         # entities it would set. The text travels with its doc: Doc.text rebuilds it.
         pairs = ((text, text) for text in texts)
         for doc, text in self.nlp.pipe(pairs, as_tuples=True, batch_size=batch_size, disable=["entity_ruler"]):
-            yield Suggestion(self._spans(text, doc), self._values(text))
+            spans = self._spans(text, doc)
+            yield Suggestion(spans, self._values(text), self._find_events(text, spans))
 
     def _spans(self, text: str, doc: Doc | None) -> list[Span]:
         # (start, end, priority, label, score, source) of every match, overlaps resolved below
@@ -320,3 +335,6 @@ class Rules:
             if (f.min is None or value.value >= f.min) and (f.max is None or value.value <= f.max):
                 values.append(value)
         return values
+
+    def _find_events(self, text: str, spans: list[Span]) -> list[Event]:
+        return [event for rules in self._events for event in rules.find(text, spans)]

@@ -59,6 +59,8 @@ class PreannotateReport:
     empty: int = 0  # articles no source had anything for
     spans: int = 0
     values: dict[str, int] = field(default_factory=dict)  # field -> articles with a value
+    events: int = 0  # suggested events (triggers), every events field
+    arguments: int = 0  # suggested arguments and relations (links between regions)
     unmapped_labels: dict[str, int] = field(default_factory=dict)
     unscored_spans: int = 0
     problems: list[str] = field(default_factory=list)
@@ -143,6 +145,7 @@ def preannotate(ws: Workspace, options: PreannotateOptions = PreannotateOptions(
     progress.start(min(total, options.limit) if options.limit is not None else total, "preannotate")
     _WORK.update(scheme=scheme, sources=sources, version=version)
     jobs = max(1, min(options.jobs, os.cpu_count() or 1))
+    triggers = frozenset(f.name for f in scheme.events_fields)
     try:
         with atomicio.atomic_open(path, "w", encoding="utf-8") as out:
             for results in _run(_chunks(ws, options.limit), jobs):
@@ -151,7 +154,7 @@ def preannotate(ws: Workspace, options: PreannotateOptions = PreannotateOptions(
                     if prediction is None:
                         report.problems.append(f"article {article}: {problem}")
                         continue
-                    _count(report, prediction)
+                    _count(report, prediction, triggers)
                     out.write(atomicio.strict_json(prediction, where=path, indent=None) + "\n")
                 progress.advance(len(results))
     finally:
@@ -182,14 +185,22 @@ def _run(chunks: Iterator[list[tuple[str, str]]], jobs: int) -> Iterator[list[An
             yield future.result()
 
 
-def _count(report: PreannotateReport, prediction: dict[str, Any]) -> None:
+def _count(report: PreannotateReport, prediction: dict[str, Any], triggers: frozenset[str] = frozenset()) -> None:
+    """Add one article's prediction to the report (``triggers``: the events fields' names)."""
     result: Sequence[dict[str, Any]] = prediction["result"]
     if not result:
         report.empty += 1
         return
     report.predicted += 1
     for item in result:
-        if item["type"] == "labels":
-            report.spans += 1
+        if item.get("type") == "relation":
+            report.arguments += 1
+        elif item.get("type") == "labels":
+            if item.get("from_name") in triggers:
+                report.events += 1
+            else:
+                report.spans += 1
         else:
-            report.values[item["from_name"]] = report.values.get(item["from_name"], 0) + 1
+            # An event's attribute counts once per event; an article-level field once per article.
+            name = str(item.get("from_name"))
+            report.values[name] = report.values.get(name, 0) + 1
