@@ -702,3 +702,12 @@ def test_proposal_tells_corrections_from_no_change(tmp_path: Path) -> None:
     build_workspace(w, 30, variant=1)  # the same articles, some labels corrected
     version, reason = propose_version(w)
     assert version == "0.1.1" and reason.startswith("patch: corrections only")
+
+
+def test_the_version_reason_says_command_line_only_when_the_proposal_was_overridden(ws: Workspace) -> None:
+    # `toolkit release` without VERSION passes the proposal on: its reason is the proposal's own.
+    first = release(ws, "0.1.0", now=NOW)
+    assert first.reason.startswith("first release")
+    assert "Version reason: first release" in (ws.releases_dir / "v0.1.0" / "CHANGELOG.md").read_text()
+    second = release(ws, "2.0.0", now=NOW)
+    assert second.reason.startswith("given on the command line (the toolkit would propose 0.1.1")

@@ -357,7 +357,8 @@ def release(ws: Workspace, version: str | None = None, *, progress: Progress | N
             version = _vstr(parse_version(proposed))  # a part past MAX_VERSION_PART is refused here too
         else:
             version = _vstr(parse_version(version))
-            reason = f"given on the command line (the toolkit would propose {proposed}: {reason})"
+            if version != _vstr(parse_version(proposed)):  # the proposal itself keeps its own reason
+                reason = f"given on the command line (the toolkit would propose {proposed}: {reason})"
         target = ws.releases_dir / f"v{version}"
         if target.exists():
             raise ReleaseExists(f"release v{version} already exists at {ws.relative(target)}",
