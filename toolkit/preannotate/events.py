@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from ..scheme import EventsField, NumberField, Scheme
-from .numbers import DISAGREE_SCORE, FIELDS, Count, find_counts
+from .numbers import FIELDS, Count, choose_count, find_counts
 from .suggestions import Argument, Event, Span, Value
 
 __all__ = ["TRIGGER_SCORE", "COUNT_TRIGGER_SCORE", "TYPE_SCORE", "MIXED_TYPE_SCORE", "ARGUMENT_SCORE",
@@ -177,11 +177,7 @@ def _choose(counts: Sequence[Count]) -> dict[str, tuple[Count, float]]:
         of_field = [c for c in counts if c.field == name]
         if not of_field:
             continue
-        positive = [c for c in of_field if not c.rule.startswith("negation:")]
-        tolls = [c for c in positive if c.rule.endswith("-toll")]
-        count = tolls[-1] if tolls else (positive[0] if positive else of_field[0])
-        agree = len({c.value for c in of_field}) == 1
-        chosen[name] = (count, count.score if agree else min(count.score, DISAGREE_SCORE))
+        chosen[name] = choose_count(of_field)
     return chosen
 
 

@@ -28,7 +28,7 @@ from typing import Iterable
 
 from .suggestions import Value
 
-__all__ = ["FIELDS", "Count", "find_counts", "count_values", "parse_number"]
+__all__ = ["FIELDS", "Count", "find_counts", "count_values", "choose_count", "parse_number"]
 
 FIELDS = ("killed", "injured", "hostages")
 
@@ -387,10 +387,16 @@ def count_values(text: str, fields: Iterable[str] | None = None) -> list[Value]:
         counts = by_field.get(field)
         if not counts:
             continue
-        positive = [c for c in counts if not c.rule.startswith("negation:")]
-        tolls = [c for c in positive if c.rule.endswith("-toll")]
-        chosen = tolls[-1] if tolls else (positive[0] if positive else counts[0])
-        agree = len({c.value for c in counts}) == 1
-        score = chosen.score if agree else min(chosen.score, DISAGREE_SCORE)
+        chosen, score = choose_count(counts)
         values.append(Value(field, chosen.value, score, f"rules:{chosen.rule}"))
     return values
+
+
+def choose_count(counts: list[Count]) -> tuple[Count, float]:
+    """The count to suggest among one field's phrases (the last toll, else the first positive count,
+    else the first: a negation) and its score (lowered when the phrases disagree)."""
+    positive = [c for c in counts if not c.rule.startswith("negation:")]
+    tolls = [c for c in positive if c.rule.endswith("-toll")]
+    chosen = tolls[-1] if tolls else (positive[0] if positive else counts[0])
+    agree = len({c.value for c in counts}) == 1
+    return chosen, chosen.score if agree else min(chosen.score, DISAGREE_SCORE)

@@ -63,6 +63,7 @@ from ..config import ReleaseConfig
 from ..errors import ReleaseError, ReleaseInputMissing, ReleaseInputStale
 from ..progress import Progress
 from ..scheme import ChoiceField, EventsField, NumberField, RelationsField, Scheme, SpanField, TextField
+from ..scheme import value_feature
 from ..workspace import Workspace
 
 if TYPE_CHECKING:
@@ -452,18 +453,6 @@ def config_features(inputs: Inputs) -> dict[str, datasets.Features]:
     for config, f in inputs.events.items():
         result[config] = event_features(f, inputs.scheme)
     return result
-
-
-def value_feature(f: ChoiceField | NumberField | TextField) -> Any:
-    """The feature of a choice, number or text (a field or an attribute), as ``build_features`` has it."""
-    from datasets import ClassLabel, Value
-
-    if isinstance(f, ChoiceField):
-        label = ClassLabel(names=list(f.values))
-        return [label] if f.multiple else label
-    if isinstance(f, NumberField):
-        return Value("int32" if f.integer else "float64")
-    return Value("string")
 
 
 def event_features(f: EventsField, scheme: Scheme) -> datasets.Features:

@@ -17,7 +17,7 @@ Every later stage reads the scheme; the scheme reads nothing but the shared modu
 """
 
 from .annotation_schema import build_annotation_schema
-from .features import build_features, features_to_dict
+from .features import build_features, features_to_dict, value_feature
 from .files import (GENERATED_FILES, build_scheme_files, check_scheme_files, ensure_scheme_files_current,
                     generated_files)
 from .labeling_config import PALETTE, build_labeling_config
@@ -34,6 +34,6 @@ __all__ = [
     "default_scheme", "meta_schema_text", "render_json", "ATTRIBUTE_RESERVED_NAMES", "BUILTIN_SCHEMES",
     "Attribute", "EventsField", "RelationsField", "RelationType", "Role", "builtin_scheme",
     "build_labeling_config", "build_annotation_schema", "build_task_schema", "build_features",
-    "features_to_dict", "generated_files", "build_scheme_files", "check_scheme_files",
+    "features_to_dict", "value_feature", "generated_files", "build_scheme_files", "check_scheme_files",
     "ensure_scheme_files_current",
 ]

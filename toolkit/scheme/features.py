@@ -15,21 +15,25 @@ from .model import Attribute, ChoiceField, EventsField, NumberField, RelationsFi
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["build_features", "features_to_dict"]
+__all__ = ["build_features", "features_to_dict", "value_feature"]
+
+
+def value_feature(f: ValueField) -> Any:
+    """The feature of a choice, number or text (an article-level field or an attribute)."""
+    from datasets import ClassLabel, Value
+
+    if isinstance(f, ChoiceField):
+        label = ClassLabel(names=list(f.values))
+        return [label] if f.multiple else label
+    if isinstance(f, NumberField):
+        return Value("int32" if f.integer else "float64")
+    return Value("string")
 
 
 def build_features(scheme: Scheme) -> datasets.Features:
     """``datasets.Features`` of the scheme's fields (not the reserved columns)."""
     # datasets takes seconds to import; only release-related commands need it.
     from datasets import ClassLabel, Features, Value
-
-    def value_feature(f: ValueField) -> Any:
-        if isinstance(f, ChoiceField):
-            label = ClassLabel(names=list(f.values))
-            return [label] if f.multiple else label
-        if isinstance(f, NumberField):
-            return Value("int32" if f.integer else "float64")
-        return Value("string")
 
     def with_attributes(item: dict[str, Any], attributes: tuple[Attribute, ...]) -> dict[str, Any]:
         return {**item, **{a.name: value_feature(a.field) for a in attributes}}
