@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import ftfy
 
+from .boilerplate import keep_main_block
 from .decode import CONTROL_CHARACTERS
 # Decoding, re-exported: the readers and their tests take it from here.
 from .decode import (LEGACY_ENCODINGS, UNDECODABLE_SHARE, UNSURE_SHARE, BinaryContentError,  # noqa: F401
@@ -215,13 +216,20 @@ class ParsedText:
 _MAX_TITLE = 300
 
 
-def parse_plain_article(text: str, extra_boilerplate: tuple[str, ...] = ()) -> ParsedText:
+def parse_plain_article(text: str, extra_boilerplate: tuple[str, ...] = (), *, generic: bool = True) -> ParsedText:
     """Split a scraped plain-text article into date line, headline and body.
 
     The layout scrapers produce: an optional date line, the headline, then paragraphs, with
-    site boilerplate lines anywhere. The date may also come after the headline.
+    site boilerplate lines anywhere. The date may also come after the headline. When the text
+    is a whole page (menus, related links, footers around the article), ``generic`` keeps only
+    the article's main block and the headline and date just before it (``boilerplate``).
     """
-    paragraphs, removed = strip_boilerplate(split_paragraphs(text), extra_boilerplate)
+    paragraphs, removed = split_paragraphs(text), 0
+    if generic:  # before the line list: its lines ("Comments", "Related") tell where the article ends
+        paragraphs, removed = keep_main_block(
+            paragraphs, is_listed=lambda line: is_boilerplate(line, extra_boilerplate), is_date=_is_date_line)
+    paragraphs, listed = strip_boilerplate(paragraphs, extra_boilerplate)
+    removed += listed
     published = None
     title = None
     warnings: list[str] = []
@@ -249,6 +257,15 @@ def parse_plain_article(text: str, extra_boilerplate: tuple[str, ...] = ()) -> P
     body = [p for i, p in enumerate(paragraphs) if i not in head]
     return ParsedText(title=title, published=published, body=join_paragraphs(body), boilerplate_removed=removed,
                       warnings=warnings)
+
+
+_YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
+
+
+def _is_date_line(line: str) -> bool:
+    """A date line of a page, absolute or relative (an absolute one has a year: without one
+    it is no date we can use, and asking dateparser costs tens of milliseconds)."""
+    return parse_date(line) is not None if _YEAR.search(line) else is_relative_date(line)
 
 
 def clean_body(text: str, extra_boilerplate: tuple[str, ...] = (), title: str | None = None) -> tuple[str, int]:
