@@ -14,6 +14,13 @@
    HTML bytes as the floor. Each measured part runs in its own subprocess, so its peak RSS
    is its own; the first run in each subprocess is a warm-up (imports, language model) and
    is not timed.
+3. Scale (``--only scale``), ``toolkit ingest`` as a user runs it (a subprocess, in the
+   workspace, no flags): a full run on ``--scale-articles`` synthetic plain-text articles with
+   one worker (the process pinned to one CPU, so the default of one worker per core gives 1)
+   and with two (two CPUs); then ``--scale-add`` % more files and an incremental run. Reports
+   the two-worker speed-up, checks that both full runs wrote the same bytes, and the
+   incremental run's time against the two-worker full run's. Each figure is one run: the
+   machine is shared, read the ratios.
 
 Prints Markdown tables; ``--json OUT`` also writes every figure. Nothing is written to the
 repository: workspaces, raw files and copies live in a temporary folder.
@@ -401,6 +408,91 @@ def throughput(corpus: Path, n_text: int, n_html: int, repeat: int) -> dict[str,
     }
 
 
+# 3. Scale: full runs on one and two cores, an incremental run ---------------------------
+
+def timed_cli_ingest(workspace: Path, cpus: set[int]) -> dict[str, Any]:
+    """``toolkit ingest --json`` in ``workspace``, pinned to ``cpus``; seconds and the report."""
+    command = [sys.executable, "-m", "toolkit", "ingest", "--json"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True,
+                          preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"toolkit ingest failed:\n{done.stderr}")
+    return {"seconds": seconds, "cpus": len(cpus), "report": json.loads(done.stdout)}
+
+
+_BURN = "import time\nt = time.perf_counter()\nx = 0\nfor i in range(30_000_000): x += i\nprint(time.perf_counter() - t)"
+
+
+def cpu_parallelism(cpus: set[int]) -> float:
+    """How many of ``cpus`` this run really gets: the same pure-Python loop run alone, then as
+    ``len(cpus)`` processes at once (2.0 on two idle cores; less when others use them)."""
+    def burn(n: int) -> float:
+        start = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-c", _BURN], stdout=subprocess.DEVNULL,
+                                  preexec_fn=lambda: os.sched_setaffinity(0, cpus)) for _ in range(n)]
+        for proc in procs:
+            proc.wait()
+        return time.perf_counter() - start
+    return len(cpus) * burn(1) / burn(len(cpus))
+
+
+def scale(n: int, add_pct: float) -> dict[str, Any]:
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < 2:
+        raise RuntimeError("the scale benchmark needs two CPUs")
+    one, two = set(available[:1]), set(available[:2])
+    with tempfile.TemporaryDirectory(prefix="ingest-scale-") as tmp:
+        root = make_workspace(Path(tmp) / "workspace").root
+        generated = time.perf_counter()
+        size = write_text_articles(root / "raw" / "2024-01-01", n)
+        added = max(1, round(n * add_pct / 100))
+        generated = time.perf_counter() - generated
+        state = root / "annotations" / "ingest-state"
+        articles = root / "annotations" / "articles.parquet"
+
+        parallelism_before = cpu_parallelism(two)
+        full_1 = timed_cli_ingest(root, one)
+        bytes_1 = articles.read_bytes()
+        articles.unlink()
+        shutil.rmtree(state)
+        full_2 = timed_cli_ingest(root, two)
+        same_bytes = articles.read_bytes() == bytes_1
+        del bytes_1
+        write_text_articles(root / "raw" / "2024-01-02", added, seed=2)
+        incremental = timed_cli_ingest(root, two)
+        parallelism_after = cpu_parallelism(two)
+    return {
+        "articles": n, "input_mb": size / 1e6, "added": added, "generate_s": generated,
+        "full_1_worker": full_1, "full_2_workers": full_2, "incremental": incremental,
+        "same_bytes_1_vs_2_workers": same_bytes,
+        "cpu_parallelism": [parallelism_before, parallelism_after],
+        "speedup_2_workers": full_1["seconds"] / full_2["seconds"],
+        "incremental_vs_full": incremental["seconds"] / full_2["seconds"],
+    }
+
+
+def render_scale(sc: dict[str, Any]) -> str:
+    rows = []
+    for key, label in (("full_1_worker", "full run, 1 worker (1 CPU)"), ("full_2_workers", "full run, 2 workers"),
+                       ("incremental", f"incremental run, +{sc['added']} files")):
+        run, report = sc[key], sc[key]["report"]
+        rows.append([label, report["files_read"], report.get("files_unchanged", 0), report["new_articles"],
+                     f"{run['seconds']:.1f}", f"{report['files_read'] / run['seconds']:.0f}"])
+    out = [f"\n### Scale: `toolkit ingest` on {sc['articles']:,} plain-text articles ({sc['input_mb']:.0f} MB), "
+           "one run each\n",
+           md_table(["run", "files", "unchanged (not read)", "new articles", "seconds", "files/s"], rows),
+           f"\n2-worker speed-up: **{sc['speedup_2_workers']:.2f}x**; same bytes with 1 and 2 workers: "
+           f"**{'yes' if sc['same_bytes_1_vs_2_workers'] else 'NO'}**; incremental run (+{sc['added']} files) / "
+           f"2-worker full run: **{100 * sc['incremental_vs_full']:.1f} %**",
+           f"\nCPUs really available (two pure-Python loops at once vs one, before / after): "
+           f"{sc['cpu_parallelism'][0]:.2f} / {sc['cpu_parallelism'][1]:.2f} of 2.00 — the machine is shared; "
+           "the 2-worker speed-up cannot exceed it."]
+    return "\n".join(out)
+
+
 # Report ----------------------------------------------------------------------------------
 
 def render(results: dict[str, Any]) -> str:
@@ -469,6 +561,8 @@ def render(results: dict[str, Any]) -> str:
                    f"{h['rejected']} rejected).\n")
         out.append(f"Ratio HTML `ingest()` / `trafilatura.extract()`: **{tp['ratio_ingest_vs_trafilatura']:.2f}x**; "
                    f"`extract_html()` / `trafilatura.extract()`: **{tp['ratio_extract_html_vs_trafilatura']:.2f}x**")
+    if "scale" in results:
+        out.append(render_scale(results["scale"]))
     return "\n".join(out)
 
 
@@ -479,7 +573,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help=f"default: {DEFAULT_CORPUS}")
     parser.add_argument("--text-articles", type=int, default=2000, help="synthetic plain-text articles")
     parser.add_argument("--html-files", type=int, default=200, help="HTML copies of the corpus pages")
-    parser.add_argument("--only", choices=["quality", "throughput"], help="run one half only")
+    parser.add_argument("--only", choices=["quality", "throughput", "scale"], help="run one part only")
+    parser.add_argument("--scale-articles", type=int, default=20_000,
+                        help="synthetic plain-text articles of the scale part's full runs")
+    parser.add_argument("--scale-add", type=float, default=1.0,
+                        help="percent more files for the scale part's incremental run")
     parser.add_argument("--worker", choices=["ingest", "extract_html", "trafilatura"], help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     parser.add_argument("--template", help=argparse.SUPPRESS)
@@ -509,11 +607,13 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python", "bench/ingest_bench.py", *(argv if argv is not None else sys.argv[1:])]),
     }
     started = time.perf_counter()
-    if args.only != "throughput":
+    if args.only not in ("throughput", "scale"):
         quiet_extractor_logs()  # the baseline's log lines would drown the tables
         results["trafilatura_eval"] = quality_trafilatura_eval(articles / "trafilatura_eval")
         results["newspaper3k"] = quality_newspaper3k(articles / "newspaper3k_tests")
-    if args.only != "quality":
+    if args.only == "scale":
+        results["scale"] = scale(args.scale_articles, args.scale_add)
+    elif args.only != "quality":
         results["throughput"] = throughput(args.corpus, args.text_articles, args.html_files, args.repeat)
     results["wall_s"] = time.perf_counter() - started
     m = results["machine"]

@@ -200,6 +200,9 @@ def ingest_cli(
     strict: bool = typer.Option(False, "--strict", help="Exit with status 1 when any input was rejected."),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks",
                                          help="Also read symbolic links that lead outside the input folders."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", min=1,
+                                       help="Worker processes for reading and cleaning (default: every CPU); "
+                                            "the output is the same whatever the number."),
 ) -> None:
     """Read raw articles (.txt, .html, .jsonl) into annotations/articles.parquet.
 
@@ -210,7 +213,7 @@ def ingest_cli(
     from .ingest import ingest
 
     ws = _state().workspace()
-    report = ingest(ws, paths or None, follow_symlinks=follow_symlinks, progress=RichProgress())
+    report = ingest(ws, paths or None, follow_symlinks=follow_symlinks, progress=RichProgress(), jobs=jobs)
     if as_json:
         print_json(report.to_dict())
     else:
