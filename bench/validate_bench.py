@@ -1,18 +1,29 @@
-"""Validation benchmark: the naive loop against the streaming fast path, side by side.
+"""Validation benchmark: `toolkit validate EXPORT --json` as users run it, against the naive loop.
 
-    PYTHONPATH=. python bench/validate_bench.py [--tasks 20000] [--export PATH] [--repeat 1]
-                                                [--workers 2] [--profile] [--size-gb 2]
-                                                [--json OUT]
+    .venv/bin/python bench/validate_bench.py [--tasks 20000] [--export PATH] [--repeat 3]
+                                             [--kinds naive,command] [--variant LABEL=DIR]
+                                             [--workers 2] [--profile] [--size-gb 2] [--json OUT]
 
 Validating an export = for every annotation in the file, build its normalised record
 (``toolkit.validation.normalise.normalise_task``) and check it against the annotation JSON Schema.
 
 1. Generates the synthetic export with ``bench/gen_export.py`` (seeded, one line as the
-   server writes it, 1 % of the annotations with a defect), or reuses ``--export``.
-2. Runs each way in its own subprocess, so that the peak RSS (Linux ``VmHWM`` at the end of
-   the child) is that way's own:
-   * ``naive``: ``json.load`` of the whole file, ``normalise_task`` per task,
-     ``Draft202012Validator(schema, format_checker=FORMAT_CHECKER).iter_errors`` per record;
+   server writes it, 1 % of the annotations with a defect; the v1 article-level scheme
+   ``news-events-v1``), or reuses ``--export``; makes a workspace of that scheme
+   (``toolkit.scaffold.init_workspace(..., scheme="news-events-v1")``) to run the command in.
+2. The two ways that give the headline ratio are whole processes, timed from outside (wall
+   time from start to exit, imports and start-up included; peak RSS from ``wait4``: the
+   largest process of the tree, and the sum over the tree sampled every 20 ms):
+   * ``command``: ``.venv/bin/toolkit validate EXPORT --json`` in the workspace, both layers,
+     default workers (what users run); its pairs are read from the JSON report;
+   * ``naive``: ``python bench/validate_bench.py --child naive``, a process that imports what
+     it needs, then ``json.load``, ``normalise_task`` per task and
+     ``Draft202012Validator(schema, format_checker=FORMAT_CHECKER).iter_errors`` per record.
+   ``--variant LABEL=DIR`` adds the way ``command:LABEL``: the same command with the toolkit of
+   DIR first on ``PYTHONPATH`` (a copy with a change to try, or main before one), in the same run.
+   The other ways time an in-process call from inside their child (imports excluded), to see
+   where the time goes; they are diagnostics, not what users get:
+   * ``naive-inproc``: the naive loop, its clock started after the imports;
    * ``toolkit``: the toolkit's own code path, ``toolkit.validation.validate_export`` with the
      JSON Schema layer only (like for like with naive): items streamed by
      ``toolkit.validation.jsonstream``, normalised, checked by the compiled check
@@ -23,8 +34,10 @@ Validating an export = for every annotation in the file, build its normalised re
    * ``fast`` / ``fast-parallel``: the same work written out in this script, without the
      toolkit's report objects (``fast`` also times its phases: parse / normalise / check).
 3. Checks that every way found exactly the same set of (annotation id, error path) pairs
-   and the same quarantine entries, and prints a Markdown table: annotations/s, wall time,
-   peak RSS, speed-up over naive. ``--profile`` adds a cProfile of the fast path.
+   (the command: those of its JSON Schema error types) and the same quarantine entries, and
+   prints a Markdown table: annotations/s, wall time, peak RSS, speed-up over ``naive`` (the
+   process; ``naive-inproc`` when only that ran). With ``--repeat N`` the ways alternate and
+   the best of N is shown with the range (the machine is shared: say so with the figures). ``--profile`` adds a cProfile of the fast path.
    ``--size-gb N`` instead measures the fast ways' peak RSS on an N GB export generated to
    /tmp and deleted afterwards.
 
@@ -51,7 +64,9 @@ if str(REPO) not in sys.path:
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 RESULT_MARK = "VALIDATE-BENCH-RESULT "
-KINDS = ("naive", "toolkit", "toolkit-1proc", "toolkit-full", "fast", "fast-parallel")
+KINDS = ("naive", "command", "naive-inproc", "toolkit", "toolkit-1proc", "toolkit-full", "fast", "fast-parallel")
+DEFAULT_KINDS = "naive,command"
+PROCESS_KINDS = ("naive", "command")  # timed from outside, as whole processes
 # Error types of the JSON Schema layer: what the naive loop can be compared with.
 SCHEMA_TYPES = {"wrong-type", "missing-field", "unexpected-field", "unknown-label", "unknown-choice",
                 "too-many-choices", "out-of-range", "too-long", "bad-format", "duplicate-value", "schema"}
@@ -280,7 +295,7 @@ def _bounded_imap(pool: Any, jobs: Iterator[Any], in_flight: int) -> Iterator[An
 def run_child(kind: str, export: str, workers: int) -> None:
     if kind.endswith("+fix"):
         apply_normalise_fix()
-    if kind == "naive":
+    if kind in ("naive", "naive-inproc"):
         result = child_naive(export)
     elif kind in ("toolkit", "toolkit-full"):
         result = child_toolkit(export, semantic=kind == "toolkit-full")
@@ -293,14 +308,98 @@ def run_child(kind: str, export: str, workers: int) -> None:
     print(RESULT_MARK + json.dumps(result))
 
 
-def in_subprocess(kind: str, export: Path, workers: int) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, __file__, "--child", kind, "--export", str(export),
-                           "--workers", str(workers)], capture_output=True, text=True, env=env)
-    for line in proc.stdout.splitlines():
+def in_subprocess(kind: str, export: Path, workers: int, workspace: Path | None = None,
+                  variants: dict[str, str] | None = None) -> dict[str, Any]:
+    if kind == "command":
+        return run_command(export, workspace)
+    if kind.startswith("command:"):  # the command with another copy of the toolkit first on the path
+        return run_command(export, workspace, pythonpath=(variants or {})[kind.partition(":")[2]])
+    # A PYTHONPATH given to the bench comes first (to measure a scratch copy of the toolkit).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(REPO)]))}
+    argv = [sys.executable, __file__, "--child", kind, "--export", str(export), "--workers", str(workers)]
+    code, out, err, timing = timed_process(argv, env=env)
+    for line in out.splitlines():
         if line.startswith(RESULT_MARK):
-            return json.loads(line[len(RESULT_MARK):])
-    raise RuntimeError(f"{kind} child failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+            result = json.loads(line[len(RESULT_MARK):])
+            if kind in PROCESS_KINDS:  # the whole process, as a user would wait for it
+                result.update(timing)
+            return result
+    raise RuntimeError(f"{kind} child failed ({code}):\n{err[-3000:]}")
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """RSS of ``pid`` and its descendants now (Linux /proc), in KiB."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                total += next((int(line.split()[1]) for line in fh if line.startswith("VmRSS:")), 0)
+            with open(f"/proc/{p}/task/{p}/children") as fh:
+                todo += [int(c) for c in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def timed_process(argv: list[str], *, cwd: Path | None = None,
+                  env: dict[str, str] | None = None) -> tuple[int, str, str, dict[str, float]]:
+    """Run ``argv`` to its end; wall time, and peak RSS of the largest process of its tree
+    (``wait4``'s maxrss) and of the whole tree (sampled every 20 ms)."""
+    import threading
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err)
+        peak_tree = [0]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.02):
+                peak_tree[0] = max(peak_tree[0], _tree_rss_kib(proc.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+        done.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        timing = {"seconds": seconds, "peak_rss_mib": usage.ru_maxrss / 1024,
+                  "tree_rss_mib": peak_tree[0] / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}
+        return (proc.returncode, out.read().decode("utf-8", "replace"),
+                err.read().decode("utf-8", "replace"), timing)
+
+
+def toolkit_command() -> Path:
+    venv = REPO / ".venv" / "bin" / "toolkit"
+    return venv if venv.exists() else Path(sys.executable).with_name("toolkit")
+
+
+def run_command(export: Path, workspace: Path | None, pythonpath: str | None = None) -> dict[str, Any]:
+    """`toolkit validate EXPORT --json` in the workspace, as a user runs it."""
+    argv = [str(toolkit_command()), "validate", str(export), "--json"]
+    env = {**os.environ, "PYTHONPATH": pythonpath} if pythonpath else None
+    code, out, err, timing = timed_process(argv, cwd=workspace, env=env)
+    if code not in (0, 1):
+        raise RuntimeError(f"{' '.join(argv)} failed ({code}):\n{err[-3000:]}")
+    report = json.loads(out)
+    errors = report["errors"]
+    pairs = [(e["annotation_id"], e["path"]) for e in errors if e["type"] in SCHEMA_TYPES]
+    return {**timing, "annotations": report["stats"]["records"], "pairs": pairs, "quarantine": None,
+            "semantic_errors": sum(e["type"] not in SCHEMA_TYPES for e in errors)}
+
+
+def make_workspace(root: Path) -> Path:
+    """A workspace of the scheme the export was made for (the v1 article-level scheme)."""
+    from toolkit.scaffold import init_workspace
+
+    ws = root / "ws-news-events-v1"
+    if not (ws / "toolkit.toml").exists():
+        init_workspace(ws, scheme="news-events-v1")
+    return ws
 
 
 def profile_fast(export: Path, fix: bool = False) -> str:
@@ -333,7 +432,8 @@ def md_table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def compare(results: dict[str, dict[str, Any]]) -> list[str]:
-    base = results["naive"] if "naive" in results else next(iter(results.values()))
+    name = next((k for k in ("naive", "naive-inproc") if k in results), next(iter(results)))
+    base = results[name]
     # Sets: jsonschema may report two errors at one path (type and enum for a list given to a
     # single choice); the toolkit reports that one problem once.
     want_pairs = sorted(set(map(tuple, base["pairs"])))
@@ -351,7 +451,7 @@ def compare(results: dict[str, dict[str, Any]]) -> list[str]:
         lines.append(f"- {kind}: {len(pairs)} (annotation id, error path) pairs in {invalid} "
                      f"invalid records{extra}, {quarantine}, "
                      f"{res['annotations']} annotations: "
-                     + ("identical to naive" if same else "**DIFFERENT from naive**"))
+                     + (f"identical to {name}" if same else f"**DIFFERENT from {name}**"))
     return lines
 
 
@@ -363,7 +463,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--invalid-rate", type=float, default=0.01)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--kinds", default=DEFAULT_KINDS, help=f"comma-separated, of {', '.join(KINDS)}")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL=DIR",
+                        help="also time the command as way `command:LABEL` with DIR (a copy of the "
+                             "repository holding another toolkit/) first on PYTHONPATH; repeatable")
+    parser.add_argument("--workspace", type=Path, default=None,
+                        help="run the command here (default: a news-events-v1 workspace made in /tmp)")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--size-gb", type=float, default=None)
     parser.add_argument("--json", type=Path, default=None)
@@ -391,25 +496,40 @@ def main(argv: list[str] | None = None) -> int:
     size_mb = export.stat().st_size / 1e6
     print(f"Export: {export} ({size_mb:.0f} MB)\n")
 
-    kinds = [k for k in args.kinds.split(",") if k]
+    variants = dict(v.split("=", 1) for v in args.variant)
+    kinds = [k for k in args.kinds.split(",") if k] + [f"command:{label}" for label in variants]
+    unknown = set(kinds) - set(KINDS) - {"fast+fix", "fast-parallel+fix"} - {f"command:{v}" for v in variants}
+    if unknown:
+        parser.error(f"unknown --kinds {', '.join(sorted(unknown))}")
+    workspace = args.workspace
+    if any(k.startswith("command") for k in kinds) and workspace is None:
+        workspace = make_workspace(Path(tempfile.gettempdir()) / "validate-bench")
+    if any(k.startswith("command") for k in kinds):
+        print(f"Command: cd {workspace} && {toolkit_command()} validate {export} --json\n")
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
     for round_ in range(args.repeat):
         order = kinds[round_ % len(kinds):] + kinds[:round_ % len(kinds)]
         for kind in order:
-            res = in_subprocess(kind, export, args.workers)
+            res = in_subprocess(kind, export, args.workers, workspace, variants)
             runs[kind].append(res)
             print(f"  {kind}: {res['seconds']:.2f} s, {res['peak_rss_mib']:.0f} MiB", flush=True)
     best = {k: min(v, key=lambda r: r["seconds"]) for k, v in runs.items()}
-    naive_s = best["naive"]["seconds"] if "naive" in best else None
+    base = "naive" if "naive" in best else "naive-inproc" if "naive-inproc" in best else None
+    naive_s = best[base]["seconds"] if base else None
     rows = []
     for kind, res in best.items():
         secs = [r["seconds"] for r in runs[kind]]
-        rows.append([kind, f"{res['annotations'] / res['seconds']:,.0f}",
+        timed_as = "process" if kind in PROCESS_KINDS or kind.startswith("command:") else "in-process call"
+        rows.append([kind, timed_as,
+                     f"{res['annotations'] / res['seconds']:,.0f}",
                      f"{res['seconds']:.2f}" + (f" ({min(secs):.2f}-{max(secs):.2f})" if len(secs) > 1 else ""),
+                     f"{res['cpu_s']:.1f}" if "cpu_s" in res else "-",
                      f"{res['peak_rss_mib']:,.0f}",
+                     f"{res['tree_rss_mib']:,.0f}" if "tree_rss_mib" in res else "-",
                      f"{naive_s / res['seconds']:.1f}x" if naive_s else "-"])
     print()
-    print(md_table(["way", "annotations/s", "wall s", "peak RSS MiB", "vs naive"], rows))
+    print(md_table(["way", "timed as", "annotations/s", "wall s", "CPU s", "peak RSS MiB (largest process)",
+                    "peak RSS MiB (process tree, sampled)", f"vs {base}"], rows))
     print()
     print("\n".join(compare(best)))
     if "fast" in best:
@@ -444,10 +564,11 @@ def big_export(args: argparse.Namespace) -> int:
                                        target_bytes=int(args.size_gb * (1 << 30)))
         print(f"Generated {path}: {info['tasks']} tasks, {info['annotations']} annotations, "
               f"{info['bytes'] / (1 << 30):.2f} GiB ({time.perf_counter() - t:.0f} s)\n")
-        kinds = [k for k in args.kinds.split(",") if k and k != "naive"]
+        kinds = [k for k in args.kinds.split(",") if k and not k.startswith("naive")]
+        workspace = args.workspace or make_workspace(Path(tempfile.gettempdir()) / "validate-bench")
         rows = []
         for kind in kinds:
-            res = in_subprocess(kind, path, args.workers)
+            res = in_subprocess(kind, path, args.workers, workspace)
             rows.append([kind, f"{info['bytes'] / (1 << 30):.2f} GiB",
                          f"{res['annotations'] / res['seconds']:,.0f}", f"{res['seconds']:.1f}",
                          f"{res['peak_rss_mib']:,.0f}"])

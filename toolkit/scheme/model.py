@@ -26,10 +26,43 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar, Union
 
-import jsonschema
-
 from ..atomicio import strict_json, write_text
 from ..errors import SchemeError
+
+
+def _import_jsonschema() -> Any:
+    """``jsonschema`` without the 1.5 s its import spends in ``rfc3987_syntax``.
+
+    That package compiles 38 lark grammars when imported, for the ``iri`` / ``iri-reference``
+    formats, which no toolkit schema uses; every command that touches the scheme paid for it.
+    A stand-in lets jsonschema register those checks as usual; the real module is imported
+    on their first use, so what is valid does not change.
+    """
+    import importlib
+    import importlib.util
+    import sys
+    import types
+
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules \
+            or importlib.util.find_spec("rfc3987_syntax") is None:
+        import jsonschema
+        return jsonschema
+    stub = types.ModuleType("rfc3987_syntax")
+
+    def is_valid_syntax(*args: Any, **kwargs: Any) -> Any:
+        return importlib.import_module("rfc3987_syntax").is_valid_syntax(*args, **kwargs)
+
+    stub.is_valid_syntax = is_valid_syntax  # type: ignore[attr-defined]
+    sys.modules["rfc3987_syntax"] = stub
+    try:
+        import jsonschema
+    finally:
+        if sys.modules.get("rfc3987_syntax") is stub:
+            del sys.modules["rfc3987_syntax"]
+    return jsonschema
+
+
+jsonschema = _import_jsonschema()
 
 __all__ = [
     "JSON_SCHEMA_DIALECT",

@@ -19,6 +19,8 @@ import math
 import re
 from typing import Any, Callable, Iterator
 
+import msgspec
+
 from ..scheme import Attribute, EventsField, RelationsField, Scheme, SpanField
 from .report import ValidationError, _short
 from .schema import SchemaLayer
@@ -34,13 +36,32 @@ _INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 
 
 def _storable(record: dict[str, Any]) -> bool:
-    """The quick yes (one C-speed encoding): no NaN or infinity, no lone surrogate anywhere.
-    Only a record that fails it is walked leaf by leaf to name what is wrong."""
+    """The quick yes: no NaN or infinity, no lone surrogate anywhere. Only a record that fails
+    it is walked leaf by leaf to name what is wrong.
+
+    msgpack (msgspec, about 5 times faster than ``json.dumps`` on a record) answers first: it
+    refuses lone surrogates, and writes every float as a float64 whose bytes show a NaN or an
+    infinity. Whatever it cannot clear (an error, bytes that look like a non-finite float
+    somewhere) is decided by the reference, ``json.dumps``, so the answer is always the reference's.
+    """
+    try:
+        packed = _pack(record)
+    except Exception:  # a surrogate, an int beyond 64 bits, ...: the reference decides
+        return _storable_json(record)
+    return _NON_FINITE_FLOAT64.search(packed) is None or _storable_json(record)
+
+
+def _storable_json(record: dict[str, Any]) -> bool:
     try:
         json.dumps(record, ensure_ascii=False, allow_nan=False, default=str).encode("utf-8")
     except (ValueError, UnicodeEncodeError):
         return False
     return True
+
+
+_pack = msgspec.msgpack.Encoder(enc_hook=str).encode
+# msgpack float64: 0xcb, then the IEEE bytes big-endian; an all-ones exponent is NaN or infinity.
+_NON_FINITE_FLOAT64 = re.compile(rb"\xcb[\x7f\xff][\xf0-\xff]")
 
 
 def _top_level_ints(record: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -161,7 +182,17 @@ class SemanticLayer:
 
     def _spans(self, f: SpanField, spans: list[Any], text: str | None, add: Callable[..., None]) -> None:
         placed = []
+        size = len(text) if text is not None else -1
         for index, span in enumerate(spans):
+            # The common case inline (the hot loop of validation): a dict with int offsets inside the
+            # article and its text the article's. Anything else is judged (and reported) by _placed.
+            if span.__class__ is dict:
+                start, end, span_text = span.get("start"), span.get("end"), span.get("text")
+                if (start.__class__ is int and end.__class__ is int and 0 <= start < end <= size
+                        and (span_text is None
+                             or span_text.__class__ is str and text[start:end] == span_text)):  # type: ignore[index]
+                    placed.append((start, end, index))
+                    continue
             if _placed(span, f"{f.name}[{index}]", text, add, "span"):
                 placed.append((span["start"], span["end"], index))
         if not f.allow_overlap:

@@ -138,7 +138,8 @@ def validate_export(path: Path, scheme: Scheme, *, fast: bool = True, semantic: 
     """Validate a Label Studio export file (JSON, JSON_MIN, JSONL; plain or gzipped), streamed.
 
     A JSON list is validated by ``workers`` processes (default: the cores, at most 4): this
-    process splits the stream into raw items, the workers decode, normalise and check them, and
+    process splits the stream into raw items (of a plain file, only their offsets and lengths go
+    to the workers, which read the bytes themselves), the workers decode, normalise and check them, and
     the checks across records run here, in file order, so the report is the same as with one.
     ``fast=False`` skips the compiled check (jsonschema on every record); ``semantic=False``
     runs the JSON Schema layer only. Both exist for measuring; the defaults are what users get.
@@ -182,6 +183,11 @@ def _add_task_result(report: Report, result: Any, record_errors: list[list[Valid
                              for e in entry["errors"])
 
 
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
 def _is_json_list(path: Path) -> bool:
     import gzip
 
@@ -200,8 +206,14 @@ def _is_json_list(path: Path) -> bool:
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(path: str, scheme: Scheme, fast: bool, semantic: bool) -> None:
-    _WORKER.update(path=Path(path), scheme=scheme, checker=RecordChecker(scheme, fast=fast, semantic=semantic))
+def _worker_init(path: str, scheme: Scheme, fast: bool, semantic: bool, by_offset: bool) -> None:
+    import gc
+
+    # The forked worker inherits the parent's heap (all its modules): frozen, the collector stops
+    # walking it again and again while the worker churns through short-lived task objects.
+    gc.freeze()
+    _WORKER.update(path=Path(path), scheme=scheme, checker=RecordChecker(scheme, fast=fast, semantic=semantic),
+                   fd=os.open(path, os.O_RDONLY) if by_offset else None)
 
 
 @dataclass
@@ -212,14 +224,17 @@ class _Slim:
     quarantine: list[dict[str, Any]]
 
 
-def _worker_batch(batch: list[tuple[int, bytes]]) -> list[tuple[_Slim, list[list[ValidationError]]]]:
+def _worker_batch(batch: list[tuple[int, Any]]) -> list[tuple[_Slim, list[list[ValidationError]]]]:
+    """Items as ``(offset, bytes)``, or ``(offset, length)`` to read from the (plain) file here."""
     from .exports import as_task
     from .jsonstream import decode_item
     from .normalise import normalise_task
 
-    path, scheme, checker = _WORKER["path"], _WORKER["scheme"], _WORKER["checker"]
+    path, scheme, checker, fd = _WORKER["path"], _WORKER["scheme"], _WORKER["checker"], _WORKER["fd"]
     out = []
     for offset, raw in batch:
+        if fd is not None:
+            raw = os.pread(fd, raw, offset)
         task = as_task(decode_item(raw, source=path, offset=offset), path, scheme)
         result = normalise_task(task, scheme)
         text = (task.get("data") or {}).get("text") if isinstance(task, dict) else None
@@ -235,10 +250,14 @@ def _validate_export_parallel(path: Path, scheme: Scheme, checker: RecordChecker
 
     from .jsonstream import iter_raw_items
 
-    def batches() -> Iterator[list[tuple[int, bytes]]]:
-        batch: list[tuple[int, bytes]] = []
-        for item in iter_raw_items(path):
-            batch.append(item)
+    # A plain file is read again by the workers at the items' offsets: sending them only offsets
+    # and lengths spares pickling the whole file through the pipes (a gzip one cannot be).
+    by_offset = path.is_file() and not _is_gzip(path)
+
+    def batches() -> Iterator[list[tuple[int, Any]]]:
+        batch: list[tuple[int, Any]] = []
+        for offset, raw in iter_raw_items(path):
+            batch.append((offset, len(raw)) if by_offset else (offset, raw))
             if len(batch) == batch_size:
                 yield batch
                 batch = []
@@ -246,7 +265,7 @@ def _validate_export_parallel(path: Path, scheme: Scheme, checker: RecordChecker
             yield batch
 
     context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_worker_init, initargs=(str(path), scheme, fast, semantic)) as pool:
+    with context.Pool(workers, initializer=_worker_init, initargs=(str(path), scheme, fast, semantic, by_offset)) as pool:
         pending: deque = deque()  # a bounded number in flight keeps memory bounded
 
         def drain(limit: int) -> None:
