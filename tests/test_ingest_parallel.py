@@ -255,3 +255,33 @@ def test_a_worker_that_dies_stops_the_run_with_a_message(day_one, monkeypatch):
         ingest(day_one, jobs=2)
     assert "run `toolkit ingest` again" in exc.value.hint
     assert table_bytes(day_one) == before
+
+
+def test_the_number_of_workers_comes_from_the_command_then_toolkit_toml_then_the_cpus(tmp_path, monkeypatch):
+    from toolkit.ingest import ingest, pool
+    from toolkit.scaffold import init_workspace
+
+    ws = init_workspace(tmp_path / "ws", title="Jobs here", scheme="news-events-v1")
+    (ws.raw_dir / "a.txt").write_text("A headline\n\n" + "Some words of an article body here. " * 10 + "\n",
+                                      encoding="utf-8")
+    used = []
+    real_run = pool.run
+
+    def spy(plan, work, jobs):
+        used.append(jobs)
+        return real_run(plan, work, jobs)
+
+    monkeypatch.setattr(pool, "run", spy)
+    monkeypatch.setattr(pool, "default_jobs", lambda: 7)
+    ingest(ws, jobs=1)
+    (ws.raw_dir / "b.txt").write_text("Another headline\n\n" + "Other words of a second body. " * 10 + "\n",
+                                      encoding="utf-8")
+    ingest(ws)  # toolkit.toml says 0: one per CPU
+    config = ws.root / "toolkit.toml"
+    config.write_text(config.read_text().replace("jobs = 0", "jobs = 3"))
+    from toolkit.workspace import Workspace
+
+    (ws.raw_dir / "c.txt").write_text("Third headline\n\n" + "Yet more words of a third body. " * 10 + "\n",
+                                      encoding="utf-8")
+    ingest(Workspace(ws.root))
+    assert used == [1, 7, 3]

@@ -51,6 +51,9 @@ class IngestConfig:
     num_perm: int = 128
     # Rows held in memory before they are flushed to disk.
     batch_size: int = 1000
+    # Worker processes reading and cleaning raw files; 0: one per CPU (`toolkit ingest --jobs`
+    # overrides it). The output is the same whatever the number.
+    jobs: int = 0
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ BOUNDS: dict[tuple[str, str], Bound] = {
     ("ingest", "shingle_size"): Bound(1, 50),
     ("ingest", "num_perm"): Bound(16, 1024),
     ("ingest", "batch_size"): Bound(1, 1_000_000),
+    ("ingest", "jobs"): Bound(0, 1024),
     ("labelstudio", "port"): Bound(1, 65_535),
     ("labelstudio", "page_size"): Bound(1, MAX_IDS_PER_REQUEST),
     ("labelstudio", "timeout"): Bound(0, 3600, open_low=True),
@@ -336,6 +340,8 @@ boilerplate = []
 near_duplicate_threshold = {IngestConfig.near_duplicate_threshold}
 shingle_size = {IngestConfig.shingle_size}
 num_perm = {IngestConfig.num_perm}
+# Worker processes reading and cleaning raw files (0: one per CPU); the output is the same either way.
+jobs = {IngestConfig.jobs}
 
 [tasks]
 # true: only the first article of each near-duplicate cluster becomes a task.

@@ -225,7 +225,7 @@ def ingest(
         report = IngestReport(output=workspace.relative(workspace.articles_path))
         report.leftovers_removed = _remove_leftovers(workspace)
         _run(workspace, find_input_files(given, follow_symlinks=follow_symlinks), given, report, progress,
-             jobs or pool.default_jobs())
+             jobs or workspace.config.ingest.jobs or pool.default_jobs())
         atomicio.write_json(workspace.ingest_report_path, report.to_dict())
     return report
 
