@@ -61,11 +61,12 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from proctree import Sampler  # bench/, next to this script
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out"
@@ -412,53 +413,6 @@ def generate(roots: dict[str, Path], n: int, seed: int) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ measuring
 
 
-def _tree(pid: int) -> list[int]:
-    """``pid`` and every process below it (the threads' ``children`` files of /proc)."""
-    found, stack = [], [pid]
-    while stack:
-        p = stack.pop()
-        found.append(p)
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as fh:
-                    stack.extend(int(c) for c in fh.read().split())
-        except OSError:
-            continue
-    return found
-
-
-class Sampler(threading.Thread):
-    """Samples the memory of a process tree every ``interval`` seconds until told to stop:
-    the highest sum of VmRSS over the tree, and each process's VmHWM (its own peak)."""
-
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.interval = pid, interval
-        self.stopping = threading.Event()
-        self.peak_rss_sum = 0  # KiB
-        self.hwm: dict[int, int] = {}
-        self.max_processes = 0
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            rss = alive = 0
-            for pid in _tree(self.pid):
-                try:
-                    with open(f"/proc/{pid}/status") as fh:
-                        status = {line.split(":", 1)[0]: int(line.split()[1]) for line in fh
-                                  if line.startswith(("VmRSS:", "VmHWM:"))}
-                except (OSError, ValueError, IndexError):
-                    continue
-                if "VmRSS" not in status:  # a zombie
-                    continue
-                rss += status["VmRSS"]
-                self.hwm[pid] = max(self.hwm.get(pid, 0), status["VmHWM"])
-                alive += 1
-            self.peak_rss_sum = max(self.peak_rss_sum, rss)
-            self.max_processes = max(self.max_processes, alive)
-            self.stopping.wait(self.interval)
-
-
 def measure(name: str, argv: list[str], cwd: Path, logs: Path) -> dict[str, Any]:
     """Runs ``argv`` in ``cwd``, stdout and stderr to files under ``logs``; wall time, CPU time,
     peak memory of the tree, exit status and the JSON it printed."""
@@ -468,7 +422,7 @@ def measure(name: str, argv: list[str], cwd: Path, logs: Path) -> dict[str, Any]
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err, env=env)
-        sampler = Sampler(proc.pid)
+        sampler = Sampler(proc.pid, pss_every=0)
         sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
