@@ -28,21 +28,11 @@ from toolkit.scaffold import init_workspace
 from toolkit.scheme import EventsField, Scheme, builtin_scheme, default_scheme
 from toolkit.workspace import Workspace
 
+from .test_release import _offline_hf  # noqa: F401 (autouse here too: datasets stays offline, its cache in tmp)
+
 NOW = dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.timezone.utc)
 SPAN_LABELS = ["PERSON", "ORG", "GPE", "FAC", "NORP", "DATE", "WEAPON"]
 ROLES = ["perpetrator", "victim", "target", "place", "time", "weapon"]
-
-
-@pytest.fixture(autouse=True)
-def _offline_hf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
-    import datasets.config
-
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
 
 
 # ------------------------------------------------------------------------------ the data
