@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from ..scheme import EventsField, NumberField, Scheme
 from .numbers import FIELDS, Count, choose_count, find_counts
@@ -167,6 +167,17 @@ def _best(words: Sequence[AttackWord]) -> AttackWord:
     return min(words, key=lambda w: (not w.act, w.start - w.end, w.start))
 
 
+def _starting_within(items: Sequence[Any], i: int, start: int, end: int) -> tuple[Sequence[Any], int]:
+    """Of ``items`` (in text order), from index ``i`` on, those starting in [start, end), and the
+    index to go on from for the next sentence."""
+    while i < len(items) and items[i].start < start:
+        i += 1
+    j = i
+    while j < len(items) and items[j].start < end:
+        j += 1
+    return items[i:j], j
+
+
 # ---------------------------------------------------------------------------- counts
 
 
@@ -227,18 +238,8 @@ class EventRules:
         previous: _Draft | None = None  # the event the sentence before made or retold
         ci = wi = 0
         for start, end in split_sentences(text):
-            while ci < len(counts) and counts[ci].start < start:
-                ci += 1
-            here_counts = []
-            while ci < len(counts) and counts[ci].start < end:
-                here_counts.append(counts[ci])
-                ci += 1
-            while wi < len(words) and words[wi].start < start:
-                wi += 1
-            here_words = []
-            while wi < len(words) and words[wi].start < end:
-                here_words.append(words[wi])
-                wi += 1
+            here_counts, ci = _starting_within(counts, ci, start, end)
+            here_words, wi = _starting_within(words, wi, start, end)
             chosen = {k: v for k, v in _choose(here_counts).items() if self._fits(k, v[0].value)}
             previous = self._sentence(text, (start, end), here_words, chosen, spans, drafts, previous)
         return [self._event(d) for d in drafts]
