@@ -95,7 +95,9 @@ def test_two_workers_write_the_same_bytes_as_one(day_one, tmp_path, monkeypatch)
         "raw/2024-05-01/a000.txt", "raw/2024-05-01/b-exact.txt"]
 
 
-def test_default_is_one_worker_per_core(day_one, monkeypatch):
+@pytest.fixture
+def jobs_used(monkeypatch):
+    """The number of workers each ingest run hands to the pool, in order."""
     seen = []
     real = pool.run
 
@@ -104,8 +106,12 @@ def test_default_is_one_worker_per_core(day_one, monkeypatch):
         return real(tasks, settings, jobs)
 
     monkeypatch.setattr(pool, "run", spy)
+    return seen
+
+
+def test_default_is_one_worker_per_core(day_one, jobs_used):
     ingest(day_one)
-    assert seen == [pool.default_jobs()]
+    assert jobs_used == [pool.default_jobs()]
     with pytest.raises(ValueError, match="jobs must be"):
         ingest(day_one, jobs=0)
 
@@ -257,21 +263,13 @@ def test_a_worker_that_dies_stops_the_run_with_a_message(day_one, monkeypatch):
     assert table_bytes(day_one) == before
 
 
-def test_the_number_of_workers_comes_from_the_command_then_toolkit_toml_then_the_cpus(tmp_path, monkeypatch):
-    from toolkit.ingest import ingest, pool
+def test_the_number_of_workers_comes_from_the_command_then_toolkit_toml_then_the_cpus(tmp_path, monkeypatch,
+                                                                                     jobs_used):
     from toolkit.scaffold import init_workspace
 
     ws = init_workspace(tmp_path / "ws", title="Jobs here", scheme="news-events-v1")
     (ws.raw_dir / "a.txt").write_text("A headline\n\n" + "Some words of an article body here. " * 10 + "\n",
                                       encoding="utf-8")
-    used = []
-    real_run = pool.run
-
-    def spy(plan, work, jobs):
-        used.append(jobs)
-        return real_run(plan, work, jobs)
-
-    monkeypatch.setattr(pool, "run", spy)
     monkeypatch.setattr(pool, "default_jobs", lambda: 7)
     ingest(ws, jobs=1)
     (ws.raw_dir / "b.txt").write_text("Another headline\n\n" + "Other words of a second body. " * 10 + "\n",
@@ -284,4 +282,4 @@ def test_the_number_of_workers_comes_from_the_command_then_toolkit_toml_then_the
     (ws.raw_dir / "c.txt").write_text("Third headline\n\n" + "Yet more words of a third body. " * 10 + "\n",
                                       encoding="utf-8")
     ingest(Workspace(ws.root))
-    assert used == [1, 7, 3]
+    assert jobs_used == [1, 7, 3]
