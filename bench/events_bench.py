@@ -10,7 +10,7 @@ between entities (``news-events``, version 2). The script
 
 1. builds two workspaces (``init_workspace``, one per scheme) under ``bench/out/`` holding the
    same N synthetic news articles (about 300 words and 20 entity mentions each, seeded:
-   the same arguments give the same bytes), written to ``articles.parquet`` as ``ingest``
+   the same arguments give the same bytes), written to the articles table as ``ingest``
    would;
 2. writes, per workspace, the Label Studio JSON export (full format, one JSON list, as the
    server's export) of 3 annotators per article. Every annotator labels the same ~20 entity
@@ -341,9 +341,9 @@ def generate(roots: dict[str, Path], n: int, seed: int) -> dict[str, Any]:
     """articles.parquet in each workspace, and each one's Label Studio export file
     (``export.json`` beside the workspace); returns what was written."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from toolkit.articles import ARTICLE_SCHEMA
+    from toolkit.ingest import store
     from toolkit.workspace import Workspace
 
     epoch = dt.datetime(2025, 1, 6, 8, 0, tzinfo=dt.timezone.utc)
@@ -404,7 +404,7 @@ def generate(roots: dict[str, Path], n: int, seed: int) -> dict[str, Any]:
     for v, fh in exports.items():
         fh.write("]")
         fh.close()
-        pq.write_table(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), Workspace(roots[v]).articles_path)
+        store.write_table(Workspace(roots[v]), pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA))
         counts[v]["export_bytes"] = (roots[v].parent / f"export-{v}.json").stat().st_size
     return {"articles": n, "words": words, "words_per_article": round(words / n), "mentions": mentions,
             "mentions_per_article": round(mentions / n, 1), "by_scheme": counts}

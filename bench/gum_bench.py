@@ -89,6 +89,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from toolkit import parquetio  # noqa: E402
+from toolkit.articles import read_articles  # noqa: E402
 from toolkit.agreement import agree  # noqa: E402
 from toolkit.ingest import ingest  # noqa: E402
 from toolkit.labelstudio import pull  # noqa: E402
@@ -239,7 +240,7 @@ def import_gold(root: Path, docs: list[dict[str, Any]], title: str = "GUM Wikine
     ingest_report = ingest(ws)
     build_tasks(ws)
     tasks = [task for _, task in iter_tasks(ws.annotations_dir / "tasks.jsonl")]
-    articles = parquetio.read_table(ws.articles_path, columns=["article_id", "text", "source_file"]).to_pylist()
+    articles = read_articles(ws, columns=["article_id", "text", "source_file"]).to_pylist()
     line_of = {f"raw/{RAW_FILE}#L{i}": doc for i, doc in enumerate(docs, 1)}
     article_of, expected, lost = {}, {}, []
     stats: Counter = Counter()

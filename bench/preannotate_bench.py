@@ -16,7 +16,7 @@ Issue 13: pre-annotation of 10,000 articles should take a few minutes on two cor
 2. trains once, ``toolkit train --spans spancat --epochs 5`` (timed; ``--spans ner`` for the
    beam search's figures below), kept in the workspace for the next run;
 3. times the floors, each in its own subprocess, on the same texts read from
-   ``annotations/articles.parquet``: ``spacy.blank("en")``'s tokenizer alone (the rules'
+   ``annotations/articles/``: ``spacy.blank("en")``'s tokenizer alone (the rules'
    floor); ``spacy.load`` of the same trained pipeline and ``nlp.pipe`` in batches of 32, as
    the toolkit sends them (the model's floor), with the default batch of 1000, and with
    ``n_process=2``; and, for a ``ner`` model, the pipeline with ``ner``'s greedy parse
@@ -323,7 +323,7 @@ def generate(root: Path, n: int, n_gold: int, seed: int) -> dict[str, Any]:
 
     sys.path.insert(0, str(REPO))
     from toolkit.agreement.gold import GoldPolicy, compute_gold, gold_table
-    from toolkit.ingest import ARTICLE_SCHEMA
+    from toolkit.ingest import ARTICLE_SCHEMA, store
     from toolkit.scaffold import init_workspace
     from toolkit.scheme import Scheme
     from toolkit.validation.normalise import records_to_table
@@ -353,13 +353,13 @@ def generate(root: Path, n: int, n_gold: int, seed: int) -> dict[str, Any]:
                     "updated_at": "2024-11-25T10:00:00+00:00", "lead_time": 60.0, "was_cancelled": False,
                     "ground_truth": False, "note": None, **record})
                 annotation_id += 1
-    pq.write_table(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), ws.articles_path)
+    store.write_table(ws, pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA))
     pq.write_table(records_to_table(records, scheme), ws.annotations_dir / "annotations.parquet")
     gold = compute_gold(records, scheme, GoldPolicy())
     pq.write_table(gold_table(gold, scheme), ws.annotations_dir / "gold.parquet")
     return {"articles": n, "words": words, "gold_articles": len(gold),
             "gold_resolved": sum(g["status"] == "resolved" for g in gold), "gold_spans": spans,
-            "articles_mib": round(ws.articles_path.stat().st_size / 2**20, 1)}
+            "articles_mib": round(sum(p.stat().st_size for p in ws.articles_path.iterdir()) / 2**20, 1)}
 
 
 # ------------------------------------------------------------------------------ children
@@ -375,11 +375,13 @@ BATCH = 32  # PipelineSource's batch_size
 def floor(root: Path, kind: str, beam_width: int) -> dict[str, Any]:
     """One floor, timed in phases: the texts, then the pipeline over them, nothing written."""
     t0 = time.perf_counter()
-    import pyarrow.parquet as pq
     import spacy
 
     t1 = time.perf_counter()
-    texts = pq.read_table(root / "annotations" / "articles.parquet", columns=["text"])["text"].to_pylist()
+    from toolkit.articles import read_articles
+    from toolkit.workspace import Workspace
+
+    texts = read_articles(Workspace(root), columns=["text"])["text"].to_pylist()
     t2 = time.perf_counter()
     if kind == "tokenizer":
         nlp = spacy.blank("en")

@@ -16,13 +16,14 @@ from toolkit.validation.normalise import records_to_table
 from toolkit.scheme import Scheme
 
 from .conftest import SEED, add_raw
+from toolkit.articles import read_articles
 
 HOSTAGE, ARMED = "Hostage Taking (Barricade Incident)", "Armed Assault"
 
 
 def _records(ws):
     """Three articles: two agree, one is a tie between two annotators."""
-    articles = pq.read_table(ws.articles_path).to_pylist()
+    articles = read_articles(ws).to_pylist()
     ids = iter(range(1, 1000))
     rows = []
 

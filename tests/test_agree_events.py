@@ -19,6 +19,7 @@ from toolkit.agreement.suggestions import suggestion_effect
 from toolkit.config import ConfigError, config_from_dict, render_default_config
 from toolkit.errors import InputError
 from toolkit.scheme import Scheme, builtin_scheme, default_scheme
+from toolkit.articles import read_articles
 
 SCHEME = default_scheme()
 ARMED, BOMB = "Armed Assault", "Bombing/Explosion"
@@ -400,7 +401,7 @@ def test_toolkit_agree_on_a_workspace_with_events(tmp_path):
     ws = init_workspace(tmp_path / "ws", title="Test events")
     add_raw(ws, SEED.name)
     ingest(ws)
-    article = pq.read_table(ws.articles_path).to_pylist()[0]
+    article = read_articles(ws).to_pylist()[0]
     text = article["text"]
 
     def at(word):

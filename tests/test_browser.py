@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from toolkit.articles import read_articles
+
 try:
     from playwright.sync_api import Browser, Page, sync_playwright
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -265,7 +267,7 @@ def test_two_annotators_label_in_the_browser_and_pull_and_agree_get_it_all(
     # nothing repaired by searching the text, nothing quarantined.
     assert report.offsets == {"checked": 4, "ok": 4, "converted": 0, "repaired": 0, "quarantined": 0}
 
-    texts = {a["article_id"]: a["text"] for a in read_parquet(ws.annotations_dir / "articles.parquet")}
+    texts = {a["article_id"]: a["text"] for a in read_articles(ws).to_pylist()}
     rows = read_parquet(ws.annotations_dir / "annotations.parquet")
     assert len(rows) == 4
     assert {r["annotator_email"] for r in rows} == {p.email for p in people}
@@ -315,7 +317,7 @@ def test_an_annotator_finds_the_suggestions_waiting_and_accepting_them_is_measur
     ingest(ws)
     build_tasks(ws)
     scheme = Scheme.load(ws.scheme_path)
-    texts = {a["article_id"]: a["text"] for a in read_parquet(ws.annotations_dir / "articles.parquet")}
+    texts = {a["article_id"]: a["text"] for a in read_articles(ws).to_pylist()}
     folder = ws.annotations_dir / "predictions"
     folder.mkdir()
     lines = []

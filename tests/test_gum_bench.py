@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from toolkit.articles import read_articles
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -72,7 +73,6 @@ def test_nested_mentions_keep_the_outer_one(bench, docs):
 
 
 def test_import_makes_gold_equal_to_the_mapped_spans(bench, docs, tmp_path):
-    from toolkit import parquetio
     from toolkit.preannotate.splits import load_gold
     from toolkit.scheme import Scheme
 
@@ -85,7 +85,7 @@ def test_import_makes_gold_equal_to_the_mapped_spans(bench, docs, tmp_path):
     assert imported.pull["quarantined"] == 0
     assert imported.agree["resolved"] == imported.agree["by_ground_truth"] == len(docs)
     # Spans are lost only where ingest changed the text.
-    articles = parquetio.read_table(imported.ws.articles_path, columns=["article_id", "text"]).to_pylist()
+    articles = read_articles(imported.ws, columns=["article_id", "text"]).to_pylist()
     texts = {a["article_id"]: a["text"] for a in articles}
     for doc in docs:
         if texts[imported.article_of[doc["doc_id"]]] == doc["text"]:

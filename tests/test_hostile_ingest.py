@@ -18,7 +18,6 @@ import random
 import re
 import tracemalloc
 
-import pyarrow.parquet as pq
 import pytest
 
 from toolkit.articles import article_ids, article_texts, read_articles
@@ -135,7 +134,7 @@ OTHER_SCRIPTS = {
 
 
 def rows(ws):
-    return pq.read_table(ws.articles_path).to_pylist()
+    return read_articles(ws).to_pylist()
 
 
 def write_jsonl(path, *records):
@@ -346,19 +345,25 @@ def test_non_finite_max_file_mb_is_a_config_error_naming_the_key(workspace, valu
     assert not workspace.articles_path.exists()
 
 
-def test_damaged_articles_parquet_stops_ingest_and_nothing_is_overwritten(workspace):
+def _table_files(ws) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(ws.articles_path.iterdir())}
+
+
+def test_damaged_articles_table_stops_ingest_and_nothing_is_overwritten(workspace):
     add_raw(workspace, SEED.name)
     ingest(workspace)
-    whole = workspace.articles_path.read_bytes()
+    part = workspace.articles_path / "part-000000.parquet"
+    whole = part.read_bytes()
     add_raw(workspace, "near-a.txt")
     for damaged in (whole[: len(whole) // 2], b"not parquet at all", whole[:-100] + bytes(100)):
-        workspace.articles_path.write_bytes(damaged)
-        report_before = workspace.ingest_report_path.read_bytes()
-        with pytest.raises(InputError, match=r"articles.parquet is not a readable Parquet file") as exc:
+        part.write_bytes(damaged)
+        before, report_before = _table_files(workspace), workspace.ingest_report_path.read_bytes()
+        with pytest.raises(InputError, match=r"annotations/articles/part-000000.parquet is not a readable Parquet "
+                                             "file") as exc:
             ingest(workspace)
-        assert exc.value.hint.startswith("nothing was changed; restore annotations/articles.parquet")
+        assert exc.value.hint.startswith("nothing was changed; restore annotations/articles/")
         assert "move it away and run `toolkit ingest` to rebuild it" in exc.value.hint
-        assert workspace.articles_path.read_bytes() == damaged
+        assert _table_files(workspace) == before
         assert workspace.ingest_report_path.read_bytes() == report_before
         leftovers = [p.name for p in workspace.annotations_dir.rglob("*") if p.suffix == ".tmp" or "staging" in p.name]
         assert leftovers == []
@@ -366,12 +371,32 @@ def test_damaged_articles_parquet_stops_ingest_and_nothing_is_overwritten(worksp
 
 def test_articles_parquet_of_another_shape_is_a_clear_error_for_every_reader(workspace):
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    pq.write_table(pa.table({"article_id": ["a"], "body": ["x"]}), workspace.articles_path)
+    add_raw(workspace, SEED.name)
+    ingest(workspace)
+    pq.write_table(pa.table({"article_id": ["a"], "body": ["x"]}), workspace.articles_path / "part-000000.parquet")
     for read in (read_articles, article_ids, article_texts, ingest):
-        with pytest.raises(InputError, match=r"annotations/articles.parquet has no column 'title' of type string: "
-                                             "it is not the articles table"):
+        with pytest.raises(InputError, match=r"annotations/articles/part-000000.parquet has no column 'title' of "
+                                             "type string: it is not the articles table"):
             read(workspace)
+
+
+@pytest.mark.parametrize("manifest", [b"{not json", b'{"format": "something else", "parts": []}',
+                                      b'{"format": "toolkit-articles", "format_version": 2, "parts": '
+                                      b'[{"file": "../../secret.parquet", "rows": 1, "sha256": "x"}]}'])
+def test_a_damaged_manifest_is_a_clear_error_and_nothing_is_written(workspace, manifest):
+    add_raw(workspace, SEED.name)
+    ingest(workspace)
+    (workspace.articles_path / "_manifest.json").write_bytes(manifest)
+    before = _table_files(workspace)
+    add_raw(workspace, "near-a.txt")
+    for read in (read_articles, ingest):
+        with pytest.raises(InputError, match=r"annotations/articles/_manifest.json is not a readable articles "
+                                             "manifest") as exc:
+            read(workspace)
+        assert exc.value.hint.startswith("nothing was changed; restore annotations/articles/")
+    assert _table_files(workspace) == before
 
 
 # ------------------------------------------------------------------------------ security
@@ -480,10 +505,12 @@ def test_leftovers_of_a_killed_ingest_are_removed_and_nothing_else(workspace):
     add_raw(workspace, SEED.name)
     ingest(workspace)
     cache = workspace.cache_dir
-    ours = [cache / "ingest-staging-4242.parquet", workspace.annotations_dir / ".articles.parquet.k1ll.tmp",
+    table = workspace.articles_path
+    ours = [cache / "ingest-staging-4242.parquet", table / "._manifest.json.k1ll.tmp",
+            table / "part-000001.parquet", table / "_clusters-000007.parquet", table / "_sources-000002.parquet",
             workspace.annotations_dir / ".ingest-report.json.x9z.tmp"]
     others = [cache / "other.tmp", workspace.annotations_dir / ".gold.parquet.abc.tmp",
-              workspace.annotations_dir / "ingest-staging-1.parquet"]
+              workspace.annotations_dir / "ingest-staging-1.parquet", table / "notes.txt", table / "part-1.parquet"]
     for path in ours + others:
         path.write_bytes(b"half-written")
     report = ingest(workspace)
@@ -497,7 +524,7 @@ def test_a_second_ingest_at_the_same_time_is_refused(workspace):
     workspace.cache_dir.mkdir(parents=True, exist_ok=True)
     with open(workspace.cache_dir / "ingest.lock", "a+") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(OutputError, match="another `toolkit ingest` is writing annotations/articles.parquet"):
+        with pytest.raises(OutputError, match="another `toolkit ingest` is writing annotations/articles/"):
             ingest(workspace)
     assert not workspace.articles_path.exists()
     assert ingest(workspace).new_articles == 1

@@ -50,6 +50,7 @@ from toolkit.workspace import Workspace
 from .conftest import SEED, add_raw, edit_scheme
 from .test_agree import _records, _write
 from .test_release import NOW, _offline_hf, build_workspace  # noqa: F401 (_offline_hf: autouse here too)
+from toolkit.articles import read_articles
 
 
 def _strict(text: str) -> Any:
@@ -280,13 +281,14 @@ MADE_BY = {"articles": "toolkit ingest", "annotations": "toolkit pull", "gold": 
 
 @pytest.mark.parametrize("table,command", READERS)
 def test_damaged_workspace_table_stops_each_command_with_a_hint(ws: Workspace, table: str, command: str) -> None:
-    path = ws.annotations_dir / f"{table}.parquet"
+    name = "articles/part-000000.parquet" if table == "articles" else f"{table}.parquet"
+    path = ws.annotations_dir / name
     _damage(path, "truncated")
     damaged = path.read_bytes()
     before = _release_folder_names(ws)
     result = _cli(ws, *([command, "0.2.0"] if command == "release" else [command]))
     assert result.exit_code == 1
-    assert f"annotations/{table}.parquet is not a readable Parquet file: it is truncated" in result.output
+    assert f"annotations/{name} is not a readable Parquet file: it is truncated" in result.output
     hint = result.output[result.output.index("hint: "):]  # the module reading a table may say more
     assert "restore" in hint and "version control" in hint and f"`{MADE_BY[table]}`" in hint
     assert path.read_bytes() == damaged  # left for the user to restore
@@ -295,17 +297,17 @@ def test_damaged_workspace_table_stops_each_command_with_a_hint(ws: Workspace, t
 
 
 def test_a_damaged_page_found_while_writing_a_release_leaves_nothing(ws: Workspace) -> None:
-    _damage_page(ws.articles_path, "text")  # the split plan reads ids and clusters fine
-    with pytest.raises(InputError, match="articles.parquet is not a readable Parquet file"):
+    _damage_page(ws.articles_path / "part-000000.parquet", "text")  # the split plan reads ids and clusters fine
+    with pytest.raises(InputError, match="articles/part-000000.parquet is not a readable Parquet file"):
         release(ws, "0.2.0", now=NOW)
     assert _release_folder_names(ws) == ["v0.1.0"]
 
 
 def test_articles_without_a_column_the_release_needs(ws: Workspace) -> None:
-    pq.write_table(pq.read_table(ws.articles_path).drop_columns(["cluster_id"]), ws.articles_path)
+    pq.write_table(read_articles(ws).drop_columns(["cluster_id"]), ws.articles_path / "part-000000.parquet")
     result = _cli(ws, "release", "0.2.0")
     assert result.exit_code == 1
-    assert "annotations/articles.parquet has no column 'cluster_id'" in result.output
+    assert "annotations/articles/part-000000.parquet has no column 'cluster_id'" in result.output
     assert _release_folder_names(ws) == ["v0.1.0"]
 
 

@@ -11,18 +11,19 @@ import shutil
 import pyarrow.parquet as pq
 import pytest
 
-from toolkit import ingest as ingest_mod
+from toolkit.ingest import store
 from toolkit.errors import InputNotFound
 from toolkit.ingest import ARTICLE_SCHEMA, ingest
 from toolkit.ingest.dedup import article_id, content_key
 
 from .conftest import DATA, SEED, add_raw
+from toolkit.articles import read_articles
 
 BAD_FILES = ["empty.txt", "binary.txt", "article-undecodable.txt", "page-no-article.html"]
 
 
 def rows(ws):
-    return pq.read_table(ws.articles_path).to_pylist()
+    return read_articles(ws).to_pylist()
 
 
 def by_source(ws):
@@ -196,12 +197,18 @@ def test_counts_add_up(workspace):
     assert report.total_articles == len(rows(workspace))
 
 
+def table_files(ws) -> dict[str, bytes]:
+    """Every file of the articles table's folder, by name."""
+    return {p.name: p.read_bytes() for p in sorted(ws.articles_path.iterdir())}
+
+
 def test_rerun_on_same_input_is_byte_for_byte_identical(workspace, tmp_path):
     add_raw(workspace, SEED.name, "near-a.txt", "near-b.txt", "dup-a.txt", "dup-b.txt", "articles.jsonl")
     ingest(workspace)
-    first = workspace.articles_path.read_bytes()
+    first = table_files(workspace)
+    assert "part-000000.parquet" in first and "_manifest.json" in first
     report = ingest(workspace)
-    assert workspace.articles_path.read_bytes() == first
+    assert table_files(workspace) == first
     assert report.new_articles == 0 and report.exact_duplicates == 0
     # ... and a fresh workspace with the same input gives the same bytes (no timestamps, no paths)
     from toolkit.scaffold import init_workspace
@@ -210,7 +217,7 @@ def test_rerun_on_same_input_is_byte_for_byte_identical(workspace, tmp_path):
     for f in workspace.raw_dir.iterdir():
         shutil.copyfile(f, other.raw_dir / f.name)
     ingest(other)
-    assert other.articles_path.read_bytes() == first
+    assert table_files(other) == first
 
 
 def test_adding_files_adds_rows_and_changes_no_existing_id(workspace):
@@ -247,7 +254,7 @@ def test_output_is_typed_and_batched(workspace):
     config.write_text(config.read_text().replace("[ingest]", "[ingest]\nbatch_size = 2"))
     add_raw(workspace, SEED.name, "near-a.txt", "near-b.txt", "dup-a.txt", "article-html.html")
     ingest(workspace)
-    parquet = pq.ParquetFile(workspace.articles_path)
+    parquet = pq.ParquetFile(workspace.articles_path / "part-000000.parquet")
     assert parquet.schema_arrow.equals(ARTICLE_SCHEMA, check_metadata=False)
     assert [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)] == [2, 2, 1]
 
@@ -255,16 +262,16 @@ def test_output_is_typed_and_batched(workspace):
 def test_failure_while_writing_leaves_previous_table_and_no_temp_files(workspace, monkeypatch):
     add_raw(workspace, SEED.name)
     ingest(workspace)
-    before = workspace.articles_path.read_bytes()
-    add_raw(workspace, "near-a.txt")
+    before = table_files(workspace)
+    add_raw(workspace, "near-a.txt", "near-b.txt")  # near-duplicates: a clusters table to write too
 
     def boom(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(ingest_mod, "_finalise", boom)
+    monkeypatch.setattr(store, "_write_manifest", boom)
     with pytest.raises(Exception, match="No space left"):
         ingest(workspace)
-    assert workspace.articles_path.read_bytes() == before
+    assert table_files(workspace) == before
     leftovers = [p.name for p in workspace.annotations_dir.rglob("*") if p.suffix == ".tmp" or "staging" in p.name]
     assert leftovers == []
 

@@ -6,7 +6,6 @@ import os
 import shutil
 import random
 
-import pyarrow.parquet as pq
 import pytest
 
 from toolkit import ingest as ingest_mod
@@ -16,6 +15,7 @@ from toolkit.ingest.dedup import article_id
 from toolkit.workspace import Workspace
 
 from .conftest import DATA, SEED
+from toolkit.articles import manifest_path, read_articles, read_manifest
 
 WORDS = ("river council harbour station bridge market school hospital court minister police farmers "
          "storm flood village mayor budget strike union teachers doctors road railway airport ferry "
@@ -51,8 +51,9 @@ def fill(folder, day: int, n: int) -> None:
         shutil.copyfile(DATA / name, folder / f"d{day}-{name}")
 
 
-def table_bytes(ws) -> bytes:
-    return ws.articles_path.read_bytes()
+def table_bytes(ws) -> dict[str, bytes]:
+    """Every file of the articles table's folder, by name."""
+    return {p.name: p.read_bytes() for p in sorted(ws.articles_path.iterdir())}
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ def test_two_workers_write_the_same_bytes_as_one(day_one, tmp_path, monkeypatch)
     assert (one["files_read"], one["documents_read"], one["new_articles"], one["exact_duplicates"]) == (33, 30, 29, 1)
     assert one["rejected"] == 7
     assert (one["near_duplicate_clusters"], one["articles_in_clusters"]) == (1, 2)  # b-near.txt and a001.txt
-    rows = {r["source_file"]: r for r in pq.read_table(ws1.articles_path).to_pylist()}
+    rows = {r["source_file"]: r for r in read_articles(ws1).to_pylist()}
     near = rows["raw/2024-05-01/b-near.txt"]
     assert near["cluster_id"] == min(near["article_id"], rows["raw/2024-05-01/a001.txt"]["article_id"])
     assert [s["file"] for s in rows["raw/2024-05-01/a000.txt"]["sources"]] == [
@@ -132,13 +133,16 @@ def test_ingesting_a_then_b_equals_a_and_b_at_once(workspace, tmp_path):
     shutil.copytree(workspace.raw_dir, scratch.raw_dir)
     at_once = ingest(scratch, jobs=1)
 
-    assert table_bytes(workspace) == table_bytes(scratch)
+    # The same table (day 2 is a part of its own in one, not in the other): rows, order, ids,
+    # clusters and sources.
+    assert read_articles(workspace).to_pylist() == read_articles(scratch).to_pylist()
+    assert len(read_manifest(workspace).parts) == 2 and len(read_manifest(scratch).parts) == 1
     # Day 1: 20 + near-copy + HTML + 2 JSONL; day 2 adds 20 + 2 near-copies (its HTML and JSONL repeat day 1's).
     assert second.total_articles == at_once.total_articles == 24 + 22
     assert second.files_unchanged == 20 + 8  # every file of day 1
     assert second.already_ingested == 20 + 1 + 1 + 1 + 2  # day 1's documents, the exact copy included
     assert [r.to_dict() for r in second.rejected] == [r.to_dict() for r in at_once.rejected]
-    rows = {r["source_file"]: r for r in pq.read_table(workspace.articles_path).to_pylist()}
+    rows = {r["source_file"]: r for r in read_articles(workspace).to_pylist()}
     across = rows["raw/2024-05-02/c-near.txt"]
     assert across["cluster_id"] == min(across["article_id"], rows["raw/2024-05-01/a006.txt"]["article_id"])
     assert "raw/2024-05-02/c-exact.txt" in [s["file"] for s in rows["raw/2024-05-01/a005.txt"]["sources"]]
@@ -146,7 +150,7 @@ def test_ingesting_a_then_b_equals_a_and_b_at_once(workspace, tmp_path):
 
 def test_unchanged_files_are_not_read_and_signatures_not_recomputed(day_one, monkeypatch):
     first = ingest(day_one, jobs=1)
-    before = day_one.articles_path.stat().st_mtime_ns
+    before = manifest_path(day_one).stat().st_mtime_ns
     folder = day_one.raw_dir / "2024-05-01"
     (folder / "z-new.txt").write_text(synthetic(777), encoding="utf-8")
 
@@ -165,10 +169,11 @@ def test_unchanged_files_are_not_read_and_signatures_not_recomputed(day_one, mon
 
     # Nothing new: the table is not rewritten (same bytes, same file).
     read.clear()
-    mtime = day_one.articles_path.stat().st_mtime_ns
+    mtime, files = manifest_path(day_one).stat().st_mtime_ns, table_bytes(day_one)
     third = ingest(day_one, jobs=1)
     assert read == [] and third.new_articles == 0
-    assert day_one.articles_path.stat().st_mtime_ns == mtime != before
+    assert manifest_path(day_one).stat().st_mtime_ns == mtime != before
+    assert table_bytes(day_one) == files and "part-000001.parquet" in files  # day 2 appended, day 1 untouched
 
 
 def test_touched_file_is_hashed_not_read_and_changed_file_is_read(day_one, monkeypatch):
@@ -182,20 +187,14 @@ def test_touched_file_is_hashed_not_read_and_changed_file_is_read(day_one, monke
     report = ingest(day_one, jobs=1)
     assert read == ["a003.txt"]
     assert report.new_articles == 1  # the old text of a003.txt keeps its row (ids never change)
-    saved = state.load(day_one, state.settings_key(**_settings(day_one)))
+    saved = state.load(day_one, ingest_mod.run_settings(day_one)[2])
     assert saved.files["raw/2024-05-01/a002.txt"].mtime_ns == 1
     assert saved.files["raw/2024-05-01/a003.txt"].article_ids == [article_id(
-        next(r for r in pq.read_table(day_one.articles_path).to_pylist()
+        next(r for r in read_articles(day_one).to_pylist()
              if r["source_file"] == "raw/2024-05-01/a003.txt" and "888" in (r["title"] or ""))["text"])]
     read.clear()
     ingest(day_one, jobs=1)
     assert read == []
-
-
-def _settings(ws) -> dict:
-    cfg = ws.config.ingest
-    return {"max_bytes": int(cfg.max_file_mb * 1e6), "min_words": cfg.min_words, "boilerplate": cfg.boilerplate,
-            "threshold": cfg.near_duplicate_threshold, "num_perm": cfg.num_perm, "shingle_size": cfg.shingle_size}
 
 
 def test_deleted_file_keeps_its_articles_and_is_reported(day_one):
@@ -211,7 +210,7 @@ def test_deleted_file_keeps_its_articles_and_is_reported(day_one):
 def test_interrupted_run_leaves_table_and_state_as_they_were(day_one, monkeypatch):
     ingest(day_one, jobs=1)
     folder = state.state_dir(day_one)
-    before = {p.name: p.read_bytes() for p in [day_one.articles_path, *sorted(folder.iterdir())]}
+    before = {**table_bytes(day_one), **{p.name: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}}
     fill(day_one.raw_dir / "2024-05-02", 2, 24)
     real = pool.process_file
 
@@ -223,7 +222,7 @@ def test_interrupted_run_leaves_table_and_state_as_they_were(day_one, monkeypatc
     monkeypatch.setattr(pool, "process_file", boom)
     with pytest.raises(RuntimeError, match="killed midway"):
         ingest(day_one, jobs=2)
-    after = {p.name: p.read_bytes() for p in [day_one.articles_path, *sorted(folder.iterdir())]}
+    after = {**table_bytes(day_one), **{p.name: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}}
     assert after == before
     leftovers = [p.name for p in day_one.annotations_dir.rglob("*") if p.suffix == ".tmp" or "staging" in p.name]
     assert leftovers == []
@@ -239,7 +238,10 @@ def test_state_is_ignored_when_the_table_is_not_the_one_it_describes(day_one):
     fill(day_one.raw_dir / "2024-05-02", 2, 24)
     ingest(day_one, jobs=1)
     expected = table_bytes(day_one)
-    day_one.articles_path.write_bytes(backup)  # restored from a backup: the state speaks of another table
+    shutil.rmtree(day_one.articles_path)  # restored from a backup: the state speaks of another table
+    day_one.articles_path.mkdir()
+    for name, data in backup.items():
+        (day_one.articles_path / name).write_bytes(data)
     report = ingest(day_one, jobs=1)
     assert report.files_unchanged == 0
     assert table_bytes(day_one) == expected

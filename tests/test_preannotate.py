@@ -38,6 +38,8 @@ from toolkit.preannotate.training import TrainOptions, curve_subset, find_model,
 from toolkit.scheme import Scheme, build_task_schema, builtin_scheme
 from toolkit.validation.normalise import records_to_table
 from toolkit.workspace import Workspace
+from toolkit.articles import read_articles
+from toolkit.ingest import store
 
 PEOPLE = ["Ivan Petrov", "Maria Lopez", "Ahmed Khan", "Li Wei", "Sara Okafor", "Tomas Berg"]
 PLACES = ["Volgograd", "Kabul", "Lagos", "Mosul", "Quetta", "Aleppo"]
@@ -81,7 +83,7 @@ def make_gold_workspace(ws: Workspace, n: int = 36) -> dict[str, str]:
                             "updated_at": "2024-11-25T10:00:00+00:00", "lead_time": 30.0, "was_cancelled": False,
                             "ground_truth": False, "entities": spans, "event_type": event, "killed": None,
                             "injured": i % 9 + 2, "hostages": None, "note": None})
-    pq.write_table(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), ws.articles_path)
+    store.write_table(ws, pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA))
     pq.write_table(records_to_table(records, scheme), ws.annotations_dir / "annotations.parquet")
     pq.write_table(gold_table(compute_gold(records, scheme, GoldPolicy()), scheme), ws.annotations_dir / "gold.parquet")
     return texts
@@ -144,7 +146,7 @@ def test_predictions_are_valid_and_every_span_slices_its_text(trained: Path, tmp
     report = preannotate(ws, PreannotateOptions(rules=False, jobs=2))
     scheme = Scheme.load(ws.scheme_path)
     lines = _lines(ws.root / report.path)
-    texts = dict(zip(*[pq.read_table(ws.articles_path)[c].to_pylist() for c in ("article_id", "text")]))
+    texts = dict(zip(*[read_articles(ws)[c].to_pylist() for c in ("article_id", "text")]))
     assert [line["article_id"] for line in lines] == list(texts)  # every article, in order
     validator = jsonschema.Draft202012Validator(build_task_schema(scheme)["properties"]["predictions"]["items"])
     astral = 0
@@ -284,7 +286,7 @@ def test_a_function_that_raises_names_the_article_and_the_rest_goes_on(trained: 
     root = tmp_path / "ws"
     shutil.copytree(trained, root)
     ws = Workspace(root)
-    first = pq.read_table(ws.articles_path)["article_id"][0].as_py()
+    first = read_articles(ws)["article_id"][0].as_py()
     module = types.ModuleType("fragile_source")
 
     def fragile(text: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from toolkit.agreement.events import compare_events
+from toolkit.articles import read_articles
+from toolkit.ingest import store
 from toolkit.preannotate.events import (ARGUMENT_SCORE, COUNT_TRIGGER_SCORE, MIXED_TYPE_SCORE, TRIGGER_SCORE,
                                         TYPE_SCORE, EventRules, split_sentences)
 from toolkit.preannotate.rules import RULES_VERSION, Rules, gold_examples_from
@@ -22,6 +23,7 @@ from toolkit.preannotate.suggestions import (Argument, Event, Span, Suggestion, 
                                              to_record)
 from toolkit.scheme import Scheme, build_task_schema, builtin_scheme, default_scheme
 from toolkit.validation.normalise import normalise_task
+from toolkit.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEME = default_scheme()
@@ -36,7 +38,7 @@ def rules() -> Rules:
 
 @pytest.fixture(scope="module")
 def seed() -> tuple[str, str, dict[str, Any]]:
-    article = pq.read_table(REPO / "annotations" / "articles.parquet").to_pylist()[0]
+    article = read_articles(Workspace.find(REPO)).to_pylist()[0]
     gold = pq.read_table(REPO / "annotations" / "gold.parquet").to_pylist()
     return article["article_id"], article["text"], next(g for g in gold if g["article_id"] == article["article_id"])
 
@@ -321,7 +323,7 @@ def test_preannotate_writes_event_suggestions_for_the_default_scheme(tmp_path: P
     from toolkit.workspace import Workspace
 
     ws: Workspace = init_workspace(tmp_path / "ws", title="Events here", scheme="news-events")
-    shutil.copy(REPO / "annotations" / "articles.parquet", ws.articles_path)
+    store.write_table(ws, read_articles(Workspace.find(REPO)))
     report = preannotate(ws, PreannotateOptions(model=None))
     (line,) = [json.loads(x) for x in (ws.root / report.path).read_text(encoding="utf-8").splitlines()]
     assert sum(r.get("from_name") == "events" for r in line["result"]) == 4

@@ -29,6 +29,8 @@ from toolkit.release import (SPLITS, ReleaseError, ReleaseExists, ReleaseLocked,
                              list_releases, load, propose_version, push_to_hub, release, verify_release)
 from toolkit.scheme import Scheme
 from toolkit.workspace import Workspace
+from toolkit.articles import read_articles
+from toolkit.ingest import store
 
 NOW = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
 EVENTS = ["Armed Assault", "Bombing/Explosion", "Hostage Taking (Barricade Incident)", "Not an attack event"]
@@ -98,8 +100,7 @@ def build_workspace(ws: Workspace, n: int = 60, *, variant: int = 0, drop: tuple
                 "ground_truth": False, "entities": spans, "event_type": vote, "killed": i % 7,
                 "injured": None if i % 3 else i, "hostages": None, "note": None})
             annotation_id += 1
-    atomicio.write_text(ws.articles_path, "")  # the folder exists
-    pq.write_table(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), ws.articles_path)
+    store.write_table(ws, pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA))
     pq.write_table(records_to_table(records, scheme), ws.annotations_dir / "annotations.parquet")
     gold = compute_gold(records, scheme, GoldPolicy())
     pq.write_table(gold_table(gold, scheme), ws.annotations_dir / "gold.parquet")
@@ -262,7 +263,7 @@ def test_release_is_deterministic(tmp_path: Path) -> None:
 
 def test_clusters_never_split_and_splits_are_stratified(ws: Workspace) -> None:
     release(ws, now=NOW)
-    articles = pq.read_table(ws.articles_path, columns=["article_id", "cluster_id"]).to_pylist()
+    articles = read_articles(ws, columns=["article_id", "cluster_id"]).to_pylist()
     cluster_of = {r["article_id"]: r["cluster_id"] for r in articles}
     splits_of_cluster: dict[str, set[str]] = defaultdict(set)
     docs = _documents(ws.releases_dir / "v0.1.0")
@@ -286,8 +287,8 @@ def test_split_assignment_ignores_row_order(tmp_path: Path) -> None:
         w = init_workspace(tmp_path / name, title="Test events", scheme="news-events-v1")
         build_workspace(w)
         if reverse:
-            table = pq.read_table(w.articles_path)
-            pq.write_table(table.take(pa.array(range(table.num_rows - 1, -1, -1))), w.articles_path)
+            table = read_articles(w)
+            store.write_table(w, table.take(pa.array(range(table.num_rows - 1, -1, -1))))
         release(w, now=NOW)
         docs = _documents(w.releases_dir / "v0.1.0")
         splits.append({s: sorted(docs[s]["article_id"].to_pylist()) for s in SPLITS})
@@ -622,7 +623,7 @@ def test_push_uses_huggingface_hub_with_the_env_token(ws: Workspace, monkeypatch
 
 
 def test_missing_inputs_are_clear_errors(workspace: Workspace) -> None:
-    with pytest.raises(ReleaseError, match="articles.parquet does not exist") as info:
+    with pytest.raises(ReleaseError, match="annotations/articles/ does not exist") as info:
         release(workspace)
     assert "toolkit ingest" in info.value.hint
 
@@ -697,7 +698,7 @@ def test_proposal_tells_corrections_from_no_change(tmp_path: Path) -> None:
     w = init_workspace(tmp_path / "ws", title="Test events", scheme="news-events-v1")
     build_workspace(w, 30)
     release(w, now=NOW)
-    assert propose_version(w) == ("0.1.1", "patch: nothing has changed since v0.1.0 (the same articles.parquet, "
+    assert propose_version(w) == ("0.1.1", "patch: nothing has changed since v0.1.0 (the same articles, "
                                            "gold.parquet and scheme); a new version would only render them again")
     build_workspace(w, 30, variant=1)  # the same articles, some labels corrected
     version, reason = propose_version(w)

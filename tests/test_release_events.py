@@ -19,7 +19,6 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from toolkit import atomicio
 from toolkit.agreement.gold import gold_table
 from toolkit.ingest import ARTICLE_SCHEMA
 from toolkit.release import SPLITS, ReleaseOptions, propose_version, release, verify_release
@@ -29,6 +28,7 @@ from toolkit.scheme import EventsField, Scheme, builtin_scheme, default_scheme
 from toolkit.workspace import Workspace
 
 from .test_release import _offline_hf  # noqa: F401 (autouse here too: datasets stays offline, its cache in tmp)
+from toolkit.ingest import store
 
 NOW = dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.timezone.utc)
 SPAN_LABELS = ["PERSON", "ORG", "GPE", "FAC", "NORP", "DATE", "WEAPON"]
@@ -105,8 +105,7 @@ def _write_articles(ws: Workspace, articles: list[dict[str, Any]]) -> None:
             "n_words": len(a["text"].split()), "format": "txt", "source_file": f"raw/{i}.txt",
             "raw_sha256": hashlib.sha256(a["text"].encode()).hexdigest(), "sources": [],
             "cluster_id": a.get("cluster_id", a["article_id"]), "warnings": []})
-    atomicio.write_text(ws.articles_path, "")  # the folder exists
-    pq.write_table(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), ws.articles_path)
+    store.write_table(ws, pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA))
 
 
 def _write_gold(ws: Workspace, articles: list[dict[str, Any]], scheme: Scheme) -> None:

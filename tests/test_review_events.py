@@ -8,9 +8,11 @@ import copy
 
 import pyarrow.parquet as pq
 
+from toolkit.articles import read_articles
 from toolkit.labelstudio.review import record_to_results
 from toolkit.scheme import Scheme, default_scheme
 from toolkit.validation.normalise import normalise_task
+from toolkit.workspace import Workspace
 
 from .conftest import REPO
 
@@ -20,7 +22,7 @@ FIELDS = SCHEME.field_names
 
 def _repository_gold() -> tuple[dict, str]:
     (gold,) = pq.read_table(REPO / "annotations" / "gold.parquet").to_pylist()
-    (article,) = pq.read_table(REPO / "annotations" / "articles.parquet").to_pylist()
+    (article,) = read_articles(Workspace.find(REPO)).to_pylist()
     return gold, article["text"]
 
 

@@ -13,6 +13,7 @@ from toolkit.scheme import Scheme
 from toolkit.validation import predictions_to_table
 
 from .test_agree import ARMED, HOSTAGE, annotated  # noqa: F401  (the fixture: a small annotated workspace)
+from toolkit.articles import read_articles
 
 BOMBING = "Bombing/Explosion"
 CITY, GROUP, PLACE = ({"start": 0, "end": 9, "label": "GPE", "text": "Volgograd"},
@@ -194,7 +195,7 @@ def test_agree_writes_the_suggestions_section(annotated):  # noqa: F811
     out = annotated.annotations_dir
     scheme = Scheme.load(annotated.scheme_path)
     records = pq.read_table(out / "annotations.parquet").to_pylist()
-    by_title = {a["article_id"]: a["title"] for a in pq.read_table(annotated.articles_path).to_pylist()}
+    by_title = {a["article_id"]: a["title"] for a in read_articles(annotated).to_pylist()}
     task = {r["article_id"]: r["task_id"] for r in records}
     suggested_ids = sorted(a for a in task if not by_title[a].startswith("Fire"))
     blind = next(a for a in task if by_title[a].startswith("Fire"))

@@ -62,7 +62,7 @@ def test_one_task_per_near_duplicate_cluster_when_configured(workspace):
 
 
 def test_tasks_before_ingest_is_a_clear_error(workspace):
-    with pytest.raises(InputNotFound, match="articles.parquet does not exist") as caught:
+    with pytest.raises(InputNotFound, match="annotations/articles/ does not exist") as caught:
         build_tasks(workspace)
     assert "toolkit ingest" in caught.value.hint
 

@@ -19,6 +19,7 @@ import pytest
 from toolkit.articles import ARTICLE_SCHEMA, article_id
 from toolkit.scaffold import init_workspace
 from toolkit.scheme import Scheme, build_annotation_schema, builtin_scheme, default_scheme
+from toolkit.ingest import store
 from toolkit.validation import (ERROR_TYPES, QUARANTINE_REASONS, RecordChecker, iter_parquet_records, normalise_task,
                                 records_arrow_schema, records_to_table, result_hash, validate_export,
                                 validate_workspace)
@@ -420,7 +421,7 @@ def test_workspace_validation_quarantines_the_defective_annotation_and_keeps_the
            "source_name": None, "language": "en", "n_chars": len(TEXT), "n_words": len(TEXT.split()),
            "format": "jsonl", "source_file": "raw/a.jsonl", "raw_sha256": "0" * 64, "sources": [],
            "cluster_id": ARTICLE, "warnings": []}
-    pq.write_table(pa.Table.from_pylist([row], schema=ARTICLE_SCHEMA), ws.articles_path)
+    store.write_table(ws, pa.Table.from_pylist([row], schema=ARTICLE_SCHEMA))
     good = record_of(RESULTS)
     extra, (code, path) = SEMANTIC_DEFECTS["argument-duplicate-role"]
     bad = {**record_of(RESULTS + extra), "annotation_id": 71, "annotator_id": 4, "annotator_email": "ben@example.org"}

@@ -127,7 +127,7 @@ class VersionError(ReleaseError, ValueError):
 
 
 class ReleaseInputMissing(ReleaseError, FileNotFoundError):
-    """articles.parquet or gold.parquet is not there yet."""
+    """The articles table or gold.parquet is not there yet."""
 
 
 class ReleaseInputStale(ReleaseError):

@@ -30,7 +30,7 @@ from .errors import InputError, InputNotFound
 __all__ = ["open_parquet", "iter_batches", "read_table", "RowWriter"]
 
 # The command that writes each file the toolkit reads back: what to run when one is damaged.
-_MADE_BY = {"articles.parquet": "toolkit ingest", "annotations.parquet": "toolkit pull",
+_MADE_BY = {"articles.parquet": "toolkit ingest", "articles": "toolkit ingest", "annotations.parquet": "toolkit pull",
             "drafts.parquet": "toolkit pull", "predictions.parquet": "toolkit pull",
             "gold.parquet": "toolkit agree"}
 

@@ -59,7 +59,7 @@ class Workspace:
 
     @property
     def articles_path(self) -> Path:
-        return self.annotations_dir / "articles.parquet"
+        return self.annotations_dir / "articles"
 
     @property
     def ingest_report_path(self) -> Path:

@@ -1,7 +1,7 @@
-"""The ingest stage (``toolkit ingest``): raw articles -> ``annotations/articles.parquet``.
+"""The ingest stage (``toolkit ingest``): raw articles -> the articles table (``annotations/articles/``).
 
 Takes in: ``raw/`` (or given paths): scraped ``.txt``, ``.html``, ``.jsonl`` (``.gz``).
-Writes: ``annotations/articles.parquet`` (schema and readers in the shared ``articles``
+Writes: ``annotations/articles/`` (layout, schema and readers in the shared ``articles``
 module) and ``annotations/ingest-report.json``.
 
 - ``readers``: one raw file (or JSONL line) in, a cleaned ``Document`` or a ``Rejection`` out;
@@ -9,61 +9,69 @@ module) and ``annotations/ingest-report.json``.
 - ``clean``: repair, normalisation, boilerplate and dates;
 - ``boilerplate``: a scraped page's plain text cut to the article (line classification, main
   block) and the lines repeated across a source's articles;
-- ``dedup``: exact duplicates by content key, near-duplicates by MinHash LSH;
+- ``minhash``: the MinHash signature of a text's word shingles, vectorised with numpy;
+- ``dedup``: exact duplicates by content key, near-duplicates by MinHash LSH with the index on disk;
 - ``pool``: the per-file work (read to signature) in worker processes, results in input order;
+- ``distributed``: the same per-file work on a cluster (Ray), for corpora that outgrow one machine;
+- ``store``: the table's folder written (new parts appended, side tables, the manifest last)
+  and each part's near-duplicate index kept beside it;
 - ``state``: what a re-run needs to skip unchanged files (``annotations/ingest-state/``);
 - this module: the run itself, merging into the existing table.
 
-Ingest *merges* into the existing ``articles.parquet``: rows already there are kept as they
-are (their ids never change), new articles are appended, and a file seen again adds
-nothing. So re-running on the same input writes the same bytes, and ingesting a new folder
-adds rows. Exact duplicates collapse into one row listing every source; near-duplicates
-share a ``cluster_id``.
+Ingest *appends* to the existing table: rows already there are kept as they are (their ids
+never change, their part is never rewritten), new articles go into a new part, and a file seen
+again adds nothing. So re-running on the same input changes no byte, and ingesting a new
+folder adds rows. Exact duplicates collapse into one row listing every source (a source found
+for a row of an earlier part is recorded in the sources side table); near-duplicates share a
+``cluster_id`` (recorded in the clusters side table when an article joins a cluster of rows
+written before).
 
 All cores by default (``jobs``): the per-file work runs in worker processes (``pool``), and the
 merge, duplicates, clusters and writing in this process in file order, so the output is the
-same bytes whatever the number of workers.
+same bytes whatever the number of workers (or a cluster, ``address``).
 
 Incremental: a raw file already ingested whose size and modification time are unchanged is not
 opened again (when they changed, its SHA-256 decides), and the MinHash signatures of the
-articles already there are read back, not recomputed (``state``). The report counts such a
-file as read (``files_unchanged`` says how many were), its documents as ``already_ingested``
-and its rejections as before. When nothing new was found, ``articles.parquet`` is left as it
-is. A file ingested before and now gone from an input folder keeps its articles (releases
-and labels refer to them): it is listed in the report's ``files_gone``.
+articles already there are never computed again: they are in each part's index (``store``).
+The report counts such a file as read (``files_unchanged`` says how many were), its documents
+as ``already_ingested`` and its rejections as before. When nothing new was found, the table is
+left as it is. A file ingested before and now gone from an input folder keeps its articles
+(releases and labels refer to them): it is listed in the report's ``files_gone``.
 
-Memory: documents stream through in batches of ``[ingest] batch_size`` rows; what is kept
-for the whole run is each article's id and its entry in the near-duplicate index (MinHash
-signature and LSH buckets), measured at 6-14 KiB per article. With several workers, one file's
-documents (their rows, not the file's bytes) are held whole while a worker passes them back.
+Memory: documents stream through in batches of ``[ingest] batch_size`` rows into the new
+part. What is held for the whole run is each article's id and source key (about 30 bytes an
+article, ``Known``), the state's entry of each raw file, and while a part's index is made, its
+band keys (about 170 bytes a row of that part); the near-duplicate index itself stays on disk
+(``dedup``). With several workers, one file's documents are held whole while a worker passes
+them back.
 
 Safety: a symbolic link under an input folder that leads outside it is not read (rejected as
 ``symlink-outside``) unless ``follow_symlinks``; one ingest runs at a time in a workspace
 (``annotations/.cache/ingest.lock``), and it first removes what an ingest killed midway left
-behind (its staging file and temporary outputs, nothing else); a damaged ``articles.parquet``
-stops the run before anything is written. ``articles.parquet`` is written before the state, and
-the state records which ``articles.parquet`` it describes, so a run stopped at any point leaves
-the previous table, and at worst a state that is ignored (every file is then read again).
+behind (files the manifest does not list, temporary outputs; nothing else); a damaged table
+stops the run before anything is written. The manifest is replaced last, so a run stopped at
+any point leaves the previous table; the state records which table it describes, so at worst
+it is ignored (every file is then read again, adding nothing twice).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+import numpy as np
 
-from .. import atomicio, parquetio
+from .. import atomicio
 from ..errors import InputNotFound, OutputError
 from ..progress import NullProgress, Progress
 from ..workspace import Workspace
-from ..articles import ARTICLE_SCHEMA, SOURCE_TYPE, iter_article_batches, published_iso, read_articles
-from . import clean, dedup, pool, state
-from .dedup import NearDuplicateIndex, article_id
+from ..articles import ARTICLE_SCHEMA, MANIFEST, SOURCE_TYPE, Manifest, published_iso, read_articles
+from . import clean, dedup, pool, state, store
+from .dedup import article_id
 from .readers import REJECTION_REASONS, ReaderOptions, Rejection
 
 __all__ = ["ARTICLE_SCHEMA", "SOURCE_TYPE", "IngestReport", "InputFile", "find_input_files", "ingest",
@@ -184,20 +192,6 @@ def _source_name(workspace: Workspace, path: Path, folders: dict[Path, str] | No
     return safe, [f"the file name is not valid UTF-8; recorded as {safe!r}"]
 
 
-def _finalise(batch: pa.RecordBatch, extra_sources: dict[str, list[dict]], index: NearDuplicateIndex) -> pa.Table:
-    """Set the final cluster ids and append sources found for rows already written."""
-    table = pa.Table.from_batches([batch]).cast(ARTICLE_SCHEMA)
-    ids = table.column("article_id").to_pylist()
-    clusters = pa.array([index.cluster_id(i) for i in ids], pa.string())
-    table = table.set_column(table.schema.get_field_index("cluster_id"), ARTICLE_SCHEMA.field("cluster_id"), clusters)
-    if any(i in extra_sources for i in ids):
-        sources = table.column("sources").to_pylist()
-        merged = [s + extra_sources.get(i, []) for s, i in zip(sources, ids)]
-        table = table.set_column(table.schema.get_field_index("sources"), ARTICLE_SCHEMA.field("sources"),
-                                 pa.array(merged, pa.list_(SOURCE_TYPE)))
-    return table
-
-
 def ingest(
     workspace: Workspace,
     paths: Iterable[str | os.PathLike[str]] | None = None,
@@ -205,12 +199,14 @@ def ingest(
     follow_symlinks: bool = False,
     progress: Progress | None = None,
     jobs: int | None = None,
+    address: str | None = None,
 ) -> IngestReport:
-    """Read raw articles under ``paths`` (default: ``[ingest] paths``) into articles.parquet.
+    """Read raw articles under ``paths`` (default: ``[ingest] paths``) into the articles table.
 
     ``follow_symlinks``: also read links that lead outside the input folders (see
     ``find_input_files``). ``jobs``: worker processes for the per-file work (default: one per
-    core; 1 reads in this process); the output does not depend on it.
+    core; 1 reads in this process); the output does not depend on it. ``address``: run the
+    per-file work on the cluster there instead (``distributed``); the output is the same.
     """
     progress = progress or NullProgress()
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
@@ -222,41 +218,39 @@ def ingest(
         raise InputNotFound(f"{missing[0]}: no such file or folder",
                             hint="pass existing files or folders, or put articles in raw/")
     with _ingest_lock(workspace):
-        report = IngestReport(output=workspace.relative(workspace.articles_path))
+        report = IngestReport(output=workspace.relative(workspace.articles_path) + "/")
         report.leftovers_removed = _remove_leftovers(workspace)
         _run(workspace, find_input_files(given, follow_symlinks=follow_symlinks), given, report, progress,
-             jobs or workspace.config.ingest.jobs or pool.default_jobs())
+             jobs or workspace.config.ingest.jobs or pool.default_jobs(), address)
         atomicio.write_json(workspace.ingest_report_path, report.to_dict())
     return report
 
 
 def _run(workspace: Workspace, files: list[InputFile], given: list[Path], report: IngestReport,
-         progress: Progress, jobs: int) -> None:
+         progress: Progress, jobs: int, address: str | None) -> None:
     cfg = workspace.config.ingest
-    options = ReaderOptions(max_bytes=int(cfg.max_file_mb * 1e6), min_words=cfg.min_words,
-                            boilerplate=cfg.boilerplate)
-    settings = state.settings_key(max_bytes=options.max_bytes, min_words=options.min_words,
-                                  boilerplate=options.boilerplate, threshold=cfg.near_duplicate_threshold,
-                                  num_perm=cfg.num_perm, shingle_size=cfg.shingle_size)
+    options, index_settings, settings = run_settings(workspace)
+    manifest = store.prepare(workspace)
+    report.leftovers_removed += store.remove_leftovers(workspace, manifest)
     saved = state.load(workspace, settings)
-    index = NearDuplicateIndex(cfg.near_duplicate_threshold, cfg.num_perm, cfg.shingle_size)
-    known: dict[str, set[tuple[str, str]]] = {}  # article_id -> (source, sha256) pairs recorded
-    extra_sources: dict[str, list[dict]] = {}
-    previous = workspace.articles_path if workspace.articles_path.exists() else None
-    if previous is not None:
-        _load_previous(workspace, cfg.batch_size, saved.signatures, known, index)
+    indexes = store.ensure_indexes(workspace, manifest, index_settings, cfg.batch_size, progress)
+    known = Known(indexes, store.read_side(workspace, manifest.extra_sources, ["part", "row", "article_id", "sources"]))
 
     entries = dict(saved.files)
     folders: dict[Path, str] = {}
     plan = [_plan(workspace, file, entries, folders) for file in files]
     report.files_gone = _gone(workspace, given, entries, {p.source for p in plan})
     work = pool.WorkSettings(options, cfg.num_perm, cfg.shingle_size)
-    staging = workspace.cache_dir / f"{STAGING_PREFIX}{os.getpid()}.parquet"
+    writer = store.PartWriter(workspace, len(manifest.parts), index_settings, cfg.batch_size, store.PART_ROWS)
+    to_read = [p for p in plan if p.known_sha256 != ""]
+    committed = False
     try:
-        with pq.ParquetWriter(staging, ARTICLE_SCHEMA) as writer, \
-                contextlib.closing(pool.run([p for p in plan if p.known_sha256 != ""], work, jobs)) as results:
-            batcher = parquetio.RowWriter(writer, lambda rows: pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA),
-                                          cfg.batch_size)
+        if address is None:
+            results = pool.run(to_read, work, jobs)
+        else:
+            from . import distributed
+            results = distributed.run(to_read, work, address)
+        with contextlib.closing(results):
             progress.start(len(files), "ingest")
             for task in plan:
                 report.files_read += 1
@@ -268,50 +262,97 @@ def _run(workspace: Workspace, files: list[InputFile], given: list[Path], report
                     _reuse(entry, report)
                     report.files_unchanged += 1
                 else:
-                    _take(task.source, result, report, known, extra_sources, batcher, index, entries)
+                    _take(task.source, result, report, known, writer, entries)
                 progress.advance()
-            batcher.flush()
+        writer.finish()
         progress.finish()
-        report.total_articles = len(known)
-        changed = previous is None or not saved.usable or report.new_articles or extra_sources
-        if changed:
-            _write_articles(workspace, previous, staging, extra_sources, index, cfg.batch_size)
-        try:
-            state.save(workspace, settings, entries, index.signatures() if changed else None, cfg.batch_size)
-        except OSError as exc:
-            raise OutputError(f"{workspace.relative(workspace.articles_path)} was written, but not "
-                              f"{workspace.relative(state.state_dir(workspace))}/: {exc}",
-                              hint="check free disk space and permissions; the next run reads every file "
-                                   "again, and adds nothing twice") from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            staging.unlink()
-    clusters = index.clusters()
-    report.near_duplicate_clusters = len(clusters)
-    report.articles_in_clusters = sum(len(m) for m in clusters.values())
+        recluster = manifest.clustering != index_settings.clustering
+        if writer.parts or known.added_sources or (recluster and manifest.parts):
+            clusters = _clusters(workspace, manifest, [*indexes, *writer.indexes], len(indexes) if not recluster
+                                 else 0, index_settings, cfg.near_duplicate_threshold, cfg.batch_size)
+            manifest = store.commit(workspace, manifest, writer.parts, clusters, known.extra_rows(),
+                                    index_settings.clustering)
+        committed = True
+    except BaseException:
+        if not committed:
+            writer.abort()
+        raise
+    report.total_articles = manifest.num_rows
+    sizes = collections.Counter(row["cluster_id"] for row in store.read_side(
+        workspace, manifest.clusters, ["cluster_id"]))
+    report.near_duplicate_clusters = sum(1 for n in sizes.values() if n > 1)
+    report.articles_in_clusters = sum(n for n in sizes.values() if n > 1)
+    try:
+        state.save(workspace, settings, entries)
+    except OSError as exc:
+        raise OutputError(f"{workspace.relative(workspace.articles_path)}/ was written, but not "
+                          f"{workspace.relative(state.state_dir(workspace))}/: {exc}",
+                          hint="check free disk space and permissions; the next run reads every file "
+                               "again, and adds nothing twice") from exc
 
 
-def _load_previous(workspace: Workspace, batch_size: int, signatures: dict[str, bytes] | None,
-                   known: dict[str, set[tuple[str, str]]], index: NearDuplicateIndex) -> None:
-    """The articles already there: their sources, and their place in the near-duplicate index
-    (restored from the stored signatures and cluster ids, or computed from their text)."""
-    columns = ["article_id", "sources", "text" if signatures is None else "cluster_id"]
-    unsigned: dict[str, str] = {}  # article id -> cluster id, for articles with no stored signature
-    for batch in iter_article_batches(workspace, batch_size, columns=columns):
-        ids, sources = batch.column("article_id").to_pylist(), batch.column("sources").to_pylist()
-        for aid, third, found in zip(ids, batch.column(columns[2]).to_pylist(), sources):
-            known[aid] = {(s["file"], s["sha256"]) for s in found}
-            if signatures is None:
-                index.add(aid, third)
-            elif aid in signatures:
-                index.restore(aid, third, signatures.pop(aid))
-            else:
-                unsigned[aid] = third
-    if unsigned:
-        for batch in iter_article_batches(workspace, batch_size, columns=["article_id", "text"]):
-            for aid, text in zip(batch.column("article_id").to_pylist(), batch.column("text").to_pylist()):
-                if aid in unsigned:
-                    index.restore(aid, unsigned[aid], dedup.signature(text, index.num_perm, index.shingle_size))
+def run_settings(workspace: Workspace) -> tuple[ReaderOptions, store.Settings, str]:
+    """The reader options, the near-duplicate index's settings, and the key naming both that
+    the state was saved with (a state saved with other settings is not used)."""
+    cfg = workspace.config.ingest
+    options = ReaderOptions(max_bytes=int(cfg.max_file_mb * 1e6), min_words=cfg.min_words,
+                            boilerplate=cfg.boilerplate)
+    index_settings = store.Settings(cfg.num_perm, cfg.shingle_size,
+                                    dedup.Bands.for_threshold(cfg.near_duplicate_threshold, cfg.num_perm),
+                                    dedup.SIGNATURE_SCHEME)
+    key = state.settings_key(max_bytes=options.max_bytes, min_words=options.min_words,
+                             boilerplate=options.boilerplate, clustering=index_settings.clustering)
+    return options, index_settings, key
+
+
+class Known:
+    """What the table holds, to tell a document read apart: already ingested from this file,
+    an exact duplicate found in a new file (a source added to its row), or a new article.
+
+    Holds the ids of the table (8 bytes an article, with their sorted order) and its source
+    keys (8 bytes a source); the rows of this run are added as they are written."""
+
+    def __init__(self, indexes: list[dedup.PartIndex], extra: list[dict[str, Any]]) -> None:
+        ids = [index.ids() for index in indexes]
+        self.offsets = np.cumsum([0] + [len(i) for i in ids])
+        self.ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.uint64)
+        self.order = np.argsort(self.ids, kind="stable")
+        self.sorted_ids = self.ids[self.order]
+        keys = [index.source_keys() for index in indexes]
+        self._extra = {(row["part"], row["row"]): row for row in extra}
+        extra_keys = [dedup.source_key(row["article_id"], s["file"], s["sha256"]) for row in extra
+                      for s in row["sources"]]
+        self.source_keys = np.sort(np.concatenate([*keys, np.array(extra_keys, dtype=np.uint64)]))
+        self.new_rows: dict[int, int] = {}  # article id (number) -> row number in this run's parts
+        self.new_keys: set[int] = set()
+        self.added_sources = 0
+
+    def locate(self, number: int) -> tuple[int, int] | None:
+        """(part, row) of an article already in the table or written by this run, else None."""
+        if number in self.new_rows:
+            row = self.new_rows[number]
+            return len(self.offsets) - 1 + row // store.PART_ROWS, row % store.PART_ROWS
+        i = int(np.searchsorted(self.sorted_ids, number))
+        if i < len(self.sorted_ids) and int(self.sorted_ids[i]) == number:
+            g = int(self.order[i])
+            part = int(np.searchsorted(self.offsets, g, side="right")) - 1
+            return part, g - int(self.offsets[part])
+        return None
+
+    def seen(self, key: int) -> bool:
+        if key in self.new_keys:
+            return True
+        i = int(np.searchsorted(self.source_keys, key))
+        return i < len(self.source_keys) and int(self.source_keys[i]) == key
+
+    def add_source(self, where: tuple[int, int], aid: str, source: dict[str, Any], key: int) -> None:
+        row = self._extra.setdefault(where, {"part": where[0], "row": where[1], "article_id": aid, "sources": []})
+        row["sources"].append(source)
+        self.new_keys.add(key)
+        self.added_sources += 1
+
+    def extra_rows(self) -> list[dict[str, Any]]:
+        return [self._extra[k] for k in sorted(self._extra)]
 
 
 def _plan(workspace: Workspace, file: InputFile, entries: dict[str, state.FileEntry],
@@ -339,15 +380,14 @@ def _reuse(entry: state.FileEntry, report: IngestReport) -> None:
     report.rejected.extend(entry.rejections)
 
 
-def _take(source: str, result: pool.FileResult, report: IngestReport, known: dict[str, set[tuple[str, str]]],
-          extra_sources: dict[str, list[dict]], batcher: parquetio.RowWriter, index: NearDuplicateIndex,
+def _take(source: str, result: pool.FileResult, report: IngestReport, known: Known, writer: store.PartWriter,
           entries: dict[str, state.FileEntry]) -> None:
     """Merge what one file gave, and remember it when the file was stable while read."""
     for item in result.items:
         if isinstance(item, Rejection):
             report.rejected.append(item)
         else:
-            _add(item, report, known, extra_sources, batcher, index)
+            _add(item, report, known, writer)
     if result.stat is None or result.sha256 is None:
         entries.pop(source, None)
         return
@@ -356,46 +396,82 @@ def _take(source: str, result: pool.FileResult, report: IngestReport, known: dic
                                       [i for i in result.items if isinstance(i, Rejection)])
 
 
-def _add(item: pool.Parsed, report: IngestReport, known: dict[str, set[tuple[str, str]]],
-         extra_sources: dict[str, list[dict]], batcher: parquetio.RowWriter, index: NearDuplicateIndex) -> None:
+def _add(item: pool.Parsed, report: IngestReport, known: Known, writer: store.PartWriter) -> None:
     """Count one document read: already ingested, an exact duplicate (a new source), or a new row."""
     report.documents_read += 1
     aid, row = item.article_id, item.row
-    key = (row["source_file"], row["raw_sha256"])
-    if aid in known:
-        if key in known[aid]:
+    number = dedup.id_number(aid)
+    key = dedup.source_key(aid, row["source_file"], row["raw_sha256"])
+    where = known.locate(number)
+    if where is not None:
+        if known.seen(key):
             report.already_ingested += 1
         else:
             report.exact_duplicates += 1
-            known[aid].add(key)
-            extra_sources.setdefault(aid, []).append(
-                {"file": row["source_file"], "sha256": row["raw_sha256"], "url": row["source_url"]})
+            known.add_source(where, aid, {"file": row["source_file"], "sha256": row["raw_sha256"],
+                                          "url": row["source_url"]}, key)
         return
-    known[aid] = {key}
+    known.new_rows[number] = writer.rows_written
+    known.new_keys.add(key)
     report.new_articles += 1
     report.warnings.extend({"source": row["source_file"], "article_id": aid, "warning": w} for w in row["warnings"])
-    batcher.add(row)
-    index.add_signature(aid, item.signature)
+    writer.add(row, number, item.signature, key)
+
+
+def _clusters(workspace: Workspace, manifest: Manifest, indexes: list[dedup.PartIndex], first_new: int,
+              settings: store.Settings, threshold: float, batch_size: int) -> list[dict[str, Any]]:
+    """The clusters table after this run: pairs that involve a part from ``first_new`` on are
+    found and confirmed (``dedup``), and joined to the clusters already recorded (all parts are
+    new when the clustering settings changed: the table's clusters are then made again)."""
+    offsets = np.cumsum([0] + [index.rows for index in indexes])
+    ids = np.concatenate([index.ids() for index in indexes])
+    pairs = dedup.confirm(dedup.candidate_pairs(indexes, offsets, first_new, settings.bands), indexes, offsets,
+                          threshold)
+    clusters = dedup.Clusters()
+    where: dict[int, int] = {}  # article id (number) -> row number in the whole table
+    overrides: dict[int, int] = {}  # row number -> cluster id (number), where the part says otherwise
+    if first_new:
+        previous = store.read_side(workspace, manifest.clusters, ["part", "row", "article_id", "cluster_id"])
+    else:
+        previous = [{"part": p, "row": r, "article_id": aid, "cluster_id": aid}
+                    for p, r, aid, _ in store.stored_cluster_ids(workspace, manifest, batch_size)]
+    for row in previous:
+        g, aid, cid = int(offsets[row["part"]]) + row["row"], dedup.id_number(row["article_id"]), \
+            dedup.id_number(row["cluster_id"])
+        where[aid], overrides[g] = g, cid
+        if aid != cid:
+            clusters.join(aid, cid)
+    for a, b in pairs.tolist():
+        where[int(ids[a])], where[int(ids[b])] = a, b
+        clusters.join(int(ids[a]), int(ids[b]))
+    for aid, cid in clusters.members().items():
+        overrides[where[aid]] = cid
+    rows = []
+    for g in sorted(overrides):
+        part = int(np.searchsorted(offsets, g, side="right")) - 1
+        rows.append({"part": part, "row": g - int(offsets[part]), "article_id": dedup.id_text(int(ids[g])),
+                     "cluster_id": dedup.id_text(overrides[g])})
+    return rows
+
 
 def _ingest_lock(workspace: Workspace) -> contextlib.AbstractContextManager[None]:
     """One ingest at a time: two would each merge into the old table, and the last would drop
     what the other added."""
     return atomicio.exclusive_lock(workspace.cache_dir / LOCK_NAME, lambda: OutputError(
-        f"another `toolkit ingest` is writing {workspace.relative(workspace.articles_path)}",
+        f"another `toolkit ingest` is writing {workspace.relative(workspace.articles_path)}/",
         hint="wait for it to finish, then run again"))
 
 
 def _remove_leftovers(workspace: Workspace) -> list[str]:
-    """Files an ingest killed midway left: its staging file and its outputs' temporary siblings.
+    """Files an ingest killed midway left outside the table's folder: temporary siblings of the
+    report and the state (``store.remove_leftovers`` cleans the folder itself).
 
-    Only names that ingest itself makes (``.cache/ingest-staging-<pid>.parquet``,
-    ``.articles.parquet.*.tmp``, ``.ingest-report.json.*.tmp``, and the same for the files of
-    ``ingest-state/``); we hold the lock, so none is in use.
+    Only names that ingest itself makes; we hold the lock, so none is in use.
     """
     folder = state.state_dir(workspace)
     patterns = [(workspace.cache_dir, f"{STAGING_PREFIX}*.parquet")] + [
         (target.parent, f".{target.name}.*.tmp") for target in (
-            workspace.articles_path, workspace.ingest_report_path, folder / state.FILES, folder / state.SIGNATURES)]
+            workspace.articles_path / MANIFEST, workspace.ingest_report_path, folder / state.FILES)]
     removed = []
     for folder, pattern in patterns:
         for leftover in sorted(folder.glob(pattern)) if folder.is_dir() else ():
@@ -403,27 +479,3 @@ def _remove_leftovers(workspace: Workspace) -> list[str]:
                 leftover.unlink()
                 removed.append(workspace.relative(leftover))
     return removed
-
-
-def _write_articles(workspace: Workspace, previous: Path | None, staging: Path,
-                    extra_sources: dict[str, list[dict]], index: NearDuplicateIndex, batch_size: int) -> None:
-    # Row groups are always exactly `batch_size` rows (the last one fewer), whatever the
-    # batches read, so the same rows give the same bytes however they were appended.
-    target = workspace.articles_path
-    batches = (iter_article_batches(workspace, batch_size) if previous is not None else iter(()),
-               parquetio.iter_batches(staging, batch_size))
-    try:
-        with atomicio.atomic_path(target) as tmp, pq.ParquetWriter(tmp, ARTICLE_SCHEMA) as writer:
-            pending: list[pa.Table] = []
-            buffered = 0
-            for batch in (b for source in batches for b in source):
-                pending.append(_finalise(batch, extra_sources, index))
-                buffered += batch.num_rows
-                while buffered >= batch_size:
-                    table = pa.concat_tables(pending)
-                    writer.write_table(table.slice(0, batch_size), row_group_size=batch_size)
-                    pending, buffered = [table.slice(batch_size)], buffered - batch_size
-            if buffered:
-                writer.write_table(pa.concat_tables(pending), row_group_size=batch_size)
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc}", hint="check free disk space and permissions") from exc

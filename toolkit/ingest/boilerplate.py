@@ -95,7 +95,8 @@ _COPYRIGHT = re.compile(r"©|\(c\)\s*\d{4}|copyright\s+(?:©\s*)?\d{4}|all right
 _COOKIE = re.compile(r"\bcookies?\b.*\b(?:use|accept|consent|agree|continu|settings|polic)|"
                      r"\b(?:use|accept|consent|agree)\b.*\bcookies?\b", re.IGNORECASE)
 _MENU = re.compile(r"\S\s*(?:[|•·»]|\s/\s)\s*\S.*(?:[|•·»]|\s/\s)")  # three items joined by separators
-_SEPARATOR = re.compile(r"\s*[|•·»]\s*")
+_SEPARATOR_CHARS = "|•·»"
+_SEPARATOR = re.compile(rf"\s*[{_SEPARATOR_CHARS}]\s*")
 
 
 @dataclass
@@ -148,7 +149,7 @@ def _best_language(words: list[str]) -> str | None:
         return None
     # Most news is English, and counting 99 languages costs more than the rest of the pass.
     english = _stoplist("English")
-    if sum(word in english for word in words) / len(words) >= _SURELY_ENGLISH:
+    if sum(map(english.__contains__, words)) / len(words) >= _SURELY_ENGLISH:
         return "English"
     index = _stopword_index()
     counts = Counter(chain.from_iterable(index.get(word, ()) for word in words))
@@ -168,9 +169,11 @@ def _is_cue(text: str, is_listed: Callable[[str], bool]) -> bool:
         return True
     if len(text) <= _MAX_CUE_LINE and (_SECTION_BREAK.match(text) or _COMMENTS.match(text)):
         return True
-    items = _SEPARATOR.split(text)
-    if len(items) >= 4 and max(len(_words(item)) for item in items) <= 6:  # a menu: "Home | World | ..."
-        return True
+    # A menu: "Home | World | ..." (four items need three separators; most lines have none).
+    if sum(map(text.count, _SEPARATOR_CHARS)) >= 3:
+        items = _SEPARATOR.split(text)
+        if len(items) >= 4 and max(len(_words(item)) for item in items) <= 6:
+            return True
     if len(text) > _MAX_CUE_LINE:
         return False
     return bool(_CUE_LINE.match(text) or _COPYRIGHT.search(text) or _MENU.search(text))
@@ -187,7 +190,6 @@ def _stopword_share(words: list[str], index: dict[str, tuple[str, ...]]) -> floa
 
 def _classify(lines: list[_Line], language: str, is_listed: Callable[[str], bool]) -> None:
     """jusText's context-free classes, with navigation cues made bad."""
-    index = _stopword_index()
     main = _stoplist(language)
     # A short line seen three times on one page is its furniture (carousel captions, ratings).
     seen = Counter(line.text for line in lines if len(line.text) < LENGTH_LOW)
@@ -200,9 +202,10 @@ def _classify(lines: list[_Line], language: str, is_listed: Callable[[str], bool
             line.cls = "short"
             continue
         words = line.tokens
-        share = sum(w in main for w in words) / len(words) if words else 0.0
+        share = sum(map(main.__contains__, words)) / len(words) if words else 0.0
         if share < STOPWORDS_LOW:  # perhaps a quotation in another language
-            share = max(share, _stopword_share(words, index))
+            # The index of every language's stopwords takes a second to build: only here.
+            share = max(share, _stopword_share(words, _stopword_index()))
         if share >= STOPWORDS_HIGH:
             line.cls = "good" if len(line.text) > LENGTH_HIGH else "neargood"
         elif share >= STOPWORDS_LOW:

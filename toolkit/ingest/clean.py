@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import ftfy
+import ftfy.badness
 
 from .boilerplate import keep_main_block
 from .decode import CONTROL_CHARACTERS
@@ -30,6 +31,47 @@ _FTFY = ftfy.TextFixerConfig(
     explain=False,
     normalization="NFC",
 )
+
+# What a step of ``fix_text`` with ``_FTFY`` acts on besides mojibake: ftfy's control
+# characters (``remove_control_chars``, terminal escapes), C1 controls, line and paragraph
+# separators and carriage returns (``fix_line_breaks``), surrogates (``fix_surrogates``).
+_FTFY_TOUCHES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u206a-\u206f\ud800-\udfff\ufeff\ufff9-\ufffc]")
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+# ftfy fixes each line on its own, and one of its mojibake patterns is anchored at the start.
+_BAD_AT_LINE_START = re.compile(r"\n[ÃÂ] ")
+
+
+def _may_hold_mojibake(text: str) -> bool:
+    """Whether ftfy's mojibake pattern (``badness.is_bad``) matches any line of ``text``.
+
+    Every match of that pattern is at most 7 characters long and holds a non-ASCII character
+    among its first three (its character classes hold no ASCII), so it lies within 2
+    characters before and 7 after a run of non-ASCII characters: only there is it looked for.
+    Within a line, it has no anchor but one at the line's start (searched for separately;
+    ``search(text, pos, endpos)`` never takes ``pos`` for the start), so its matches in a line
+    are matches in the text.
+    """
+    if _BAD_AT_LINE_START.search(text):
+        return True
+    search = ftfy.badness.BADNESS_RE.search
+    return any(search(text, max(0, run.start() - 2), run.end() + 7) for run in _NON_ASCII_RUN.finditer(text))
+
+
+def fix_text(text: str) -> str:
+    """``ftfy.fix_text(text, _FTFY)`` for NFC ``text``, without running ftfy when it cannot change it.
+
+    ftfy fixes a text line by line (up to ``max_decode_length`` characters), running each of
+    its steps on each line, most of an ingest's cleaning time. With this configuration a line
+    comes back unchanged when it holds none of the characters its steps act on
+    (``_FTFY_TOUCHES``), its encoding repair finds no mojibake (``_may_hold_mojibake``), and
+    it is NFC (a line of NFC text is: a newline neither composes nor reorders with its
+    neighbours). tests/test_ingest_fastpaths.py compares both on random and crafted text.
+    """
+    if len(text) <= _FTFY.max_decode_length and not _FTFY_TOUCHES.search(text) \
+            and not _may_hold_mojibake(text):
+        return text
+    return ftfy.fix_text(text, _FTFY)
+
 
 _NUL = "\x00"
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -56,9 +98,10 @@ def normalise_text(text: str) -> tuple[str, list[str]]:
         warnings.append("removed control characters" + (" (NUL)" if _NUL in text else ""))
     # Control characters go first, so that ftfy's changes are only its encoding repairs.
     text = unicodedata.normalize("NFC", CONTROL_CHARACTERS.sub("", text))
-    fixed = ftfy.fix_text(text, _FTFY)
-    if fixed != text:
-        warnings.append("repaired broken encoding (mojibake) with ftfy")
+    fixed = fix_text(text)
+    if fixed == text:  # already NFC and free of control characters
+        return text, warnings
+    warnings.append("repaired broken encoding (mojibake) with ftfy")
     return unicodedata.normalize("NFC", CONTROL_CHARACTERS.sub("", fixed)), warnings
 
 
@@ -105,14 +148,18 @@ def is_boilerplate(line: str, extra: tuple[str, ...] = ()) -> bool:
     return bool(_boilerplate_regex(extra).match(stripped))
 
 
+_BLANK_LINE = re.compile(r"\n\s*\n")
+_SPACES = re.compile(r" {2,}")
+
+
 def split_paragraphs(text: str) -> list[str]:
     """Paragraphs are separated by blank lines; runs of spaces collapse to one.
 
     Tabs and no-break spaces inside a line are kept: they can be meaningful ("10\u00a0km").
     """
     paragraphs = []
-    for block in re.split(r"\n\s*\n", text):
-        lines = [re.sub(r" {2,}", " ", line).strip() for line in block.split("\n")]
+    for block in _BLANK_LINE.split(text):
+        lines = [(_SPACES.sub(" ", line) if "  " in line else line).strip() for line in block.split("\n")]
         joined = "\n".join(line for line in lines if line)
         if joined:
             paragraphs.append(joined)
@@ -309,5 +356,6 @@ _UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WORD = re.compile(rf"[{_UNSPACED}]|[^\W{_UNSPACED}]+")
 
 
+@lru_cache(maxsize=4)  # a body is counted by the reader, then for its row: once is enough
 def count_words(text: str) -> int:
     return len(_WORD.findall(text))

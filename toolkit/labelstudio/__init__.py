@@ -1,6 +1,6 @@
 """The Label Studio stage: tasks to the server, annotations back, and the server itself.
 
-Takes in: ``annotations/articles.parquet``, ``annotations/tasks.jsonl``, the scheme, a Label
+Takes in: ``annotations/articles/``, ``annotations/tasks.jsonl``, the scheme, a Label
 Studio server (the embedded one, or ``LABEL_STUDIO_URL`` + ``LABEL_STUDIO_API_KEY``).
 Writes: ``annotations/tasks.jsonl`` (``toolkit tasks``); the project on the server
 (``toolkit push``, ``toolkit review``); ``annotations/exports/`` snapshots and, through the

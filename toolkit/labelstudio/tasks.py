@@ -1,4 +1,4 @@
-"""``toolkit tasks``: ``articles.parquet`` -> ``annotations/tasks.jsonl`` (Label Studio import format).
+"""``toolkit tasks``: the articles table -> ``annotations/tasks.jsonl`` (Label Studio import format).
 
 One line per article: ``{"data": {"text", "title", "published", "source_url", "article_id"}}``.
 ``article_id`` is the idempotency key that ``toolkit push`` checks against the server. The
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..articles import open_articles
 from .. import atomicio
-from .. import parquetio
-from ..errors import InputError, InputNotFound
+from ..errors import InputError
 from ..progress import NullProgress, Progress
 from ..workspace import Workspace
 
@@ -66,11 +66,9 @@ def iter_tasks(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def build_tasks(workspace: Workspace, *, progress: Progress | None = None) -> TasksReport:
-    """Append a task for every article in articles.parquet that has none yet."""
+    """Append a task for every article of the articles table that has none yet."""
     progress = progress or NullProgress()
-    articles = workspace.articles_path
-    if not articles.exists():
-        raise InputNotFound(f"{workspace.relative(articles)} does not exist yet", hint="run `toolkit ingest` first")
+    parquet = open_articles(workspace)  # InputNotFound before the first ingest
     target = workspace.tasks_path
     tasked: set[str] = set()
     if target.exists():
@@ -78,15 +76,14 @@ def build_tasks(workspace: Workspace, *, progress: Progress | None = None) -> Ta
     one_per_cluster = workspace.config.tasks.one_per_cluster
     seen_clusters: set[str] = set()
     added = already = skipped = 0
-    parquet = parquetio.open_parquet(articles)
-    progress.start(parquet.metadata.num_rows, "tasks")
+    progress.start(parquet.num_rows, "tasks")
     with atomicio.atomic_open(target, "wb") as out:
         if target.exists():
             with open(target, "rb") as existing:
                 shutil.copyfileobj(existing, out)
                 if out.tell() and not _ends_with_newline(target):
                     out.write(b"\n")
-        for batch in parquet.iter_batches(batch_size=1000, columns=TASK_COLUMNS):
+        for batch in parquet.iter_batches(1000, TASK_COLUMNS):
             for article in batch.to_pylist():
                 progress.advance()
                 cluster = article["cluster_id"]

@@ -1,6 +1,6 @@
 """The pre-annotation stage: suggestions waiting for annotators, and the model in the loop.
 
-Takes in: ``annotations/articles.parquet``, ``annotations/gold.parquet`` (to learn from and to
+Takes in: ``annotations/articles/``, ``annotations/gold.parquet`` (to learn from and to
 judge by), ``schemas/scheme.json`` and ``schemas/patterns.jsonl``. Writes:
 ``annotations/predictions/<model_version>.jsonl`` (one Label Studio prediction per article,
 which ``toolkit push`` attaches to the tasks), trained pipelines under ``models/``, and

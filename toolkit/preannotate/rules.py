@@ -43,6 +43,7 @@ import spacy
 from spacy.schemas import validate_token_pattern
 from spacy.tokens import Doc
 
+from ..articles import articles_exist
 from ..errors import PreannotateError
 from ..scheme import Scheme
 from ..workspace import Workspace
@@ -257,7 +258,7 @@ class Rules:
         stays honest."""
         patterns = read_patterns(ws.schemas_dir / PATTERNS_FILE, scheme)
         if gold_records is None:
-            has_gold = (ws.annotations_dir / "gold.parquet").is_file() and ws.articles_path.is_file()
+            has_gold = (ws.annotations_dir / "gold.parquet").is_file() and articles_exist(ws)
             gold = load_gold(ws, scheme) if has_gold else None
             gold_records = [gold.records[a] for a in gold.ids("train")] if gold is not None else ()
         return cls(scheme, patterns, gold_examples_from(gold_records, scheme), dates=dates, counts=counts,

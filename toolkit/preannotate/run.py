@@ -1,7 +1,7 @@
 """``toolkit preannotate``: every article through the chosen sources, one prediction each.
 
 The sources (rules, the latest trained model unless told otherwise, outside pipelines or
-functions) look at each article of ``annotations/articles.parquet``; their suggestions are
+functions) look at each article of ``annotations/articles/``; their suggestions are
 merged into one Label Studio prediction per article, whose ``model_version`` names them all
 (``rules-1a2b3c4d5e+model-0003``), and written to
 ``annotations/predictions/<model_version>.jsonl``. ``toolkit push`` attaches them.
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from .. import atomicio, parquetio
+from ..articles import articles_exist, iter_article_batches, open_articles
+from .. import atomicio
 from ..errors import PreannotateError
 from ..labelstudio.predictions import PREDICTIONS_DIR, record_latest
 from ..progress import NullProgress, Progress
@@ -116,9 +117,8 @@ def _predict_chunk(chunk: list[tuple[str, str]]) -> list[tuple[str, dict[str, An
 
 
 def _chunks(ws: Workspace, limit: int | None) -> Iterator[list[tuple[str, str]]]:
-    file = parquetio.open_parquet(ws.articles_path, hint="run `toolkit ingest` first")
     seen = 0
-    for batch in file.iter_batches(batch_size=CHUNK, columns=["article_id", "text"]):
+    for batch in iter_article_batches(ws, CHUNK, ["article_id", "text"]):
         rows = list(zip(batch.column("article_id").to_pylist(), batch.column("text").to_pylist()))
         if limit is not None:
             rows = rows[:max(0, limit - seen)]
@@ -132,8 +132,8 @@ def _chunks(ws: Workspace, limit: int | None) -> Iterator[list[tuple[str, str]]]
 def preannotate(ws: Workspace, options: PreannotateOptions = PreannotateOptions(),
                 progress: Progress | None = None) -> PreannotateReport:
     progress = progress or NullProgress()
-    if not ws.articles_path.is_file():
-        raise PreannotateError(f"{ws.relative(ws.articles_path)} does not exist yet", hint="run `toolkit ingest` first")
+    if not articles_exist(ws):
+        raise PreannotateError(f"{ws.relative(ws.articles_path)}/ does not exist yet", hint="run `toolkit ingest` first")
     scheme = Scheme.load(ws.scheme_path)
     sources = build_sources(ws, scheme, options)
     version = "+".join(s.version for s in sources)
@@ -141,7 +141,7 @@ def preannotate(ws: Workspace, options: PreannotateOptions = PreannotateOptions(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{version}.jsonl"
     report = PreannotateReport(version, ws.relative(path), [s.version for s in sources])
-    total = parquetio.open_parquet(ws.articles_path).metadata.num_rows
+    total = open_articles(ws).num_rows
     progress.start(min(total, options.limit) if options.limit is not None else total, "preannotate")
     _WORK.update(scheme=scheme, sources=sources, version=version)
     jobs = max(1, min(options.jobs, os.cpu_count() or 1))

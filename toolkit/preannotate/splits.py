@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow.compute as pc
 
-from .. import parquetio
+from ..articles import read_articles
 from ..errors import PreannotateError
 from ..release.data import SPLITS, ReleaseOptions, make_plan, read_inputs
 from ..scheme import Scheme, TextField
@@ -52,9 +52,9 @@ def load_gold(ws: Workspace, scheme: Scheme | None = None) -> GoldSet:
     names = [f.name for f in scheme.fields if not isinstance(f, TextField)]
     gold_rows = inputs.gold.select(["article_id", *names]).to_pylist()
     records = {row["article_id"]: row for row in gold_rows}
-    ids = parquetio.read_table(ws.articles_path, columns=["article_id"])["article_id"].to_pylist()
+    ids = read_articles(ws, columns=["article_id"])["article_id"].to_pylist()
     splits = {ids[i]: SPLITS[int(s)] for i, s in enumerate(plan.split) if s >= 0}
-    articles = parquetio.read_table(ws.articles_path, columns=["article_id", "text"])
+    articles = read_articles(ws, columns=["article_id", "text"])
     articles = articles.filter(pc.is_in(articles["article_id"], value_set=plan.released_ids))
     texts = dict(zip(articles["article_id"].to_pylist(), articles["text"].to_pylist()))
     records = {a: r for a, r in records.items() if a in splits}

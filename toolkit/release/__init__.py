@@ -1,6 +1,6 @@
 """The release stage: gold labels + articles -> ``releases/vX.Y.Z/``, immutable and checksummed.
 
-Takes in: ``annotations/gold.parquet`` (and ``agreement.json``), ``annotations/articles.parquet``,
+Takes in: ``annotations/gold.parquet`` (and ``agreement.json``), ``annotations/articles/``,
 ``schemas/scheme.json`` and the previous release. Writes: ``releases/vX.Y.Z/``, a Hugging Face
 dataset folder (Parquet configs and splits, dataset card, datasheet, changelog, Croissant,
 CoNLL, manifest), built aside and renamed into place only when complete. The configs:

@@ -47,6 +47,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..articles import fingerprint, manifest_path
 from .. import atomicio, parquetio
 from ..version import __version__
 from . import changelog, data as releasedata
@@ -161,7 +162,7 @@ def _propose(ws: Workspace, scheme: Scheme, released_ids: pa.Array,
     if not removed and previous.get("inputs") == input_hashes \
             and (previous.get("scheme") or {}).get("hash") == scheme.hash():
         return _vstr((major, minor, patch + 1)), (
-            f"patch: nothing has changed since {latest.name} (the same articles.parquet, gold.parquet and "
+            f"patch: nothing has changed since {latest.name} (the same articles, gold.parquet and "
             "scheme); a new version would only render them again")
     detail = f"{removed} article(s) removed, " if removed else ""
     return _vstr((major, minor, patch + 1)), (f"patch: corrections only ({detail}no articles, labels or fields "
@@ -170,9 +171,16 @@ def _propose(ws: Workspace, scheme: Scheme, released_ids: pa.Array,
 
 def _input_hashes(ws: Workspace) -> dict[str, str]:
     """sha256 of the files a release is made from, as the manifest records them."""
-    return {name: atomicio.sha256_file(path) for name, path in (
-        ("annotations/articles.parquet", ws.articles_path),
-        ("annotations/gold.parquet", ws.annotations_dir / "gold.parquet")) if path.is_file()}
+    hashes = {}
+    articles = fingerprint(ws)
+    if articles is not None:
+        # the manifest's SHA-256 (it holds every part's); an old single-file table's own
+        name = "annotations/articles/" if manifest_path(ws).is_file() else "annotations/articles.parquet"
+        hashes[name] = articles
+    gold = ws.annotations_dir / "gold.parquet"
+    if gold.is_file():
+        hashes["annotations/gold.parquet"] = atomicio.sha256_file(gold)
+    return hashes
 
 
 def propose_version(ws: Workspace, *, options: ReleaseOptions | None = None) -> tuple[str, str]:

@@ -410,7 +410,7 @@ def _limitations(ctx: dict[str, Any]) -> str:
                      f"`documents` config keeps every gold span as annotated.")
     if ctx.get("gold_without_article"):
         items.append(f"{_n(ctx['gold_without_article'])} gold row(s) refer to articles missing from "
-                     "articles.parquet and were left out.")
+                     "the articles table and were left out.")
     return "\n".join(f"- {item}" for item in items)
 
 

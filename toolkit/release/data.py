@@ -10,7 +10,7 @@
 - ``feature_values``: gold values as the Arrow type of their feature (label names -> ClassLabel
   ids, key by key through lists and structs: spans with attributes, relations, events);
 - ``event_table``: the rows of an events config (one per gold event) from the gold events column;
-- ``write_data``: articles.parquet, batch by batch, into the Parquet files of each config and
+- ``write_data``: the articles table, batch by batch, into the Parquet files of each config and
   split and the CoNLL text, with the figures the card and datasheet report.
 
 Events configs: one row per gold event of every released article, in the article's split (the
@@ -58,6 +58,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..articles import articles_exist, open_articles, read_articles
 from .. import atomicio, parquetio
 from ..config import ReleaseConfig
 from ..errors import ReleaseError, ReleaseInputMissing, ReleaseInputStale
@@ -140,10 +141,11 @@ def events_configs(scheme: Scheme) -> dict[str, EventsField]:
 def read_inputs(ws: Workspace, options: ReleaseOptions) -> Inputs:
     scheme = Scheme.load(ws.scheme_path)
     gold_path = ws.annotations_dir / "gold.parquet"
-    for path, command in ((ws.articles_path, "toolkit ingest"), (gold_path, "toolkit agree")):
-        if not path.is_file():
-            raise ReleaseInputMissing(f"{ws.relative(path)} does not exist yet",
-                                      hint=f"run `{command}` first")
+    if not articles_exist(ws):
+        raise ReleaseInputMissing(f"{ws.relative(ws.articles_path)}/ does not exist yet",
+                                  hint="run `toolkit ingest` first")
+    if not gold_path.is_file():
+        raise ReleaseInputMissing(f"{ws.relative(gold_path)} does not exist yet", hint="run `toolkit agree` first")
     gold_file = parquetio.open_parquet(gold_path)
     metadata = gold_file.schema_arrow.metadata or {}
     gold_hash = metadata.get(b"toolkit.scheme_hash", b"").decode()
@@ -302,7 +304,7 @@ def article_agreement(ws: Workspace, gold: pa.Table, stratify: ChoiceField | Eve
 
 @dataclass
 class Plan:
-    n_articles: int  # rows of articles.parquet
+    n_articles: int  # rows of the articles table
     gold_index: np.ndarray  # per article row: row in inputs.gold, or -1
     split: np.ndarray  # per article row: index into SPLITS, or -1 (not released)
     released_ids: pa.Array
@@ -324,10 +326,10 @@ def cluster_keys(cluster_ids: pa.Array, seed: str) -> np.ndarray:
 
 
 def make_plan(ws: Workspace, inputs: Inputs) -> Plan:
-    articles = parquetio.read_table(ws.articles_path, columns=["article_id", "cluster_id"])
+    articles = read_articles(ws, columns=["article_id", "cluster_id"])
     n = articles.num_rows
     if pc.count_distinct(articles["article_id"]).as_py() != n:
-        raise ReleaseError("annotations/articles.parquet has duplicate article ids",
+        raise ReleaseError(f"{ws.relative(ws.articles_path)}/ has duplicate article ids",
                            hint="run `toolkit ingest` again")
     gold_index = pc.index_in(articles["article_id"], inputs.gold["article_id"])
     gold_index = pc.fill_null(gold_index, -1).to_numpy().astype(np.int64)
@@ -848,7 +850,7 @@ _IN_FLIGHT = 8
 
 def write_data(tmp: Path, ws: Workspace, inputs: Inputs, plan: Plan, features: dict[str, Any],
                 progress: Progress) -> Written:
-    """Stream articles.parquet batch by batch into the ``documents``, ``ner`` and events Parquet
+    """Stream the articles table batch by batch into the ``documents``, ``ner`` and events Parquet
     files and the CoNLL text of each split.
 
     Three stages overlap: this thread joins each batch with its gold labels, gathers the
@@ -896,8 +898,8 @@ def write_data(tmp: Path, ws: Workspace, inputs: Inputs, plan: Plan, features: d
             (tmp / "conll").mkdir()
             for s in SPLITS:
                 conll_files[s] = TextWriter(tmp / "conll" / f"{s}.txt")
-        source = parquetio.open_parquet(ws.articles_path)
-        for batch in source.iter_batches(batch_size=options.batch_size, columns=columns):
+        source = open_articles(ws)
+        for batch in source.iter_batches(options.batch_size, columns):
             codes = plan.split[offset:offset + batch.num_rows]
             rows = plan.gold_index[offset:offset + batch.num_rows]
             offset += batch.num_rows

@@ -35,7 +35,7 @@ ERROR_TYPES: dict[str, str] = {
     "cancelled-with-results": "a cancelled (skipped) annotation that still carries values",
     "duplicate-annotation": "more annotations by one annotator on one task than the scheme allows",
     "duplicate-id": "the same annotation id twice",
-    "unknown-article": "an article_id that is not in annotations/articles.parquet",
+    "unknown-article": "an article_id that is not in the articles table (annotations/articles/)",
     "unknown-task": "a task id that is not in the latest snapshot",
     "invalid-text": "a text that is not valid Unicode (a lone surrogate), which no file format can hold",
     "non-finite-number": "NaN or Infinity where a number belongs",

@@ -134,7 +134,7 @@ class SemanticLayer:
                     f"{record.get('task_id')}; the scheme allows {allowed}", annotator)
         if self.article_ids is not None and record.get("article_id") not in self.article_ids:
             add("unknown-article", "article_id",
-                f"article {record.get('article_id')} is not in annotations/articles.parquet", record.get("article_id"))
+                f"article {record.get('article_id')} is not in the articles table (annotations/articles/)", record.get("article_id"))
         if self.task_ids is not None and record.get("task_id") not in self.task_ids:
             add("unknown-task", "task_id", f"task {record.get('task_id')} is not in the latest snapshot",
                 record.get("task_id"))
