@@ -313,11 +313,12 @@ class Known:
     keys (8 bytes a source); the rows of this run are added as they are written."""
 
     def __init__(self, indexes: list[dedup.PartIndex], extra: list[dict[str, Any]]) -> None:
-        ids = [index.ids() for index in indexes]
-        self.offsets = np.cumsum([0] + [len(i) for i in ids])
-        self.ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.uint64)
-        self.order = np.argsort(self.ids, kind="stable")
-        self.sorted_ids = self.ids[self.order]
+        parts = [index.ids() for index in indexes]
+        self.offsets = np.cumsum([0] + [len(i) for i in parts])
+        ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+        del parts
+        self.order = np.argsort(ids, kind="stable").astype(np.uint32 if len(ids) < 2**32 else np.int64)
+        self.sorted_ids = ids[self.order]
         keys = [index.source_keys() for index in indexes]
         self._extra = {(row["part"], row["row"]): row for row in extra}
         extra_keys = [dedup.source_key(row["article_id"], s["file"], s["sha256"]) for row in extra

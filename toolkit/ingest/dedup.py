@@ -172,21 +172,29 @@ class PartIndexWriter:
         self._sources.extend(sources)
 
     def finish(self, bands: Bands, describes: dict, chunk: int = 100_000) -> PartIndex:
+        """Write the ids, source keys and each band's sorted keys. The keys are made into
+        memory-mapped files and sorted one band at a time: about 20 bytes a row in memory."""
         self._sig.close()
         index = self.index
         np.save(index.path(".ids.npy"), np.frombuffer(self._ids, dtype=np.uint64))
         np.save(index.path(".sources.npy"), np.sort(np.frombuffer(self._sources, dtype=np.uint64)))
+        self._ids, self._sources = array("Q"), array("Q")
         sigs = index.signatures()
         n = sigs.shape[0]
-        keys = np.empty((bands.b, n), dtype=np.uint64)
+        keys = np.lib.format.open_memmap(index.path(".keys.npy"), mode="w+", dtype=np.uint64, shape=(bands.b, n))
+        rows = np.lib.format.open_memmap(index.path(".keyrows.npy"), mode="w+", dtype=np.uint32, shape=(bands.b, n))
         for start in range(0, n, chunk):
             keys[:, start:start + chunk] = bands.keys(np.asarray(sigs[start:start + chunk]))
-        order = np.argsort(keys, axis=1, kind="stable").astype(np.uint32)
-        np.save(index.path(".keys.npy"), np.take_along_axis(keys, order.astype(np.int64), axis=1))
-        np.save(index.path(".keyrows.npy"), order)
-        del keys, order
+        for band in range(bands.b):
+            values = np.asarray(keys[band])
+            order = np.argsort(values, kind="stable")
+            keys[band] = values[order]
+            rows[band] = order
+            del values, order
+        keys.flush()
+        rows.flush()
+        del keys, rows, sigs
         index.path(".json").write_text(json.dumps(describes, sort_keys=True), encoding="utf-8")
-        self._ids, self._sources = array("Q"), array("Q")
         return index
 
     def abort(self) -> None:
