@@ -22,6 +22,19 @@
    incremental run's time against the two-worker full run's. Each figure is one run: the
    machine is shared, read the ratios.
 
+4. Targets (``--only targets``; also in the default run), issue 15's numbers, each the whole
+   ``toolkit ingest --jobs N --json`` command timed as a subprocess in a fresh workspace:
+   * plain text: ``--target-articles`` synthetic seed-shaped files with ``--jobs 1`` (pinned
+     to one CPU) and ``--jobs 2`` (two CPUs), against the 2,000 articles/s target and a
+     floor measured in the same run (a process that reads each file, decodes UTF-8,
+     NFC-normalises, splits lines and hashes the collapsed body);
+   * HTML: ``--target-html`` copies of the corpus pages with ``--jobs 1`` against a process
+     running ``trafilatura.extract`` alone on the same files (both pinned to one CPU; target:
+     at most 1.15x), and ``--jobs 2`` against ``--jobs 1`` (target: at least 1.8x);
+   * what each step of the per-article work costs now, in-process on one CPU
+     (``--profile-articles`` of the same plain-text files).
+   The machine is shared: how many of the two CPUs the run really had is measured too.
+
 Prints Markdown tables; ``--json OUT`` also writes every figure. Nothing is written to the
 repository: workspaces, raw files and copies live in a temporary folder.
 """
@@ -29,9 +42,11 @@ repository: workspaces, raw files and copies live in a temporary folder.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import logging
+import math
 import os
 import platform
 import random
@@ -47,7 +62,7 @@ import unicodedata
 import warnings
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -451,15 +466,18 @@ def scale(n: int, add_pct: float) -> dict[str, Any]:
         added = max(1, round(n * add_pct / 100))
         generated = time.perf_counter() - generated
         state = root / "annotations" / "ingest-state"
-        articles = root / "annotations" / "articles.parquet"
+        articles = root / "annotations" / "articles"
+
+        def table_bytes() -> dict[str, bytes]:
+            return {f.name: f.read_bytes() for f in sorted(articles.iterdir())}
 
         parallelism_before = cpu_parallelism(two)
         full_1 = timed_cli_ingest(root, one)
-        bytes_1 = articles.read_bytes()
-        articles.unlink()
+        bytes_1 = table_bytes()
+        shutil.rmtree(articles)
         shutil.rmtree(state)
         full_2 = timed_cli_ingest(root, two)
-        same_bytes = articles.read_bytes() == bytes_1
+        same_bytes = table_bytes() == bytes_1
         del bytes_1
         write_text_articles(root / "raw" / "2024-01-02", added, seed=2)
         incremental = timed_cli_ingest(root, two)
@@ -490,6 +508,237 @@ def render_scale(sc: dict[str, Any]) -> str:
            f"\nCPUs really available (two pure-Python loops at once vs one, before / after): "
            f"{sc['cpu_parallelism'][0]:.2f} / {sc['cpu_parallelism'][1]:.2f} of 2.00 — the machine is shared; "
            "the 2-worker speed-up cannot exceed it."]
+    return "\n".join(out)
+
+
+# 4. Targets: the whole command, against floors measured in the same run -----------------
+
+TEXT_TARGET_PER_S = 2000
+HTML_PER_CORE_TARGET = 1.15
+HTML_SPEEDUP_TARGET = 1.8
+
+_TEXT_FLOOR = """
+import hashlib, sys, unicodedata
+from pathlib import Path
+for path in sorted(Path(sys.argv[1]).iterdir()):
+    text = unicodedata.normalize("NFC", path.read_bytes().decode("utf-8"))
+    body = " ".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
+    hashlib.sha256(body.encode("utf-8")).hexdigest()
+"""
+
+_HTML_FLOOR = """
+import logging, sys
+from pathlib import Path
+import trafilatura
+for name in ("trafilatura", "htmldate", "courlan"):
+    logging.getLogger(name).setLevel(logging.CRITICAL)
+for path in sorted(Path(sys.argv[1]).iterdir()):
+    trafilatura.extract(path.read_bytes())
+"""
+
+
+def _timed(command: list[str], cpus: set[int], cwd: Path | None = None) -> tuple[float, str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                          preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return seconds, done.stdout
+
+
+def timed_floor(script: str, folder: Path, cpus: set[int]) -> float:
+    return _timed([sys.executable, "-c", script, str(folder)], cpus)[0]
+
+
+def timed_ingest_jobs(raw: Path, jobs: int, cpus: set[int], root: Path) -> dict[str, Any]:
+    """``toolkit ingest RAW --jobs N --json`` in a fresh workspace under ``root``."""
+    workspace = make_workspace(root / f"workspace-{raw.parent.name}-{jobs}").root
+    seconds, out = _timed([sys.executable, "-m", "toolkit", "ingest", str(raw), "--jobs", str(jobs), "--json"],
+                          cpus, cwd=workspace)
+    report = json.loads(out)
+    articles = workspace / "annotations"
+    return {"seconds": seconds, "jobs": jobs, "cpus": len(cpus), "files_read": report["files_read"],
+            "new_articles": report["new_articles"], "rejected": report.get("rejected", 0),
+            "output_bytes": sum(p.stat().st_size for p in articles.rglob("*.parquet"))}
+
+
+def profile_steps(raw: Path, n: int) -> dict[str, float]:
+    """CPU ms per article of each step of the plain-text per-file work, in this process."""
+    from toolkit.ingest import clean, pool
+    from toolkit.ingest.minhash import signature
+    from toolkit.ingest.readers import ReaderOptions
+
+    files = sorted(raw.iterdir())[:n]
+    settings = pool.WorkSettings(ReaderOptions(max_bytes=MAX_BYTES, min_words=20), 128, 5)
+    once: dict[str, float] = {}
+    for name, load in (("language model (py3langid)", lambda: pool.classify_language("warm up")),
+                       ("dateparser's locales (first relative-date check)",
+                        lambda: clean.is_relative_date("Updated 2 hours ago")),
+                       ("stopword lists (jusText)", lambda: clean.parse_plain_article(files[0].read_text()))):
+        start = time.process_time()
+        load()
+        once[name] = time.process_time() - start
+    for path in files[:50]:  # warm-up of the rest
+        pool.process_file(pool.Task(path, path.name), settings)
+    datas = [p.read_bytes() for p in files]
+    steps: dict[str, float] = {}
+
+    def step(name: str, run: Callable[[], Any]) -> Any:
+        start = time.process_time()
+        result = run()
+        steps[name] = (time.process_time() - start) / len(files) * 1e3
+        return result
+
+    decoded = step("decode", lambda: [clean.decode_bytes(d).text for d in datas])
+    normal = step("normalise (ftfy, NFC, controls)", lambda: [clean.normalise_text(t)[0] for t in decoded])
+    bodies = step("parse (boilerplate, headline, date)", lambda: [clean.parse_plain_article(t).body for t in normal])
+    step("count words", lambda: [len(clean._WORD.findall(b)) for b in bodies])
+    step("language id", lambda: [pool.classify_language(b[:5000]) for b in bodies])
+    step("MinHash signature", lambda: [signature(b, 128, 5) for b in bodies])
+    step("whole process_file", lambda: [pool.process_file(pool.Task(p, p.name), settings) for p in files])
+    with _replaced_library_calls():
+        step("whole process_file, with ftfy, py3langid and datasketch's MinHash called as before",
+             lambda: [pool.process_file(pool.Task(p, p.name), settings) for p in files])
+    return {"per_article_ms": steps, "once_per_process_s": once}
+
+
+def profile_html(raw: Path, rounds: int = 3) -> dict[str, float]:
+    """CPU ms per page of ``trafilatura.extract`` and of the toolkit's whole per-file work, in
+    this process, alternated ``rounds`` times (best of each): the per-core ratio without the
+    command's start-up."""
+    import trafilatura
+
+    from toolkit.ingest import pool
+    from toolkit.ingest.readers import ReaderOptions
+
+    quiet_extractor_logs()
+    files = sorted(raw.iterdir())
+    settings = pool.WorkSettings(ReaderOptions(max_bytes=MAX_BYTES, min_words=20), 128, 5)
+    datas = [p.read_bytes() for p in files]
+    trafilatura.extract(datas[0])
+    pool.process_file(pool.Task(files[0], files[0].name), settings)
+    best = {"trafilatura.extract": math.inf, "process_file": math.inf}
+    for _ in range(rounds):
+        start = time.process_time()
+        for data in datas:
+            trafilatura.extract(data)
+        best["trafilatura.extract"] = min(best["trafilatura.extract"], time.process_time() - start)
+        start = time.process_time()
+        for path in files:
+            pool.process_file(pool.Task(path, path.name), settings)
+        best["process_file"] = min(best["process_file"], time.process_time() - start)
+    return {name: seconds / len(files) * 1e3 for name, seconds in best.items()}
+
+
+@contextlib.contextmanager
+def _replaced_library_calls() -> Iterator[None]:
+    """The per-file work with the library calls its fast paths replace: ``ftfy.fix_text`` on
+    every text, ``py3langid.classify``, and datasketch's sha1 MinHash (the former signature)."""
+    import ftfy
+    import py3langid
+    from datasketch import MinHash
+
+    from toolkit.ingest import clean, pool
+
+    def datasketch_signature(text: str, num_perm: int, shingle_size: int) -> bytes:
+        words = [w.lower() for w in re.findall(r"\w+", text)]
+        shingles = ({" ".join(words).encode()} if len(words) <= shingle_size else
+                    {" ".join(words[i:i + shingle_size]).encode() for i in range(len(words) - shingle_size + 1)})
+        minhash = MinHash(num_perm=num_perm, seed=1, scheme="affine32")
+        minhash.update_batch(shingles)
+        return minhash.hashvalues.astype("<u4").tobytes()
+
+    saved = clean.fix_text, pool.classify_language, pool.signature
+    clean.fix_text = lambda text: ftfy.fix_text(text, clean._FTFY)
+    pool.classify_language = lambda text: py3langid.classify(text)[0]
+    pool.signature = datasketch_signature
+    try:
+        yield
+    finally:
+        clean.fix_text, pool.classify_language, pool.signature = saved
+
+
+def targets(corpus: Path, n_text: int, n_html: int, n_profile: int) -> dict[str, Any]:
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < 2:
+        raise RuntimeError("the targets need two CPUs")
+    one, two = set(available[:1]), set(available[:2])
+    with tempfile.TemporaryDirectory(prefix="ingest-targets-") as tmp:
+        root = Path(tmp)
+        text_raw, html_raw = root / "text" / "raw", root / "html" / "raw"
+        text_mb = write_text_articles(text_raw, n_text) / 1e6
+        html_mb = write_html_copies(html_raw, corpus_html_pages(corpus), n_html) / 1e6
+        parallelism_before = cpu_parallelism(two)
+        text_floor = timed_floor(_TEXT_FLOOR, text_raw, one)
+        text_1 = timed_ingest_jobs(text_raw, 1, one, root)
+        text_2 = timed_ingest_jobs(text_raw, 2, two, root)
+        html_floor = timed_floor(_HTML_FLOOR, html_raw, one)
+        html_1 = timed_ingest_jobs(html_raw, 1, one, root)
+        html_2 = timed_ingest_jobs(html_raw, 2, two, root)
+        html_floor_after = timed_floor(_HTML_FLOOR, html_raw, one)
+        parallelism_after = cpu_parallelism(two)
+        steps = profile_steps(text_raw, n_profile)
+        html_pages = profile_html(root / "html" / "pages") if _corpus_copy(corpus, root / "html" / "pages") else {}
+    html_floor_s = min(html_floor, html_floor_after)  # the floor's best: the ratio is not flattered
+    return {
+        "text": {"articles": n_text, "input_mb": text_mb, "floor_s": text_floor, "jobs_1": text_1, "jobs_2": text_2,
+                 "per_s_1": n_text / text_1["seconds"], "per_s_2": n_text / text_2["seconds"],
+                 "floor_per_s": n_text / text_floor, "speedup_2": text_1["seconds"] / text_2["seconds"]},
+        "html": {"files": n_html, "input_mb": html_mb, "trafilatura_s": [html_floor, html_floor_after],
+                 "jobs_1": html_1, "jobs_2": html_2,
+                 "per_core_ratio": html_1["seconds"] / html_floor_s,
+                 "speedup_2": html_1["seconds"] / html_2["seconds"]},
+        "cpu_parallelism": [parallelism_before, parallelism_after],
+        "steps_ms": steps, "profile_articles": n_profile, "html_pages_ms": html_pages,
+    }
+
+
+def _corpus_copy(corpus: Path, folder: Path) -> bool:
+    """One copy of each corpus page (what ``profile_html`` times)."""
+    pages = corpus_html_pages(corpus)
+    write_html_copies(folder, pages, len(pages))
+    return bool(pages)
+
+
+def render_targets(tg: dict[str, Any]) -> str:
+    t, h = tg["text"], tg["html"]
+    ok = lambda good: "**met**" if good else "not met"  # noqa: E731
+    rows = [
+        ["plain text, floor (read, decode, NFC, split, hash), 1 CPU", t["articles"], f"{t['floor_s']:.1f}",
+         f"{t['floor_per_s']:.0f}", ""],
+        ["plain text, `toolkit ingest --jobs 1`, 1 CPU", t["jobs_1"]["files_read"], f"{t['jobs_1']['seconds']:.1f}",
+         f"{t['per_s_1']:.0f}", ""],
+        ["plain text, `toolkit ingest --jobs 2`, 2 CPUs", t["jobs_2"]["files_read"], f"{t['jobs_2']['seconds']:.1f}",
+         f"{t['per_s_2']:.0f}", f"≥ {TEXT_TARGET_PER_S:,}/s: {ok(t['per_s_2'] >= TEXT_TARGET_PER_S)}"],
+        ["HTML, `trafilatura.extract` alone (floor), 1 CPU", h["files"],
+         " / ".join(f"{s:.1f}" for s in h["trafilatura_s"]), f"{h['files'] / min(h['trafilatura_s']):.1f}", ""],
+        ["HTML, `toolkit ingest --jobs 1`, 1 CPU", h["jobs_1"]["files_read"], f"{h['jobs_1']['seconds']:.1f}",
+         f"{h['files'] / h['jobs_1']['seconds']:.1f}",
+         f"≤ {HTML_PER_CORE_TARGET}x the floor: {h['per_core_ratio']:.2f}x, {ok(h['per_core_ratio'] <= HTML_PER_CORE_TARGET)}"],
+        ["HTML, `toolkit ingest --jobs 2`, 2 CPUs", h["jobs_2"]["files_read"], f"{h['jobs_2']['seconds']:.1f}",
+         f"{h['files'] / h['jobs_2']['seconds']:.1f}",
+         f"≥ {HTML_SPEEDUP_TARGET}x --jobs 1: {h['speedup_2']:.2f}x, {ok(h['speedup_2'] >= HTML_SPEEDUP_TARGET)}"],
+    ]
+    out = [f"\n### Targets: the whole `toolkit ingest` command ({t['articles']:,} plain-text files, "
+           f"{t['input_mb']:.0f} MB; {h['files']} HTML copies of the corpus pages, {h['input_mb']:.0f} MB), one run each\n",
+           md_table(["run", "files", "seconds", "files/s", "target"], rows),
+           f"\nPlain text: --jobs 2 / --jobs 1 speed-up {t['speedup_2']:.2f}x; --jobs 2 is "
+           f"{t['floor_per_s'] / t['per_s_2']:.1f}x slower than the one-CPU floor.",
+           f"\nCPUs really available (two pure-Python loops at once vs one, before / after): "
+           f"{tg['cpu_parallelism'][0]:.2f} / {tg['cpu_parallelism'][1]:.2f} of 2.00 — the machine is shared; "
+           "a two-CPU figure cannot beat it.",
+           f"\nCPU ms per plain-text article, step by step, in one process ({tg['profile_articles']} files, "
+           "after the loads below):\n",
+           md_table(["step", "CPU ms / article"], [[k, f"{v:.2f}"] for k, v in tg["steps_ms"]["per_article_ms"].items()]),
+           "\nLoaded once per process (each worker that needs it and did not inherit it from the parent):\n",
+           md_table(["load", "CPU s"], [[k, f"{v:.2f}"] for k, v in tg["steps_ms"]["once_per_process_s"].items()])]
+    pages = tg.get("html_pages_ms")
+    if pages:
+        out.append(f"\nHTML in one process, CPU ms per page (corpus pages, best of 3 alternated rounds): "
+                   f"`trafilatura.extract` {pages['trafilatura.extract']:.1f}, the toolkit's whole per-file work "
+                   f"{pages['process_file']:.1f}: **{pages['process_file'] / pages['trafilatura.extract']:.2f}x**")
     return "\n".join(out)
 
 
@@ -563,6 +812,8 @@ def render(results: dict[str, Any]) -> str:
                    f"`extract_html()` / `trafilatura.extract()`: **{tp['ratio_extract_html_vs_trafilatura']:.2f}x**")
     if "scale" in results:
         out.append(render_scale(results["scale"]))
+    if "targets" in results:
+        out.append(render_targets(results["targets"]))
     return "\n".join(out)
 
 
@@ -573,7 +824,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help=f"default: {DEFAULT_CORPUS}")
     parser.add_argument("--text-articles", type=int, default=2000, help="synthetic plain-text articles")
     parser.add_argument("--html-files", type=int, default=200, help="HTML copies of the corpus pages")
-    parser.add_argument("--only", choices=["quality", "throughput", "scale"], help="run one part only")
+    parser.add_argument("--only", choices=["quality", "throughput", "scale", "targets"], help="run one part only")
+    parser.add_argument("--target-articles", type=int, default=20_000,
+                        help="synthetic plain-text files of the targets part")
+    parser.add_argument("--target-html", type=int, default=200, help="HTML copies of the targets part")
+    parser.add_argument("--profile-articles", type=int, default=1000,
+                        help="plain-text files the targets part times step by step in-process")
     parser.add_argument("--scale-articles", type=int, default=20_000,
                         help="synthetic plain-text articles of the scale part's full runs")
     parser.add_argument("--scale-add", type=float, default=1.0,
@@ -607,14 +863,18 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python", "bench/ingest_bench.py", *(argv if argv is not None else sys.argv[1:])]),
     }
     started = time.perf_counter()
-    if args.only not in ("throughput", "scale"):
+    if args.only not in ("throughput", "scale", "targets"):
         quiet_extractor_logs()  # the baseline's log lines would drown the tables
         results["trafilatura_eval"] = quality_trafilatura_eval(articles / "trafilatura_eval")
         results["newspaper3k"] = quality_newspaper3k(articles / "newspaper3k_tests")
     if args.only == "scale":
         results["scale"] = scale(args.scale_articles, args.scale_add)
-    elif args.only != "quality":
-        results["throughput"] = throughput(args.corpus, args.text_articles, args.html_files, args.repeat)
+    else:
+        if args.only in (None, "throughput"):
+            results["throughput"] = throughput(args.corpus, args.text_articles, args.html_files, args.repeat)
+        if args.only in (None, "targets"):
+            results["targets"] = targets(args.corpus, args.target_articles, args.target_html,
+                                         args.profile_articles)
     results["wall_s"] = time.perf_counter() - started
     m = results["machine"]
     print(f"## Ingest benchmark — {results['date']}, {m['cpus']} CPUs, Python {m['python']}, "

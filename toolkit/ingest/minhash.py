@@ -1,4 +1,4 @@
-"""MinHash signatures of word shingles, computed with numpy in tens of microseconds per article.
+"""MinHash signatures of word shingles, computed with numpy: a third of a millisecond an article.
 
 The shingles are those near-duplicate detection has always used: the lowercased ``\\w+``
 words of a text in runs of ``shingle_size`` (a text with fewer words is one shingle). Each
@@ -9,9 +9,10 @@ all on numpy arrays), and the ``num_perm`` hash functions are multiply-shift fun
 numpy operation, with the minimum taken per function. The signature is ``num_perm``
 little-endian uint32 values.
 
-Why not datasketch's ``MinHash``: it hashes each shingle string with sha1 in Python, about
-3 ms an article, the largest single cost of an ingest. Every constant here is derived from
-fixed seeds with splitmix64 (never Python's ``hash()``, which is salted per process), so a
+Why not datasketch's ``MinHash``: it hashes each shingle string with sha1 in Python and
+permutes them with per-call setup, about 2.6 times the time (0.9 ms an article, measured in
+BENCHMARKS.md), about 30 % of an ingest's per-article time. Every constant here is derived
+from fixed seeds with splitmix64 (never Python's ``hash()``, which is salted per process), so a
 signature is the same in every process and every run. Signatures of another scheme (an
 earlier ingest's datasketch ones) are not comparable with these: ``SIGNATURE_SCHEME`` names
 this one, and whoever stores signatures stores it with them.
