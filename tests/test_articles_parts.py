@@ -184,3 +184,10 @@ def test_the_on_disk_index_finds_the_clusters_of_an_in_memory_lsh(tmp_path, thre
     assert len(expected) > 20  # the corpus does have clusters to find
     assert clusters.members() == expected
     assert all(index.valid_for(settings) for index in indexes)
+
+
+@pytest.mark.parametrize("num_perm", [32, 128, 256])
+def test_band_sizes_are_datasketchs(num_perm):
+    for threshold in (0.05, 0.2, 0.35, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9):
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        assert dedup.optimal_bands(threshold, num_perm) == (lsh.b, lsh.r), threshold

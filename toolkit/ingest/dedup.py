@@ -3,7 +3,7 @@
 Exact duplicates share a content key (the body with whitespace collapsed), hence an article
 id. Near-duplicates (syndicated copies with small edits) are found with MinHash LSH: each
 article's signature (``num_perm`` hash values over its word shingles, ``minhash``) is cut into ``b`` bands
-of ``r`` values (datasketch's choice of ``b`` and ``r`` for the threshold); two articles that
+of ``r`` values (datasketch's choice of ``b`` and ``r`` for the threshold, ``optimal_bands``); two articles that
 share a band are candidates, and a candidate pair is confirmed when the estimated Jaccard
 similarity (the share of equal hash values) reaches the threshold. Confirmed pairs are merged
 into clusters; a cluster's id is the smallest ``article_id`` in it, so it depends only on which
@@ -34,13 +34,12 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
-from datasketch import MinHashLSH
 
 from ..articles import article_id, content_key
 from . import minhash as _minhash
 
 __all__ = ["article_id", "content_key", "signature", "SIGNATURE_SCHEME", "Bands", "PartIndex",
-           "id_number", "id_text", "source_key", "candidate_pairs", "confirm", "Clusters"]
+           "optimal_bands", "id_number", "id_text", "source_key", "candidate_pairs", "confirm", "Clusters"]
 
 # The signature (``minhash``): one function for the workers and for an index rebuilt from texts.
 signature = _minhash.signature
@@ -77,6 +76,26 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(31))
 
 
+def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """datasketch's ``MinHashLSH`` choice of (b, r) for a threshold: the split of ``num_perm``
+    hash values into ``b`` bands of ``r`` that minimises the probabilities of a false positive
+    and of a false negative, equally weighted. datasketch integrates them with scipy (importing
+    it costs most of a second of every ingest); the integrands are polynomials of degree
+    ``b * r``, so Gauss-Legendre quadrature with ``num_perm // 2 + 2`` nodes is exact."""
+    nodes, weights = np.polynomial.legendre.leggauss(num_perm // 2 + 2)
+    low = (nodes + 1) * threshold / 2  # the nodes mapped onto [0, threshold] ...
+    high = threshold + (nodes + 1) * (1 - threshold) / 2  # ... and onto [threshold, 1]
+    best, best_error = (0, 0), float("inf")
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            false_positive = threshold / 2 * float(np.dot(weights, 1 - (1 - low ** r) ** b))
+            false_negative = (1 - threshold) / 2 * float(np.dot(weights, (1 - high ** r) ** b))
+            error = 0.5 * false_positive + 0.5 * false_negative
+            if error < best_error:
+                best_error, best = error, (b, r)
+    return best
+
+
 @dataclass(frozen=True)
 class Bands:
     """How a signature is cut into LSH bands: ``b`` bands of ``r`` hash values.
@@ -92,8 +111,7 @@ class Bands:
 
     @classmethod
     def for_threshold(cls, threshold: float, num_perm: int) -> "Bands":
-        lsh = MinHashLSH(threshold=min(max(threshold - 0.1, 0.05), 0.9), num_perm=num_perm)
-        return cls(threshold, num_perm, lsh.b, lsh.r)
+        return cls(threshold, num_perm, *optimal_bands(min(max(threshold - 0.1, 0.05), 0.9), num_perm))
 
     def keys(self, signatures: np.ndarray) -> np.ndarray:
         """(b, n) uint64: each band's key for each of the ``n`` signatures (rows of uint32)."""
