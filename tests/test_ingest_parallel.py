@@ -285,3 +285,47 @@ def test_the_number_of_workers_comes_from_the_command_then_toolkit_toml_then_the
                                       encoding="utf-8")
     ingest(Workspace(ws.root))
     assert jobs_used == [1, 7, 3]
+
+
+def test_a_large_jsonl_file_is_shared_by_the_workers_and_gives_the_same_table(workspace, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr(pool, "CHUNK_BYTES", 4000)  # spans of about 4 kB: about nine for this file
+    monkeypatch.setattr(pool, "SPLIT_BYTES", 8000)
+    lines = []
+    for i in range(40):
+        lines.append(json.dumps({"title": f"Report {i}", "text": synthetic(5000 + i).split("\n\n", 2)[2]}))
+        if i % 9 == 4:
+            lines.append("{not json")
+        if i % 13 == 6:
+            lines.append("")
+    lines.append(json.dumps({"title": "Again", "text": synthetic(5003).split("\n\n", 2)[2]}))  # an exact copy
+    (workspace.raw_dir / "dump.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    other = Workspace.find(shutil.copytree(workspace.root, tmp_path / "copy"))
+
+    spans = tmp_path / "spans"
+    real = pool.process_file
+
+    def spy(task, settings):
+        if task.span is not None:
+            with open(spans, "a") as fh:
+                fh.write(f"{os.getpid()} {task.span[0]} {task.span[2]}\n")
+        return real(task, settings)
+
+    monkeypatch.setattr(pool, "process_file", spy)
+    one = ingest(workspace, jobs=1).to_dict()
+    assert not spans.exists()  # one process reads the file whole
+    two = ingest(other, jobs=2).to_dict()
+    seen = [line.split() for line in spans.read_text().splitlines()]
+    starts = sorted({int(start) for _, start, _ in seen})
+    assert len(starts) >= 8 and len({pid for pid, _, _ in seen if pid != str(os.getpid())}) == 2
+
+    assert table_bytes(workspace) == table_bytes(other)
+    assert {k: v for k, v in one.items() if k != "output"} == {k: v for k, v in two.items() if k != "output"}
+    # 40 articles, the copy (another line: another source of the same article), 4 bad lines.
+    assert (one["new_articles"], one["exact_duplicates"], one["rejected"]) == (40, 1, 4)
+    # Rejections name the line of the whole file, whichever span it was in.
+    bad = [n for n, line in enumerate(lines, 1) if line == "{not json"]
+    assert [r["source"] for r in two["rejections"]] == [f"raw/dump.jsonl#L{n}" for n in bad]
+    # The file is recorded as read: the next run does not read it again.
+    assert ingest(other, jobs=2).files_unchanged == 1

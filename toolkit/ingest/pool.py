@@ -7,7 +7,11 @@ that depends on other documents (exact duplicates, clusters, the table) stays in
 so the output is the same bytes whatever the number of workers. At most a few chunks per
 worker are in flight, so results never pile up in memory faster than the parent writes them;
 a file's results (its rows, not its bytes) are held whole while it is passed back. Chunks
-hold at most ``CHUNK_FILES`` files and ``CHUNK_BYTES`` bytes, so workers finish together.
+hold at most ``CHUNK_FILES`` files and ``CHUNK_BYTES`` bytes, so workers finish together. A
+large uncompressed JSONL file (a day's dump) is shared out in spans of whole lines of about
+``CHUNK_BYTES`` each (found, and the file hashed, in one pass here), and its spans' results are
+put back together as the file's: every core works on it, and the result is the same as one
+worker reading it.
 
 Language id is py3langid's model scored with numpy (``classify_language``, the same language
 ``py3langid.classify`` gives at a third of its cost); signatures come from ``minhash``.
@@ -16,6 +20,8 @@ Language id is py3langid's model scored with numpy (``classify_language``, the s
 from __future__ import annotations
 
 import collections
+import dataclasses
+import hashlib
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -39,6 +45,8 @@ CHUNK_FILES = 16  # files per task sent to a worker: enough to amortise the roun
 CHUNK_BYTES = 256 * 1024
 IN_FLIGHT_PER_WORKER = 4
 WARM_UP_MAX_BYTES = 1 << 18  # a file read twice (here and by a worker) must cost little
+SPLIT_BYTES = 4 * CHUNK_BYTES  # an uncompressed JSONL file larger than this is shared by the workers
+DATEPARSER_UNITS = 500  # files (or spans) from which dateparser is loaded before the workers fork
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,7 @@ class Task:
     name_warnings: tuple[str, ...] = ()
     link_target: Path | None = None
     known_sha256: str | None = None
+    span: tuple[int, int, int] | None = None  # (first byte, end byte, first line) of a JSONL file's lines
 
 
 @dataclass(frozen=True)
@@ -219,7 +228,9 @@ def process_file(task: Task, settings: WorkSettings) -> FileResult:
         if sha == task.known_sha256 and file_stat(task.path) == before:
             return FileResult([], before, sha, unchanged=True)
     items: list[Parsed | Rejection] = []
-    for item in read_file(task.path, task.source, settings.options):
+    if task.span is not None:  # part of a file: what is recorded about the file is known to the parent
+        before = None
+    for item in read_file(task.path, task.source, settings.options, task.span):
         if isinstance(item, Rejection):
             items.append(item)
             continue
@@ -244,21 +255,33 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _warm_up(tasks: Sequence[Task], settings: WorkSettings) -> None:
-    """Read one small file of each format here, result discarded, before the workers are forked.
+def _warm_up(tasks: Sequence[Task], settings: WorkSettings, total: int) -> None:
+    """Read one small file (or one line of a shared JSONL file) of each format here, result
+    discarded, before the workers are forked.
 
     The first document of a format pays for imports and models loaded on first use (trafilatura,
     the language model, stopword lists: about a second); loaded once here, every worker inherits
-    them instead of loading its own. (dateparser's locales, seconds more, are loaded only by a
-    document whose date needs them, so that an incremental run of a few files does not pay.)
+    them instead of loading its own. dateparser's locales (3.5 s) are loaded only by a document
+    whose date needs them: here too when the run has ``DATEPARSER_UNITS`` files or spans or
+    more (a few of so many will need them, in every worker), not for an incremental run of a
+    few files.
     """
     seen: set[str | None] = set()
     for task in tasks[:200]:
         fmt = file_format(task.path)
+        if fmt in seen or task.link_target is not None:
+            continue
+        if task.span is not None:
+            first, _, line = task.span
+            process_file(dataclasses.replace(task, span=(first, first + 1, line)), settings)  # its first line
+            seen.add(fmt)
+            continue
         stat = file_stat(task.path)
-        if fmt not in seen and task.link_target is None and stat is not None and stat[0] <= WARM_UP_MAX_BYTES:
+        if stat is not None and stat[0] <= WARM_UP_MAX_BYTES:
             seen.add(fmt)
             process_file(Task(task.path, task.source), settings)
+    if total >= DATEPARSER_UNITS:
+        clean.is_relative_date("3 hours ago")
 
 
 def _chunks(tasks: Sequence[Task]) -> list[Sequence[Task]]:
@@ -266,8 +289,11 @@ def _chunks(tasks: Sequence[Task]) -> list[Sequence[Task]]:
     bytes (a larger file alone)."""
     chunks, start, size = [], 0, 0
     for i, task in enumerate(tasks):
-        stat = file_stat(task.path) if task.link_target is None else None
-        size += stat[0] if stat is not None else 0
+        if task.span is not None:
+            size += task.span[1] - task.span[0]
+        else:
+            stat = file_stat(task.path) if task.link_target is None else None
+            size += stat[0] if stat is not None else 0
         if i + 1 - start >= CHUNK_FILES or size >= CHUNK_BYTES:
             chunks.append(tasks[start:i + 1])
             start, size = i + 1, 0
@@ -276,15 +302,95 @@ def _chunks(tasks: Sequence[Task]) -> list[Sequence[Task]]:
     return chunks
 
 
+def _splittable(task: Task) -> bool:
+    if task.link_target is not None or task.known_sha256 is not None or file_format(task.path) != "jsonl" \
+            or task.path.name.lower().endswith(".gz"):
+        return False
+    stat = file_stat(task.path)
+    return stat is not None and stat[0] > SPLIT_BYTES
+
+
+def _spans(path: Path) -> tuple[list[tuple[int, int, int]], tuple[int, int] | None, str | None]:
+    """Spans of whole lines of about ``CHUNK_BYTES``: (first byte, end byte, number of the first
+    line); the file's (size, modification time) before the pass and its SHA-256, in one pass."""
+    size = CHUNK_BYTES
+    before = file_stat(path)
+    digest = hashlib.sha256()
+    spans: list[tuple[int, int, int]] = []
+    start, first_line, lines_before, offset, cut = 0, 1, 0, 0, size
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+                while cut < offset + len(block):
+                    newline = block.find(b"\n", max(cut - offset, 0))
+                    if newline < 0:
+                        cut = offset + len(block)  # the line goes on into the next block
+                        break
+                    end = offset + newline + 1
+                    lines = lines_before + block.count(b"\n", 0, newline + 1)
+                    spans.append((start, end, first_line))
+                    start, first_line, cut = end, lines + 1, end + size
+                lines_before += block.count(b"\n")
+                offset += len(block)
+    except OSError:
+        return [], None, None
+    if start < offset:
+        spans.append((start, offset, first_line))
+    return spans, before, digest.hexdigest()
+
+
+def _units(tasks: Sequence[Task]) -> tuple[list[tuple[int, Task]], dict[int, tuple[tuple[int, int] | None, str | None]]]:
+    """The tasks, large JSONL files cut into spans: (index of the task, unit), and for each cut
+    file, its (size, modification time) and SHA-256 when it was cut."""
+    units: list[tuple[int, Task]] = []
+    whole: dict[int, tuple[tuple[int, int] | None, str | None]] = {}
+    for i, task in enumerate(tasks):
+        if _splittable(task):
+            spans, stat, sha = _spans(task.path)
+            if len(spans) > 1:
+                whole[i] = (stat, sha)
+                units.extend((i, dataclasses.replace(task, span=span)) for span in spans)
+                continue
+        units.append((i, task))
+    return units, whole
+
+
 def run(tasks: Sequence[Task], settings: WorkSettings, jobs: int) -> Iterator[FileResult]:
     """One ``FileResult`` per task, in the order of ``tasks``; ``jobs`` worker processes (1: here)."""
-    chunks = _chunks(tasks)
-    jobs = min(jobs, len(chunks))
-    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs <= 1 or len(tasks) == 0 or "fork" not in multiprocessing.get_all_start_methods():
         for task in tasks:
             yield process_file(task, settings)
         return
-    _warm_up(tasks, settings)
+    units, whole = _units(tasks)
+    chunks = _chunks([unit for _, unit in units])
+    jobs = min(jobs, len(chunks))
+    if jobs <= 1:
+        for task in tasks:
+            yield process_file(task, settings)
+        return
+    results = _run_chunks(chunks, settings, jobs)
+    try:
+        position = 0
+        for i, task in enumerate(tasks):
+            if i not in whole:
+                position += 1
+                yield next(results)
+                continue
+            items: list[Parsed | Rejection] = []
+            while position < len(units) and units[position][0] == i:
+                items.extend(next(results).items)
+                position += 1
+            stat, sha = whole[i]
+            unchanged = stat is not None and sha is not None and file_stat(task.path) == stat
+            yield FileResult(items, stat, sha) if unchanged else FileResult(items)
+    finally:
+        results.close()
+
+
+def _run_chunks(chunks: list[Sequence[Task]], settings: WorkSettings, jobs: int) -> Iterator[FileResult]:
+    """One ``FileResult`` per task of the chunks, in order, from ``jobs`` forked workers."""
+    _warm_up([task for chunk in chunks[:200] for task in chunk], settings, sum(len(c) for c in chunks))
     # fork: workers start with the parent's modules, models and settings. A worker that dies
     # (killed, out of memory) breaks the executor, which raises rather than waits forever.
     executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))

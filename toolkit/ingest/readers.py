@@ -83,8 +83,12 @@ def file_format(path: Path) -> str | None:
     return None
 
 
-def read_file(path: Path, source: str, options: ReaderOptions) -> Iterator[Document | Rejection]:
-    """Everything in one raw file: one item for a text or HTML file, one per line of JSONL."""
+def read_file(path: Path, source: str, options: ReaderOptions,
+              span: tuple[int, int, int] | None = None) -> Iterator[Document | Rejection]:
+    """Everything in one raw file: one item for a text or HTML file, one per line of JSONL.
+
+    ``span``: (first byte, end byte, number of the first line) of an uncompressed JSONL file,
+    to read only the lines that start in it (so that workers share a large file; see ``pool``)."""
     fmt = file_format(path)
     if fmt is None:
         yield Rejection(source, "unsupported-type",
@@ -100,7 +104,7 @@ def read_file(path: Path, source: str, options: ReaderOptions) -> Iterator[Docum
         yield Rejection(source, "empty", f"{source}: the file is empty")
         return
     if fmt == "jsonl":
-        yield from _read_jsonl(path, source, options)
+        yield from _read_jsonl(path, source, options, span)
         return
     if size > options.max_bytes:
         yield Rejection(source, "too-large",
@@ -278,11 +282,15 @@ def _hostname(url: str | None) -> str | None:
     return host.removeprefix("www.") if host else None
 
 
-def _read_jsonl(path: Path, source: str, options: ReaderOptions) -> Iterator[Document | Rejection]:
+def _read_jsonl(path: Path, source: str, options: ReaderOptions,
+                span: tuple[int, int, int] | None = None) -> Iterator[Document | Rejection]:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as fh:
-            for number, line, size in _bounded_lines(fh, options.max_bytes):
+            first, end, number = span if span is not None else (0, None, 1)
+            if first:
+                fh.seek(first)
+            for number, line, size in _bounded_lines(fh, options.max_bytes, end, number):
                 where = f"{source}#L{number}"
                 if line is None:
                     yield Rejection(where, "too-large", f"{where}: line of {size / 1e6:.1f} MB is larger than "
@@ -294,14 +302,15 @@ def _read_jsonl(path: Path, source: str, options: ReaderOptions) -> Iterator[Doc
         yield Rejection(source, "unreadable", f"{source}: stopped reading: {exc}; the lines before were read")
 
 
-def _bounded_lines(fh: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None, int]]:
+def _bounded_lines(fh: BinaryIO, limit: int, end: int | None = None,
+                   first_number: int = 1) -> Iterator[tuple[int, bytes | None, int]]:
     """(number, line, size in bytes) for each line; a line longer than ``limit`` comes as None.
 
     A long line is skipped a block at a time, never held: a small gzipped file can expand to a
-    single line of gigabytes.
+    single line of gigabytes. ``end``: stop at the first line starting at or after that byte.
     """
-    number = 0
-    while line := fh.readline(limit + 1):
+    number = first_number - 1
+    while (end is None or fh.tell() < end) and (line := fh.readline(limit + 1)):
         number += 1
         if len(line) <= limit:
             yield number, line, len(line)
