@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import pyarrow as pa
@@ -34,7 +34,7 @@ from ..workspace import Workspace
 from . import dedup
 
 __all__ = ["PART_ROWS", "Settings", "PartWriter", "prepare", "remove_leftovers", "ensure_indexes", "commit",
-           "index_folder"]
+           "index_folder", "read_side", "stored_cluster_ids", "write_table"]
 
 PART_ROWS = 1_000_000  # rows per part at most: a part's index is sorted in memory when it is made
 _OURS = re.compile(r"(part-\d{6}\.parquet|_clusters-\d{6}\.parquet|_sources-\d{6}\.parquet|"
@@ -241,8 +241,7 @@ def _write_manifest(ws: Workspace, manifest: Manifest) -> None:
         out.write(manifest.to_bytes())
 
 
-def read_side(ws: Workspace, ref: FileRef | None, columns: list[str],
-              convert: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
+def read_side(ws: Workspace, ref: FileRef | None, columns: list[str]) -> list[dict[str, Any]]:
     """A side table's rows (small: only the articles it concerns)."""
     if ref is None:
         return []
