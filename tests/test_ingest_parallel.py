@@ -52,8 +52,10 @@ def fill(folder, day: int, n: int) -> None:
 
 
 def table_bytes(ws) -> dict[str, bytes]:
-    """Every file of the articles table's folder, by name."""
-    return {p.name: p.read_bytes() for p in sorted(ws.articles_path.iterdir())}
+    """The manifest and every file it lists, by name (the previous generation's side tables,
+    kept for readers until the next ingest, are not part of the table)."""
+    names = ["_manifest.json", *read_manifest(ws).files()]
+    return {name: (ws.articles_path / name).read_bytes() for name in names}
 
 
 @pytest.fixture

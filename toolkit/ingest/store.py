@@ -5,7 +5,8 @@ An ingest appends: new rows go into new parts (``PartWriter``; a new part every
 ``part_rows`` rows), the two small side tables (clusters, sources found later) are written
 anew under the next generation's names, and the manifest naming them all is replaced last
 (``commit``). Until then the table readers see is the previous one, and what a stopped run
-wrote is listed nowhere and removed by the next ingest (``remove_leftovers``).
+wrote is listed nowhere and removed by the next ingest (``remove_leftovers``), as are the side
+tables of the generation before (kept until then for readers that opened its manifest).
 
 Each part's index lives in ``annotations/ingest-state/index/`` (a cache, like the rest of the
 state): it names the part's SHA-256 and the near-duplicate settings it was made with, and one
@@ -212,7 +213,7 @@ def _write_side(path: Path, schema: pa.Schema, rows: list[dict[str, Any]]) -> Fi
 def commit(ws: Workspace, previous: Manifest, new_parts: Iterable[FileRef], clusters: list[dict[str, Any]],
            extra_sources: list[dict[str, Any]], clustering: dict[str, Any]) -> Manifest:
     """Write the side tables of the next generation and the manifest naming them with every part
-    (the commit point); then remove the previous generation's side tables."""
+    (the commit point)."""
     generation = previous.generation + 1
     folder = ws.articles_path
     written = [folder / f"_clusters-{generation:06d}.parquet", folder / f"_sources-{generation:06d}.parquet"]
@@ -230,9 +231,8 @@ def commit(ws: Workspace, previous: Manifest, new_parts: Iterable[FileRef], clus
             raise
         raise OutputError(f"cannot write {ws.relative(folder)}/: {exc}",
                           hint="check free disk space and permissions; the table was left as it was") from exc
-    for old in (previous.clusters, previous.extra_sources):
-        if old is not None and old.file not in manifest.files():
-            (folder / old.file).unlink(missing_ok=True)
+    # The previous generation's side tables stay until the next ingest (``remove_leftovers``):
+    # a command that read the previous manifest a moment ago can still open them.
     return manifest
 
 
