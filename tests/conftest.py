@@ -19,7 +19,7 @@ SEED = REPO / "raw" / "volgograd-prison-hostages.txt"
 @pytest.fixture(autouse=True)
 def _no_real_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never talk to a user's server or the Hub with the user's secrets."""
-    for name in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY", "HF_TOKEN", "CI"):
+    for name in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY", "HF_TOKEN", "CI", "TOOLKIT_CLUSTER"):
         monkeypatch.delenv(name, raising=False)
 
 

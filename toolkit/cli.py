@@ -203,8 +203,14 @@ def ingest_cli(
     jobs: Optional[int] = typer.Option(None, "--jobs", min=1,
                                        help="Worker processes for reading and cleaning (default: every CPU); "
                                             "the output is the same whatever the number."),
+    cluster: Optional[str] = typer.Option(
+        None, "--cluster", metavar="ADDRESS", envvar="TOOLKIT_CLUSTER", show_envvar=True,
+        help="Read and clean on the Ray cluster at ADDRESS (HOST:PORT from `ray start --head`, or "
+             "ray://HOST:10001) instead of local worker processes; its nodes must see the raw files at "
+             "the same paths and have the toolkit installed (pip install 'toolkit[cluster]'). "
+             "The output is the same."),
 ) -> None:
-    """Read raw articles (.txt, .html, .jsonl) into annotations/articles.parquet.
+    """Read raw articles (.txt, .html, .jsonl) into the articles table (annotations/articles/).
 
     Cleans and de-duplicates them; rejected files are listed with their reason, never lost.
 
@@ -213,7 +219,8 @@ def ingest_cli(
     from .ingest import ingest
 
     ws = _state().workspace()
-    report = ingest(ws, paths or None, follow_symlinks=follow_symlinks, progress=RichProgress(), jobs=jobs)
+    report = ingest(ws, paths or None, follow_symlinks=follow_symlinks, progress=RichProgress(), jobs=jobs,
+                    address=cluster or None)
     if as_json:
         print_json(report.to_dict())
     else:

@@ -12,7 +12,9 @@ module) and ``annotations/ingest-report.json``.
 - ``minhash``: the MinHash signature of a text's word shingles, vectorised with numpy;
 - ``dedup``: exact duplicates by content key, near-duplicates by MinHash LSH with the index on disk;
 - ``pool``: the per-file work (read to signature) in worker processes, results in input order;
-- ``distributed``: the same per-file work on a cluster (Ray), for corpora that outgrow one machine;
+- ``distributed``: the same per-file work as Ray tasks on a cluster (``toolkit ingest --cluster``),
+  results in input order with a bound on chunks in flight; workers read the files from a shared
+  filesystem;
 - ``store``: the table's folder written (new parts appended, side tables, the manifest last)
   and each part's near-duplicate index kept beside it;
 - ``state``: what a re-run needs to skip unchanged files (``annotations/ingest-state/``);

@@ -29,6 +29,7 @@ Ray is imported only when a cluster is asked for: the toolkit works without it i
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import logging
 import socket
@@ -77,14 +78,16 @@ def _check_listening(address: str) -> None:
 
 
 def _connect(ray: Any, address: str) -> None:
-    _check_listening(address)
     try:
         ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     except Exception as exc:  # noqa: BLE001 - Ray raises RuntimeError, ConnectionError, ValueError...
+        with contextlib.suppress(Exception):  # a half-made connection would be reused by the next run
+            ray.shutdown()
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise OutputError(f"could not join the Ray cluster at {address}: {first}",
                           hint="run `toolkit ingest` on a node of the cluster (`ray start --address "
-                               f"{address}` here first) or pass a Ray Client address ray://HEAD:10001; "
+                               f"{address.removeprefix('ray://')}` here first) or pass a Ray Client address "
+                               "ray://HEAD:10001; "
                                "this machine needs the same Ray and Python versions as the cluster") from exc
 
 
@@ -110,17 +113,18 @@ def run(tasks: Sequence[pool.Task], settings: pool.WorkSettings, address: str) -
     joined_here = not ray.is_initialized()
     if joined_here:
         _connect(ray, address)
-    results = _results(ray, tasks, settings, address, joined_here)
+    tasks = [dataclasses.replace(t, path=t.path.absolute()) for t in tasks]  # workers' cwd is not ours
+    units, whole = pool.split(tasks)  # a large JSONL file is shared out in spans, as by the pool
+    results = _results(ray, [unit for _, unit in units], settings, address, joined_here)
     next(results)  # into its try: from here on, close() leaves the cluster
-    return results
+    return pool.reassemble(tasks, units, whole, results)
 
 
 def _results(ray: Any, tasks: Sequence[pool.Task], settings: pool.WorkSettings, address: str,
              joined_here: bool) -> Iterator[Any]:
     try:
         yield None
-        tasks = [dataclasses.replace(t, path=t.path.absolute()) for t in tasks]  # workers' cwd is not ours
-        chunks = [tasks[i:i + pool.CHUNK_FILES] for i in range(0, len(tasks), pool.CHUNK_FILES)]
+        chunks = pool.chunk(tasks)
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         # a system failure (worker killed, node lost) is retried by Ray on another worker; an
         # exception of the work itself is not, and reaches the caller as it would from `pool`

@@ -37,7 +37,8 @@ from . import clean
 from .minhash import signature
 from .readers import Document, ReaderOptions, Rejection, file_format, read_file
 
-__all__ = ["Task", "Parsed", "FileResult", "WorkSettings", "process_file", "run", "file_stat", "classify_language"]
+__all__ = ["Task", "Parsed", "FileResult", "WorkSettings", "process_file", "run", "file_stat", "classify_language",
+           "split", "chunk", "reassemble"]
 
 CHUNK_FILES = 16  # files per task sent to a worker: enough to amortise the round trip
 # ... and at most this many bytes, so that large files (HTML pages, 50 ms each) come in small
@@ -284,7 +285,7 @@ def _warm_up(tasks: Sequence[Task], settings: WorkSettings, total: int) -> None:
         clean.is_relative_date("3 hours ago")
 
 
-def _chunks(tasks: Sequence[Task]) -> list[Sequence[Task]]:
+def chunk(tasks: Sequence[Task]) -> list[Sequence[Task]]:
     """Consecutive runs of tasks, each of at most ``CHUNK_FILES`` files and ``CHUNK_BYTES``
     bytes (a larger file alone)."""
     chunks, start, size = [], 0, 0
@@ -340,11 +341,14 @@ def _spans(path: Path) -> tuple[list[tuple[int, int, int]], tuple[int, int] | No
     return spans, before, digest.hexdigest()
 
 
-def _units(tasks: Sequence[Task]) -> tuple[list[tuple[int, Task]], dict[int, tuple[tuple[int, int] | None, str | None]]]:
-    """The tasks, large JSONL files cut into spans: (index of the task, unit), and for each cut
-    file, its (size, modification time) and SHA-256 when it was cut."""
+Whole = dict[int, tuple[tuple[int, int] | None, str | None]]
+
+
+def split(tasks: Sequence[Task]) -> tuple[list[tuple[int, Task]], Whole]:
+    """The tasks, each large JSONL file cut into spans: (index of the task, unit) in order, and
+    for each file cut, its (size, modification time) and SHA-256 when it was cut."""
     units: list[tuple[int, Task]] = []
-    whole: dict[int, tuple[tuple[int, int] | None, str | None]] = {}
+    whole: Whole = {}
     for i, task in enumerate(tasks):
         if _splittable(task):
             spans, stat, sha = _spans(task.path)
@@ -356,20 +360,10 @@ def _units(tasks: Sequence[Task]) -> tuple[list[tuple[int, Task]], dict[int, tup
     return units, whole
 
 
-def run(tasks: Sequence[Task], settings: WorkSettings, jobs: int) -> Iterator[FileResult]:
-    """One ``FileResult`` per task, in the order of ``tasks``; ``jobs`` worker processes (1: here)."""
-    if jobs <= 1 or len(tasks) == 0 or "fork" not in multiprocessing.get_all_start_methods():
-        for task in tasks:
-            yield process_file(task, settings)
-        return
-    units, whole = _units(tasks)
-    chunks = _chunks([unit for _, unit in units])
-    jobs = min(jobs, len(chunks))
-    if jobs <= 1:
-        for task in tasks:
-            yield process_file(task, settings)
-        return
-    results = _run_chunks(chunks, settings, jobs)
+def reassemble(tasks: Sequence[Task], units: Sequence[tuple[int, Task]], whole: Whole,
+               results: Iterator[FileResult]) -> Iterator[FileResult]:
+    """One ``FileResult`` per task from the results of its units (``split``), in order: a cut
+    file's spans put back together, recorded as read only if it did not change meanwhile."""
     try:
         position = 0
         for i, task in enumerate(tasks):
@@ -385,7 +379,25 @@ def run(tasks: Sequence[Task], settings: WorkSettings, jobs: int) -> Iterator[Fi
             unchanged = stat is not None and sha is not None and file_stat(task.path) == stat
             yield FileResult(items, stat, sha) if unchanged else FileResult(items)
     finally:
-        results.close()
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
+
+
+def run(tasks: Sequence[Task], settings: WorkSettings, jobs: int) -> Iterator[FileResult]:
+    """One ``FileResult`` per task, in the order of ``tasks``; ``jobs`` worker processes (1: here)."""
+    if jobs <= 1 or len(tasks) == 0 or "fork" not in multiprocessing.get_all_start_methods():
+        for task in tasks:
+            yield process_file(task, settings)
+        return
+    units, whole = split(tasks)
+    chunks = chunk([unit for _, unit in units])
+    jobs = min(jobs, len(chunks))
+    if jobs <= 1:
+        for task in tasks:
+            yield process_file(task, settings)
+        return
+    yield from reassemble(tasks, units, whole, _run_chunks(chunks, settings, jobs))
 
 
 def _run_chunks(chunks: list[Sequence[Task]], settings: WorkSettings, jobs: int) -> Iterator[FileResult]:
