@@ -23,7 +23,7 @@ GITIGNORE = """\
 .labelstudio/
 # Checkpoints and temporary files of interrupted runs
 annotations/.cache/
-# What `toolkit ingest` remembers to skip unchanged raw files (a cache: safe to delete)
+# What `toolkit ingest` remembers: unchanged raw files, the near-duplicate index (a cache: safe to delete)
 annotations/ingest-state/
 # Files a command writes aside and its commit journal, while it replaces files together
 .*.aside
