@@ -191,3 +191,19 @@ def test_band_sizes_are_datasketchs(num_perm):
     for threshold in (0.05, 0.2, 0.35, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9):
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         assert dedup.optimal_bands(threshold, num_perm) == (lsh.b, lsh.r), threshold
+
+
+def test_growing_ids_find_what_a_dict_finds(monkeypatch):
+    from toolkit.ingest import GrowingIds
+
+    monkeypatch.setattr(GrowingIds, "BUFFER", 7)  # many merges of small blocks
+    rng = random.Random(3)
+    ids, reference = GrowingIds(), {}
+    for row in range(500):
+        key = rng.choice([rng.getrandbits(64), rng.getrandbits(8), 2**64 - 1 - rng.getrandbits(8)])
+        if key not in reference:
+            ids.add(key, row)
+            reference[key] = row
+    assert len(ids) == len(reference) and len(ids._blocks) <= 7
+    assert all(ids.get(k) == v for k, v in reference.items())
+    assert all(ids.get(k) is None for k in (rng.getrandbits(64) for _ in range(500)) if k not in reference)

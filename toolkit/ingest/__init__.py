@@ -76,7 +76,7 @@ from . import clean, dedup, pool, state, store
 from .dedup import article_id
 from .readers import REJECTION_REASONS, ReaderOptions, Rejection
 
-__all__ = ["ARTICLE_SCHEMA", "SOURCE_TYPE", "IngestReport", "InputFile", "find_input_files", "ingest",
+__all__ = ["ARTICLE_SCHEMA", "SOURCE_TYPE", "IngestReport", "InputFile", "GrowingIds", "find_input_files", "ingest",
            "read_articles", "published_iso", "REJECTION_REASONS", "article_id"]
 
 STAGING_PREFIX = "ingest-staging-"
@@ -307,6 +307,47 @@ def run_settings(workspace: Workspace) -> tuple[ReaderOptions, store.Settings, s
     return options, index_settings, key
 
 
+class GrowingIds:
+    """Numbers (article ids, source keys) added during a run, each with a value (a row number),
+    found again without keeping a Python object per number for the whole run: the recent ones in
+    a dict of at most ``BUFFER`` entries, the rest in sorted numpy blocks, merged as they grow
+    (as a log-structured merge tree does: at most log2(n / BUFFER) blocks to search). Millions of
+    small long-lived objects would also pin the interpreter's memory pools they were allocated
+    in, among the short-lived objects of every document."""
+
+    BUFFER = 1 << 16
+
+    def __init__(self) -> None:
+        self._recent: dict[int, int] = {}
+        self._blocks: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def __len__(self) -> int:
+        return len(self._recent) + sum(len(keys) for keys, _ in self._blocks)
+
+    def get(self, key: int) -> int | None:
+        value = self._recent.get(key)
+        if value is not None:
+            return value
+        wanted = np.uint64(key)
+        for keys, values in self._blocks:
+            i = int(np.searchsorted(keys, wanted))
+            if i < len(keys) and keys[i] == wanted:
+                return int(values[i])
+        return None
+
+    def add(self, key: int, value: int = 0) -> None:
+        self._recent[key] = value
+        if len(self._recent) >= self.BUFFER:
+            keys = np.fromiter(self._recent.keys(), dtype=np.uint64, count=len(self._recent))
+            values = np.fromiter(self._recent.values(), dtype=np.int64, count=len(self._recent))
+            self._recent = {}
+            while self._blocks and len(self._blocks[-1][0]) <= len(keys):
+                older_keys, older_values = self._blocks.pop()
+                keys, values = np.concatenate([older_keys, keys]), np.concatenate([older_values, values])
+            order = np.argsort(keys, kind="stable")
+            self._blocks.append((keys[order], values[order]))
+
+
 class Known:
     """What the table holds, to tell a document read apart: already ingested from this file,
     an exact duplicate found in a new file (a source added to its row), or a new article.
@@ -326,16 +367,16 @@ class Known:
         extra_keys = [dedup.source_key(row["article_id"], s["file"], s["sha256"]) for row in extra
                       for s in row["sources"]]
         self.source_keys = np.sort(np.concatenate([*keys, np.array(extra_keys, dtype=np.uint64)]))
-        self.new_rows: dict[int, int] = {}  # article id (number) -> row number in this run's parts
-        self.new_keys: set[int] = set()
+        self.new_rows = GrowingIds()  # article id (number) -> row number in this run's parts
+        self.new_keys = GrowingIds()  # source keys of this run
         self.added_sources = 0
 
     def locate(self, number: int) -> tuple[int, int] | None:
         """(part, row) of an article already in the table or written by this run, else None."""
-        if number in self.new_rows:
-            row = self.new_rows[number]
+        row = self.new_rows.get(number)
+        if row is not None:
             return len(self.offsets) - 1 + row // store.PART_ROWS, row % store.PART_ROWS
-        i = int(np.searchsorted(self.sorted_ids, number))
+        i = int(np.searchsorted(self.sorted_ids, np.uint64(number)))
         if i < len(self.sorted_ids) and int(self.sorted_ids[i]) == number:
             g = int(self.order[i])
             part = int(np.searchsorted(self.offsets, g, side="right")) - 1
@@ -343,9 +384,9 @@ class Known:
         return None
 
     def seen(self, key: int) -> bool:
-        if key in self.new_keys:
+        if self.new_keys.get(key) is not None:
             return True
-        i = int(np.searchsorted(self.source_keys, key))
+        i = int(np.searchsorted(self.source_keys, np.uint64(key)))
         return i < len(self.source_keys) and int(self.source_keys[i]) == key
 
     def add_source(self, where: tuple[int, int], aid: str, source: dict[str, Any], key: int) -> None:
@@ -378,8 +419,8 @@ def _gone(workspace: Workspace, given: list[Path], entries: dict[str, state.File
 
 def _reuse(entry: state.FileEntry, report: IngestReport) -> None:
     """Count an unchanged file as a full read of it would: all its documents already ingested."""
-    report.documents_read += len(entry.article_ids)
-    report.already_ingested += len(entry.article_ids)
+    report.documents_read += entry.documents
+    report.already_ingested += entry.documents
     report.rejected.extend(entry.rejections)
 
 
@@ -414,7 +455,7 @@ def _add(item: pool.Parsed, report: IngestReport, known: Known, writer: store.Pa
             known.add_source(where, aid, {"file": row["source_file"], "sha256": row["raw_sha256"],
                                           "url": row["source_url"]}, key)
         return
-    known.new_rows[number] = writer.rows_written
+    known.new_rows.add(number, writer.rows_written)
     known.new_keys.add(key)
     report.new_articles += 1
     report.warnings.extend({"source": row["source_file"], "article_id": aid, "warning": w} for w in row["warnings"])

@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from array import array
+from typing import Any, Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -48,15 +49,25 @@ FILES_SCHEMA = pa.schema([
 _META = b"toolkit.ingest_state"
 
 
-@dataclass
 class FileEntry:
-    """One raw file as last ingested; ``article_ids``: one per document read from it, in order."""
+    """One raw file as last ingested; ``article_ids``: one per document read from it, in order
+    (held as 8-byte numbers, not a Python string each: a file can hold many documents)."""
 
-    size: int
-    mtime_ns: int
-    sha256: str
-    article_ids: list[str] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
+    __slots__ = ("size", "mtime_ns", "sha256", "_ids", "rejections")
+
+    def __init__(self, size: int, mtime_ns: int, sha256: str, article_ids: Iterable[str] = (),
+                 rejections: list[Rejection] | None = None) -> None:
+        self.size, self.mtime_ns, self.sha256 = size, mtime_ns, sha256
+        self._ids = array("Q", (int(a, 16) for a in article_ids))
+        self.rejections = rejections or []
+
+    @property
+    def article_ids(self) -> list[str]:
+        return [f"{n:016x}" for n in self._ids]
+
+    @property
+    def documents(self) -> int:
+        return len(self._ids)
 
 
 @dataclass
