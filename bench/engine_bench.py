@@ -334,13 +334,15 @@ def engine_datatrove(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001
         outcome = f"failed: {type(exc).__name__}: {exc}"
 
-    def results() -> Iterator[Any]:
-        for path in sorted((root / "datatrove-out").glob("*.pkl")):
-            yield from pickle.loads(path.read_bytes())
-
-    digest, _, read_outcome = _consume(results(), len(tasks))
+    digest, _, read_outcome = _consume(_datatrove_results(root), len(tasks))
     return {"start_s": started, "run_s": time.perf_counter() - t1, "digest": digest,
             "outcome": outcome if outcome != "finished" else read_outcome}
+
+
+def _datatrove_results(root: Path) -> Iterator[Any]:
+    """What the datatrove step wrote, rank by rank, read back in order after the run."""
+    for path in sorted((root / "datatrove-out").glob("*.pkl")):
+        yield from pickle.loads(path.read_bytes())
 
 
 def engine_datatrove_ray(root: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -365,11 +367,7 @@ def engine_datatrove_ray(root: Path, args: argparse.Namespace) -> dict[str, Any]
             outcome = f"failed: {type(exc).__name__}: {exc}"
         ray.shutdown()
 
-    def results() -> Iterator[Any]:
-        for path in sorted((root / "datatrove-out").glob("*.pkl")):
-            yield from pickle.loads(path.read_bytes())
-
-    digest, _, read_outcome = _consume(results(), len(tasks))
+    digest, _, read_outcome = _consume(_datatrove_results(root), len(tasks))
     return {"start_s": started, "run_s": time.perf_counter() - t1, "digest": digest,
             "outcome": outcome if outcome != "finished" else read_outcome}
 

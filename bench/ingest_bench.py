@@ -427,15 +427,8 @@ def throughput(corpus: Path, n_text: int, n_html: int, repeat: int) -> dict[str,
 
 def timed_cli_ingest(workspace: Path, cpus: set[int]) -> dict[str, Any]:
     """``toolkit ingest --json`` in ``workspace``, pinned to ``cpus``; seconds and the report."""
-    command = [sys.executable, "-m", "toolkit", "ingest", "--json"]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True,
-                          preexec_fn=lambda: os.sched_setaffinity(0, cpus))
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"toolkit ingest failed:\n{done.stderr}")
-    return {"seconds": seconds, "cpus": len(cpus), "report": json.loads(done.stdout)}
+    seconds, out = _timed([sys.executable, "-m", "toolkit", "ingest", "--json"], cpus, workspace)
+    return {"seconds": seconds, "cpus": len(cpus), "report": json.loads(out)}
 
 
 _BURN = "import time\nt = time.perf_counter()\nx = 0\nfor i in range(30_000_000): x += i\nprint(time.perf_counter() - t)"

@@ -67,15 +67,6 @@ _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 
 
-def _mix(h: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: every output bit depends on every input bit."""
-    h = h ^ (h >> np.uint64(30))
-    h = h * np.uint64(0xBF58476D1CE4E5B9)
-    h = h ^ (h >> np.uint64(27))
-    h = h * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
-
-
 def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     """datasketch's ``MinHashLSH`` choice of (b, r) for a threshold: the split of ``num_perm``
     hash values into ``b`` bands of ``r`` that minimises the probabilities of a false positive
@@ -122,7 +113,7 @@ class Bands:
         for j in range(self.r):
             h ^= values[:, :, j]
             h *= _FNV_PRIME
-        return np.ascontiguousarray(_mix(h).T)
+        return np.ascontiguousarray(_minhash.finalise(h).T)  # splitmix64: every bit mixed
 
 
 class PartIndex:

@@ -30,7 +30,7 @@ import re
 import numpy as np
 import xxhash
 
-__all__ = ["SIGNATURE_SCHEME", "signature", "shingle_hashes"]
+__all__ = ["SIGNATURE_SCHEME", "signature", "shingle_hashes", "finalise"]
 
 SIGNATURE_SCHEME = "xxh3-multiplyshift-v1"
 
@@ -63,7 +63,7 @@ _B = _constants(0x5EED_0003, _MAX_PERM)
 _LENGTH = _constants(0x5EED_0004, _MAX_SHINGLE + 1)  # tells a short text's one shingle from a full one
 
 
-def _finalise(x: np.ndarray) -> np.ndarray:
+def finalise(x: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser on each value (uint64 arithmetic wraps, as intended)."""
     x = x ^ (x >> np.uint64(30))
     x = x * np.uint64(0xBF58476D1CE4E5B9)
@@ -100,7 +100,7 @@ def shingle_hashes(text: str, shingle_size: int) -> np.ndarray:
     combined = np.full(count, _LENGTH[size], dtype=np.uint64)
     for position in range(size):
         combined += words[position:position + count] * _POSITION[position]
-    return _finalise(combined)
+    return finalise(combined)
 
 
 def signature(text: str, num_perm: int, shingle_size: int) -> bytes:

@@ -386,18 +386,15 @@ def reassemble(tasks: Sequence[Task], units: Sequence[tuple[int, Task]], whole: 
 
 def run(tasks: Sequence[Task], settings: WorkSettings, jobs: int) -> Iterator[FileResult]:
     """One ``FileResult`` per task, in the order of ``tasks``; ``jobs`` worker processes (1: here)."""
-    if jobs <= 1 or len(tasks) == 0 or "fork" not in multiprocessing.get_all_start_methods():
-        for task in tasks:
-            yield process_file(task, settings)
-        return
-    units, whole = split(tasks)
-    chunks = chunk([unit for _, unit in units])
-    jobs = min(jobs, len(chunks))
-    if jobs <= 1:
-        for task in tasks:
-            yield process_file(task, settings)
-        return
-    yield from reassemble(tasks, units, whole, _run_chunks(chunks, settings, jobs))
+    if jobs > 1 and tasks and "fork" in multiprocessing.get_all_start_methods():
+        units, whole = split(tasks)
+        chunks = chunk([unit for _, unit in units])
+        jobs = min(jobs, len(chunks))
+        if jobs > 1:
+            yield from reassemble(tasks, units, whole, _run_chunks(chunks, settings, jobs))
+            return
+    for task in tasks:
+        yield process_file(task, settings)
 
 
 def _run_chunks(chunks: list[Sequence[Task]], settings: WorkSettings, jobs: int) -> Iterator[FileResult]:
