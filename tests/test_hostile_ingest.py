@@ -528,3 +528,18 @@ def test_a_second_ingest_at_the_same_time_is_refused(workspace):
             ingest(workspace)
     assert not workspace.articles_path.exists()
     assert ingest(workspace).new_articles == 1
+
+
+def test_a_part_the_manifest_lists_but_is_gone_is_a_clear_error_and_nothing_is_written(workspace):
+    from toolkit.errors import InputNotFound
+
+    add_raw(workspace, SEED.name)
+    ingest(workspace)
+    (workspace.articles_path / "part-000000.parquet").unlink()
+    before = _table_files(workspace)
+    add_raw(workspace, "near-a.txt")
+    for read in (read_articles, ingest):
+        with pytest.raises(InputNotFound, match=r"annotations/articles/part-000000.parquet does not exist") as exc:
+            read(workspace)
+        assert exc.value.hint.startswith("nothing was changed; restore annotations/articles/")
+    assert _table_files(workspace) == before
