@@ -157,3 +157,134 @@ def split_paragraphs_before(text: str) -> list[str]:
 @given(st.text(st.sampled_from("ab \n\t\u00a0  .")))
 def test_split_paragraphs_equals_the_former_code(text: str) -> None:
     assert clean.split_paragraphs(text) == split_paragraphs_before(text)
+
+
+# Prefilters of the line classifier, word lists, word hashes, dates -----------------------------
+
+def words_before(text: str) -> list[str]:
+    return boilerplate._WORD.findall(text.casefold())
+
+
+def is_cue_reference(text: str) -> bool:
+    """boilerplate._is_cue as it was before its prefilters: every pattern on every line."""
+    if boilerplate._COOKIE.search(text) and len(text) < 600:
+        return True
+    if len(text) <= boilerplate._MAX_CUE_LINE and (boilerplate._SECTION_BREAK.match(text)
+                                                   or boilerplate._COMMENTS.match(text)):
+        return True
+    if sum(map(text.count, boilerplate._SEPARATOR_CHARS)) >= 3:
+        items = boilerplate._SEPARATOR.split(text)
+        if len(items) >= 4 and max(len(words_before(item)) for item in items) <= 6:
+            return True
+    if len(text) > boilerplate._MAX_CUE_LINE:
+        return False
+    return bool(boilerplate._CUE_LINE.match(text) or boilerplate._COPYRIGHT.search(text)
+                or boilerplate._MENU.search(text))
+
+
+# Pieces of cookie notices, copyright lines and menus, with the characters IGNORECASE matches
+# that lowercasing does not give: the Kelvin sign (k), dotted and dotless i, long s.
+_CUE_PIECES = ["cookie", "Cookies", "COOKIE", "coo\u212aie", "cook\u0130e", "cook\u0131e", "we use", "accept",
+               "settings", "©", "(c) 2024", "(C)2019", "Copyright 2020", "copyright © 2021",
+               "all rights reserved", "ALL RIGHT\u017f RE\u017fERVED", " / ", "/", "|", "•", "·", "»", "Home",
+               "News", "Share", "a", " ", ".", "x" * 70, "é", "\u00a0"]
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_CUE_PIECES), max_size=12).map("".join))
+@example("We use coo\u212aies.")
+@example("© 2024 The Paper")
+@example("Home / World / Sport")
+@example("ALL RIGHT\u017f RE\u017fERVED")
+def test_cue_check_equals_the_former_code(text: str) -> None:
+    assert boilerplate._is_cue(text, lambda _: False) == is_cue_reference(text)
+
+
+def test_cue_prefilters_keep_their_cases() -> None:
+    assert boilerplate._is_cue("We use cookies to improve your experience.", lambda _: False)
+    assert boilerplate._is_cue("We use coo\u212aies.", lambda _: False)  # Kelvin sign: k under IGNORECASE
+    assert boilerplate._is_cue("© 2024 The Paper", lambda _: False)
+    assert boilerplate._is_cue("Copyright 2020 Reuters", lambda _: False)
+    assert boilerplate._is_cue("World / Europe / Politics", lambda _: False)
+    assert not boilerplate._is_cue("The cookie factory reopened on Monday after the strike ended.", lambda _: False)
+
+
+@given(st.text(st.sampled_from("abc XYZ 019_.,'-é\u0130\u0131\u212aß東京\u00a0\n")) | st.text())
+@example("İstanbul")
+@example("Straße ﬁnal")
+def test_words_equal_the_former_code(text: str) -> None:
+    assert boilerplate._words(text) == words_before(text)
+
+
+def word_hashes_reference(text: str) -> list[int]:
+    """The documented definition: each lowercased \\w+ word's UTF-8 bytes (code units as they
+    are for a lone surrogate), hashed with xxh3."""
+    import re
+
+    import xxhash
+
+    return [xxhash.xxh3_64_intdigest(word.lower().encode("utf-8", "surrogatepass"))
+            for word in re.findall(r"\w+", text)]
+
+
+@settings(max_examples=300)
+@given(st.text(st.sampled_from("ab XY 09_., \n'éÉßİıΣσς东京\ud800") | st.characters(), max_size=80))
+@example("")
+@example("...")
+@example("ASCII Only, Words 42")
+@example("İstanbul ΣΟΦΟΣ \ud800x")
+def test_word_hashes_equal_each_word_hashed(text: str) -> None:
+    from toolkit.ingest import minhash
+
+    assert minhash._word_hashes(text).tolist() == word_hashes_reference(text)
+
+
+def normalise_text_before(text: str) -> tuple[str, list[str]]:
+    """clean.normalise_text as it was: every step on every text."""
+    warnings: list[str] = []
+    text, surrogates = clean.replace_lone_surrogates(text)
+    if surrogates:
+        warnings.append(f"replaced {surrogates} invalid character(s) (lone surrogates) with U+FFFD")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if clean.CONTROL_CHARACTERS.search(text):
+        warnings.append("removed control characters" + (" (NUL)" if "\x00" in text else ""))
+    text = unicodedata.normalize("NFC", clean.CONTROL_CHARACTERS.sub("", text))
+    fixed = clean.fix_text(text)
+    if fixed == text:
+        return text, warnings
+    warnings.append("repaired broken encoding (mojibake) with ftfy")
+    return unicodedata.normalize("NFC", clean.CONTROL_CHARACTERS.sub("", fixed)), warnings
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(ALPHABET | st.sampled_from("\ud800\udfff\u0301e"), max_size=80))
+def test_normalise_text_equals_the_former_code(text: str) -> None:
+    assert clean.normalise_text(text) == normalise_text_before(text)
+
+
+_DATE_PIECES = ["3", "12", "2", "1", "12:30", "ago", "hours", "hour", "days", "minutes", "in", "weeks",
+                "il y a", "heures", "jours", "vor", "Stunden", "Tagen", "назад", "часа", "hace", "minutos",
+                "5 comments", "Updated", "shares", "Page", "of", "the", "Maris", "summer", "yesterday", "mar",
+                "前", "小时", "MMX", "EST", ",", ".", "-"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_DATE_PIECES), min_size=1, max_size=5).map(" ".join))
+@example("3 hours ago")
+@example("il y a 2 heures")
+@example("Updated 12:30")
+def test_relative_date_check_equals_dateparser(value: str) -> None:
+    import dateparser
+
+    expected = (len(value.strip()) <= 60 and any(c.isdigit() for c in value)
+                and clean._UNIT_WORD.search(value) is not None
+                and dateparser.parse(value.strip(), settings={"PARSERS": ["relative-time"]}) is not None)
+    assert clean.is_relative_date(value) == expected
+    assert clean.is_relative_date(value) == expected  # from the cache now
+
+
+def test_relative_dates_by_hand() -> None:
+    assert clean.is_relative_date("3 hours ago") and clean.is_relative_date("il y a 2 heures")
+    assert clean.is_relative_date("vor 2 Stunden")
+    assert not clean.is_relative_date("Updated 12:30") and not clean.is_relative_date("5 comments")
+    assert not clean.is_relative_date("1e400")

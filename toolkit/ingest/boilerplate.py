@@ -94,6 +94,11 @@ _SECTION_BREAK = re.compile(
 _COPYRIGHT = re.compile(r"©|\(c\)\s*\d{4}|copyright\s+(?:©\s*)?\d{4}|all rights reserved", re.IGNORECASE)
 _COOKIE = re.compile(r"\bcookies?\b.*\b(?:use|accept|consent|agree|continu|settings|polic)|"
                      r"\b(?:use|accept|consent|agree)\b.*\bcookies?\b", re.IGNORECASE)
+# Every match of ``_COOKIE`` holds "cookie" matched with the same flags: a line without it is
+# no cookie notice, and looking for the word alone costs a fifth of the whole pattern. For
+# ASCII text "cookie" in its lowercase is the same test (IGNORECASE also lets "k" match the
+# Kelvin sign and "i" the Turkish dotted and dotless i, which lowercasing does not give).
+_COOKIE_WORD = re.compile("cookie", re.IGNORECASE)
 _MENU = re.compile(r"\S\s*(?:[|•·»]|\s/\s)\s*\S.*(?:[|•·»]|\s/\s)")  # three items joined by separators
 _SEPARATOR_CHARS = "|•·»"
 _SEPARATOR = re.compile(rf"\s*[{_SEPARATOR_CHARS}]\s*")
@@ -134,8 +139,12 @@ def _stoplist(language: str) -> frozenset[str]:
     return frozenset(word.casefold() for word in justext.get_stoplist(language))
 
 
+_ASCII_WORD = re.compile(r"\w+")
+
+
 def _words(text: str) -> list[str]:
-    return _WORD.findall(text.casefold())
+    # ASCII text casefolds as it lowercases and holds no unspaced script: ``_WORD`` is ``\w+`` there.
+    return _ASCII_WORD.findall(text.lower()) if text.isascii() else _WORD.findall(text.casefold())
 
 
 def stopword_language(text: str) -> str | None:
@@ -164,19 +173,41 @@ def _language(prose: list[_Line]) -> str | None:
     return _best_language(list(chain.from_iterable(line.tokens for line in prose))[:_LANGUAGE_SAMPLE])
 
 
+def _has_cookie_word(text: str) -> bool:
+    return "cookie" in text.lower() if text.isascii() else bool(_COOKIE_WORD.search(text))
+
+
+def _separators(text: str) -> int:
+    # "|" is the only one of them in ASCII text.
+    return text.count("|") if text.isascii() else sum(map(text.count, _SEPARATOR_CHARS))
+
+
 def _is_cue(text: str, is_listed: Callable[[str], bool]) -> bool:
-    if is_listed(text) or _COOKIE.search(text) and len(text) < 600:
+    if is_listed(text) or len(text) < 600 and _has_cookie_word(text) and _COOKIE.search(text):
         return True
     if len(text) <= _MAX_CUE_LINE and (_SECTION_BREAK.match(text) or _COMMENTS.match(text)):
         return True
     # A menu: "Home | World | ..." (four items need three separators; most lines have none).
-    if sum(map(text.count, _SEPARATOR_CHARS)) >= 3:
+    separators = _separators(text)
+    if separators >= 3:
         items = _SEPARATOR.split(text)
         if len(items) >= 4 and max(len(_words(item)) for item in items) <= 6:
             return True
     if len(text) > _MAX_CUE_LINE:
         return False
-    return bool(_CUE_LINE.match(text) or _COPYRIGHT.search(text) or _MENU.search(text))
+    # A match of ``_MENU`` holds a separator or a "/"; the prefilters of ``_copyright`` are exact too.
+    return bool(_CUE_LINE.match(text) or _copyright(text) or (separators or "/" in text) and _MENU.search(text))
+
+
+def _copyright(text: str) -> bool:
+    """``_COPYRIGHT.search(text)``. An ASCII line holds none of its matches unless its lowercase
+    holds "(c)", "copyright" or "all rights reserved" (no "©" in ASCII; lowercasing is the whole
+    of IGNORECASE on ASCII text)."""
+    if text.isascii():
+        lowered = text.lower()
+        if "(c)" not in lowered and "copyright" not in lowered and "all rights reserved" not in lowered:
+            return False
+    return bool(_COPYRIGHT.search(text))
 
 
 def _stopword_share(words: list[str], index: dict[str, tuple[str, ...]]) -> float:
@@ -299,7 +330,7 @@ def _head(lines: list[_Line], start: int, is_date: Callable[[str], bool]) -> lis
                 kept.append(i)
                 date_found = True
             continue
-        if len(_words(text)) >= 3 and len(text) <= _MAX_HEADLINE and not text.endswith((".", ":")) \
+        if lines[i].words >= 3 and len(text) <= _MAX_HEADLINE and not text.endswith((".", ":")) \
                 and not text.lower().startswith("by "):
             kept.append(i)
             if not date_found and i > 0 and _maybe_date(lines[i - 1].text) and is_date(lines[i - 1].text):

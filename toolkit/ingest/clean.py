@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Callable
 
 import ftfy
 import ftfy.badness
@@ -90,14 +91,16 @@ def normalise_text(text: str) -> tuple[str, list[str]]:
     about what was changed.
     """
     warnings: list[str] = []
-    text, surrogates = replace_lone_surrogates(text)
-    if surrogates:
-        warnings.append(f"replaced {surrogates} invalid character(s) (lone surrogates) with U+FFFD")
+    if not text.isascii():  # surrogates are not ASCII
+        text, surrogates = replace_lone_surrogates(text)
+        if surrogates:
+            warnings.append(f"replaced {surrogates} invalid character(s) (lone surrogates) with U+FFFD")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if CONTROL_CHARACTERS.search(text):
         warnings.append("removed control characters" + (" (NUL)" if _NUL in text else ""))
+        text = CONTROL_CHARACTERS.sub("", text)
     # Control characters go first, so that ftfy's changes are only its encoding repairs.
-    text = unicodedata.normalize("NFC", CONTROL_CHARACTERS.sub("", text))
+    text = unicodedata.normalize("NFC", text)
     fixed = fix_text(text)
     if fixed == text:  # already NFC and free of control characters
         return text, warnings
@@ -172,11 +175,15 @@ def join_paragraphs(paragraphs: list[str]) -> str:
 
 def strip_boilerplate(paragraphs: list[str], extra: tuple[str, ...] = ()) -> tuple[list[str], int]:
     """Drop boilerplate lines from each paragraph; returns the paragraphs and lines removed."""
+    return _strip_listed(paragraphs, lambda line: is_boilerplate(line, extra))
+
+
+def _strip_listed(paragraphs: list[str], is_listed: Callable[[str], bool]) -> tuple[list[str], int]:
     kept, removed = [], 0
     for paragraph in paragraphs:
         lines = []
         for line in paragraph.split("\n"):
-            if is_boilerplate(line, extra):
+            if is_listed(line):
                 removed += 1
             else:
                 lines.append(line)
@@ -195,6 +202,14 @@ _FORMATS = (
 _MAX_DATE_LINE = 60
 
 
+# Both date checks are cached per process: the same lines come back again and again (a date
+# line is asked about by the main block, then by the headline handling; a site's "Updated
+# 12:30" or "5 comments" by every page), and dateparser costs tens of milliseconds a line, a
+# cache hit a fraction of a microsecond. Their answers depend on the line alone, except where
+# dateparser reads the clock: a relative date reaching outside years 1-9999 ("2026 years ago")
+# is none, and a two-digit year is placed in the past, both as of the day of the call; a
+# cached answer is that of the first call in the process (an ingest's worker).
+@lru_cache(maxsize=4096)
 def parse_date(value: str) -> dt.date | None:
     """Parse a publication date written as a line or a metadata value; None if it is none.
 
@@ -231,6 +246,7 @@ def parse_date(value: str) -> dt.date | None:
 _UNIT_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
+@lru_cache(maxsize=4096)
 def is_relative_date(value: str) -> bool:
     """True for a date given relative to an unknown day: "3 days ago", "il y a 2 heures"."""
     value = value.strip()
@@ -272,11 +288,18 @@ def parse_plain_article(text: str, extra_boilerplate: tuple[str, ...] = (), *, g
     the article's main block and the headline and date just before it (``boilerplate``).
     """
     paragraphs, removed = split_paragraphs(text), 0
+    listed: dict[str, bool] = {}  # each line is asked twice: by the main block, then by the line list
+
+    def is_listed(line: str) -> bool:
+        found = listed.get(line)
+        if found is None:
+            found = listed[line] = is_boilerplate(line, extra_boilerplate)
+        return found
+
     if generic:  # before the line list: its lines ("Comments", "Related") tell where the article ends
-        paragraphs, removed = keep_main_block(
-            paragraphs, is_listed=lambda line: is_boilerplate(line, extra_boilerplate), is_date=_is_date_line)
-    paragraphs, listed = strip_boilerplate(paragraphs, extra_boilerplate)
-    removed += listed
+        paragraphs, removed = keep_main_block(paragraphs, is_listed=is_listed, is_date=_is_date_line)
+    paragraphs, listed_lines = _strip_listed(paragraphs, is_listed)
+    removed += listed_lines
     published = None
     title = None
     warnings: list[str] = []

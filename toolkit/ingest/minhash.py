@@ -35,6 +35,7 @@ __all__ = ["SIGNATURE_SCHEME", "signature", "shingle_hashes", "finalise"]
 SIGNATURE_SCHEME = "xxh3-multiplyshift-v1"
 
 _WORDS = re.compile(r"\w+")
+_ASCII_WORDS = re.compile(rb"\w+")
 _MASK64 = (1 << 64) - 1
 _MAX_SHINGLE = 64  # position weights precomputed; config bounds shingle_size to 50
 _MAX_PERM = 4096  # config bounds num_perm to 1024
@@ -78,16 +79,25 @@ def _hash_word(word: str) -> int:
 
 
 def _word_hashes(text: str) -> np.ndarray:
-    words = _WORDS.findall(text)
-    if not words:
-        return np.zeros(0, dtype=np.uint64)
-    # Lowering the words joined by spaces lowers each word as word.lower() would (a space is
-    # neither cased nor case-ignorable, so no casing context crosses it), in one call.
-    words = " ".join(words).lower().split(" ")
-    try:
-        return np.fromiter(map(xxhash.xxh3_64_intdigest, map(str.encode, words)), dtype=np.uint64, count=len(words))
-    except UnicodeEncodeError:
-        return np.fromiter(map(_hash_word, words), dtype=np.uint64, count=len(words))
+    if text.isascii():
+        # In ASCII, lowercasing maps word characters to word characters one for one, and
+        # ``\w`` of bytes is ``\w`` of str: the words of the lowercased bytes, already encoded.
+        encoded = _ASCII_WORDS.findall(text.lower().encode("ascii"))
+    else:
+        words = _WORDS.findall(text)
+        if not words:
+            return np.zeros(0, dtype=np.uint64)
+        # Lowering the words joined by spaces lowers each word as word.lower() would (a space is
+        # neither cased nor case-ignorable, so no casing context crosses it), in one call; no
+        # lowercase word holds a space, and in UTF-8 byte 0x20 is only ever a space, so the
+        # encoding of the whole split at spaces is the words' encodings.
+        joined = " ".join(words).lower()
+        try:
+            encoded = joined.encode("utf-8").split(b" ")
+        except UnicodeEncodeError:
+            words = joined.split(" ")
+            return np.fromiter(map(_hash_word, words), dtype=np.uint64, count=len(words))
+    return np.fromiter(map(xxhash.xxh3_64_intdigest, encoded), dtype=np.uint64, count=len(encoded))
 
 
 def shingle_hashes(text: str, shingle_size: int) -> np.ndarray:

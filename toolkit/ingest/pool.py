@@ -47,7 +47,6 @@ CHUNK_BYTES = 256 * 1024
 IN_FLIGHT_PER_WORKER = 4
 WARM_UP_MAX_BYTES = 1 << 18  # a file read twice (here and by a worker) must cost little
 SPLIT_BYTES = 4 * CHUNK_BYTES  # an uncompressed JSONL file larger than this is shared by the workers
-DATEPARSER_UNITS = 500  # files (or spans) from which dateparser is loaded before the workers fork
 
 
 @dataclass(frozen=True)
@@ -123,6 +122,8 @@ _KNOWN_DEPTHS = {(9816576, 104583): 6}  # py3langid 0.4's model: (table size, st
 
 class _FastLangid:
     def __init__(self) -> None:
+        import threading
+
         import numpy as np
         from py3langid import langid
 
@@ -137,6 +138,11 @@ class _FastLangid:
         self.table = identifier.nb_ptc.astype(np.float32)
         key = (len(self.nextmove), len(self.rowbase))
         self.depth = _KNOWN_DEPTHS.get(key) or self._trie_depth()
+        # Per-feature scratch for counting (see ``_visits``): all "unseen" between calls.
+        self.unseen = np.iinfo(np.int64).max
+        self.first = np.full(len(self.table), self.unseen, dtype=np.int64)
+        self.counts = np.zeros(len(self.table), dtype=np.int64)
+        self.lock = threading.Lock()
 
     def _trie_depth(self) -> int:
         """Levels of a breadth-first walk from the root until every state is reached (0.5 s)."""
@@ -149,6 +155,28 @@ class _FastLangid:
             seen[frontier] = True
             depth += bool(frontier.size)
         return depth
+
+    def _visits(self, features):
+        """The distinct features in the order the walk first meets them, and their counts
+        (py3langid's Counter, as arrays), without sorting.
+
+        ``minimum.at`` and ``add.at`` are unbuffered: every occurrence counts, whatever the
+        order numpy visits repeated indices in (a plain fancy assignment guarantees no
+        order). Position ``i`` is a feature's first occurrence exactly when the smallest
+        position recorded for that feature is ``i``, so selecting those positions keeps the
+        walk's order. The scratch arrays are put back to "unseen" whatever happens.
+        """
+        np = self.np
+        positions = np.arange(features.size)
+        with self.lock:
+            try:
+                np.minimum.at(self.first, features, positions)
+                np.add.at(self.counts, features, 1)
+                ids = features[self.first[features] == positions]
+                return ids, self.counts[ids]
+            finally:
+                self.first[features] = self.unseen  # repeated indices, one value: any order will do
+                self.counts[features] = 0
 
     def classify(self, text: str) -> str:
         np, identifier = self.np, self.identifier
@@ -163,10 +191,8 @@ class _FastLangid:
         if features.size:
             # py3langid's _sparse_score on the features in the order its walk first meets them
             # (its Counter's order): the same numbers summed in the same order.
-            ids, first, counts = np.unique(features, return_index=True, return_counts=True)
-            order = np.argsort(first)
-            scores = np.log1p(counts[order].astype(np.float32)) @ self.table[ids[order].astype(np.intp)] \
-                + identifier.nb_pc
+            ids, counts = self._visits(features)
+            scores = np.log1p(counts.astype(np.float32)) @ np.take(self.table, ids, axis=0) + identifier.nb_pc
         else:
             scores = np.full(len(identifier.nb_classes), self.floor, dtype=np.float32)
         for i, j in identifier._alias_pairs:  # as py3langid's _decide, without norm_probs
@@ -193,7 +219,7 @@ def _language(text: str, words: int) -> str | None:
 
 
 def _row(doc: Document, aid: str) -> dict[str, Any]:
-    words = clean.count_words(doc.body)
+    words = doc.n_words if doc.n_words is not None else clean.count_words(doc.body)
     return {
         "article_id": aid,
         "title": doc.title,
@@ -256,16 +282,20 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _warm_up(tasks: Sequence[Task], settings: WorkSettings, total: int) -> None:
+def _warm_up(tasks: Sequence[Task], settings: WorkSettings) -> None:
     """Read one small file (or one line of a shared JSONL file) of each format here, result
     discarded, before the workers are forked.
 
     The first document of a format pays for imports and models loaded on first use (trafilatura,
     the language model, stopword lists: about a second); loaded once here, every worker inherits
-    them instead of loading its own. dateparser's locales (3.5 s) are loaded only by a document
-    whose date needs them: here too when the run has ``DATEPARSER_UNITS`` files or spans or
-    more (a few of so many will need them, in every worker), not for an incremental run of a
-    few files.
+    them instead of loading its own.
+
+    dateparser is not loaded here. Its locales cost 2 s, and 2.4 s more the first time a line
+    is one no English date reads (about 770 regular expressions compiled), and most documents
+    never ask: a date line in a known format is read without it. Loaded here, every run would
+    wait for it before any worker starts; loaded by each worker that meets such a line, the
+    workers pay it side by side, which takes no longer on the clock, and a run that needs none
+    pays nothing.
     """
     seen: set[str | None] = set()
     for task in tasks[:200]:
@@ -281,8 +311,6 @@ def _warm_up(tasks: Sequence[Task], settings: WorkSettings, total: int) -> None:
         if stat is not None and stat[0] <= WARM_UP_MAX_BYTES:
             seen.add(fmt)
             process_file(Task(task.path, task.source), settings)
-    if total >= DATEPARSER_UNITS:
-        clean.is_relative_date("3 hours ago")
 
 
 def chunk(tasks: Sequence[Task]) -> list[Sequence[Task]]:
@@ -399,7 +427,7 @@ def run(tasks: Sequence[Task], settings: WorkSettings, jobs: int) -> Iterator[Fi
 
 def _run_chunks(chunks: list[Sequence[Task]], settings: WorkSettings, jobs: int) -> Iterator[FileResult]:
     """One ``FileResult`` per task of the chunks, in order, from ``jobs`` forked workers."""
-    _warm_up([task for chunk in chunks[:200] for task in chunk], settings, sum(len(c) for c in chunks))
+    _warm_up([task for chunk in chunks[:200] for task in chunk], settings)
     # fork: workers start with the parent's modules, models and settings. A worker that dies
     # (killed, out of memory) breaks the executor, which raises rather than waits forever.
     executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))

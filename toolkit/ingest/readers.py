@@ -53,6 +53,7 @@ class Document:
     source_url: str | None = None
     source_name: str | None = None
     warnings: list[str] = field(default_factory=list)
+    n_words: int | None = None  # counted once, when the body is checked against min_words
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def _decode(data: bytes, source: str) -> clean.Decoded | Rejection:
 
 def _finish(doc: Document, options: ReaderOptions, extra_warnings: list[str]) -> Document | Rejection:
     doc.warnings = extra_warnings + doc.warnings
-    words = clean.count_words(doc.body)
+    words = doc.n_words = clean.count_words(doc.body)
     if not doc.body:
         return Rejection(doc.source, "no-article", f"{doc.source}: no article text found")
     if words < options.min_words:
