@@ -9,6 +9,7 @@ module) and ``annotations/ingest-report.json``.
 - ``clean``: repair, normalisation, boilerplate and dates;
 - ``boilerplate``: a scraped page's plain text cut to the article (line classification, main
   block) and the lines repeated across a source's articles;
+- ``langid``: an article's language, py3langid's model scored with numpy;
 - ``minhash``: the MinHash signature of a text's word shingles, vectorised with numpy;
 - ``dedup``: exact duplicates by content key, near-duplicates by MinHash LSH with the index on disk;
 - ``pool``: the per-file work (read to signature) in worker processes, results in input order;

@@ -17,6 +17,7 @@ import ftfy
 import ftfy.badness
 
 from .boilerplate import keep_main_block
+from .langid import classify_language
 from .decode import CONTROL_CHARACTERS
 # Decoding, re-exported: the readers and their tests take it from here.
 from .decode import (LEGACY_ENCODINGS, UNDECODABLE_SHARE, UNSURE_SHARE, BinaryContentError,  # noqa: F401
@@ -202,23 +203,46 @@ _FORMATS = (
 _MAX_DATE_LINE = 60
 
 
-# Both date checks are cached per process: the same lines come back again and again (a date
-# line is asked about by the main block, then by the headline handling; a site's "Updated
-# 12:30" or "5 comments" by every page), and dateparser costs tens of milliseconds a line, a
-# cache hit a fraction of a microsecond. Their answers depend on the line alone, except where
-# dateparser reads the clock: a relative date reaching outside years 1-9999 ("2026 years ago")
-# is none, and a two-digit year is placed in the past, both as of the day of the call; a
-# cached answer is that of the first call in the process (an ingest's worker).
-@lru_cache(maxsize=4096)
-def parse_date(value: str) -> dt.date | None:
-    """Parse a publication date written as a line or a metadata value; None if it is none.
+# The languages dateparser is asked in. Asked in every language it has (about 200 locales),
+# a line costs it 15-40 ms, and the first line that no English date reads costs a process 2.4 s
+# more (regular expressions of every locale compiled): on scraped pages, whose short lines with
+# a digit ("Updated 12:30", "5 comments", captions) are all asked whether they are a date,
+# that was most of the per-page time. A page's own lines are asked in the page's language and
+# English (under a millisecond a line); a metadata value (HTML, JSONL), whose language is not
+# known, in every language as before.
+DateLanguages = Callable[[], "tuple[str, ...] | None"]
 
-    Fast paths for ISO 8601 and common English formats; dateparser (strict: day, month and
-    year all required) for the rest, including other languages. Only short strings with a
-    digit are tried, so a headline is never mistaken for a date. Only absolute dates count:
-    "3 days ago" or a number ("1e400", a Unix time) would be read against the day of the run.
-    """
-    value = value.strip().strip(".")
+
+def text_date_languages(text: str) -> DateLanguages:
+    """The languages to read ``text``'s date lines in, found when first asked (most texts never
+    ask): its language by ``langid`` on its first 5,000 characters, and English, which sites in
+    every language use for their templates ("Updated 2 hours ago"). None, meaning every
+    language, when dateparser does not know the text's language."""
+    found: list[tuple[str, ...] | None] = []
+
+    def languages() -> tuple[str, ...] | None:
+        if not found:
+            found.append(_date_languages(classify_language(text[:5000])))
+        return found[0]
+    return languages
+
+
+@lru_cache(maxsize=None)
+def _date_languages(language: str) -> tuple[str, ...] | None:
+    from dateparser.data.languages_info import language_order  # the codes dateparser knows
+
+    if language not in language_order:
+        return None
+    return ("en",) if language == "en" else (language, "en")
+
+
+_ASK_DATEPARSER = object()
+
+
+@lru_cache(maxsize=4096)
+def _known_format_date(value: str):
+    """A date in ISO 8601 or a common English format, None for no date, ``_ASK_DATEPARSER``
+    when only dateparser can tell."""
     if not value or len(value) > _MAX_DATE_LINE or not any(c.isdigit() for c in value):
         return None
     match = _ISO_DATE.match(value)
@@ -232,10 +256,38 @@ def parse_date(value: str) -> dt.date | None:
             return dt.datetime.strptime(value, fmt).date()
         except ValueError:
             continue
+    return _ASK_DATEPARSER
+
+
+def parse_date(value: str, languages: DateLanguages | None = None) -> dt.date | None:
+    """Parse a publication date written as a line or a metadata value; None if it is none.
+
+    Fast paths for ISO 8601 and common English formats; dateparser (strict: day, month and
+    year all required) for the rest, including other languages (``languages``: those of the
+    text the line comes from; every language dateparser has when not given). Only short
+    strings with a digit are tried, so a headline is never mistaken for a date. Only absolute
+    dates count: "3 days ago" or a number ("1e400", a Unix time) would be read against the day
+    of the run.
+    """
+    value = value.strip().strip(".")
+    known = _known_format_date(value)
+    if known is not _ASK_DATEPARSER:
+        return known
+    return _dateparser_date(value, languages() if languages else None)
+
+
+# dateparser's answers are cached per process: the same lines come back again and again (a
+# date line is asked about by the main block, then by the headline handling; a site's "Updated
+# 12:30" by every page). They depend on the line alone, except where dateparser reads the
+# clock: a relative date reaching outside years 1-9999 ("2026 years ago") is none, and a
+# two-digit year is placed in the past, both as of the day of the call; a cached answer is
+# that of the first call in the process (an ingest's worker).
+@lru_cache(maxsize=4096)
+def _dateparser_date(value: str, languages: tuple[str, ...] | None) -> dt.date | None:
     import dateparser  # slow to import; needed only for unusual formats
 
     parsed = dateparser.parse(
-        value,
+        value, languages=list(languages) if languages else None,
         settings={"STRICT_PARSING": True, "REQUIRE_PARTS": ["day", "month", "year"],
                   "PARSERS": ["custom-formats", "absolute-time"],
                   "PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False},
@@ -246,21 +298,27 @@ def parse_date(value: str) -> dt.date | None:
 _UNIT_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
-@lru_cache(maxsize=4096)
-def is_relative_date(value: str) -> bool:
-    """True for a date given relative to an unknown day: "3 days ago", "il y a 2 heures"."""
+def is_relative_date(value: str, languages: DateLanguages | None = None) -> bool:
+    """True for a date given relative to an unknown day: "3 days ago", "il y a 2 heures"
+    (``languages`` as for ``parse_date``)."""
     value = value.strip()
     if len(value) > _MAX_DATE_LINE or not any(c.isdigit() for c in value) or not _UNIT_WORD.search(value):
         return False  # "1e400" is no relative date, though dateparser reads one in it
+    return _dateparser_relative(value, languages() if languages else None)
+
+
+@lru_cache(maxsize=4096)
+def _dateparser_relative(value: str, languages: tuple[str, ...] | None) -> bool:
     import dateparser
 
-    return dateparser.parse(value, settings={"PARSERS": ["relative-time"]}) is not None
+    return dateparser.parse(value, languages=list(languages) if languages else None,
+                            settings={"PARSERS": ["relative-time"]}) is not None
 
 
-def unparsed_date_warning(value: str) -> str:
+def unparsed_date_warning(value: str, languages: DateLanguages | None = None) -> str:
     """What to tell about a date that was given and not used."""
     shown = value.strip()[:40]
-    if is_relative_date(value):
+    if is_relative_date(value, languages):
         return f"relative date {shown!r} not used: there is no date of the article's own to count from"
     return f"unparseable date {shown!r}"
 
@@ -288,6 +346,7 @@ def parse_plain_article(text: str, extra_boilerplate: tuple[str, ...] = (), *, g
     the article's main block and the headline and date just before it (``boilerplate``).
     """
     paragraphs, removed = split_paragraphs(text), 0
+    languages = text_date_languages(text)
     listed: dict[str, bool] = {}  # each line is asked twice: by the main block, then by the line list
 
     def is_listed(line: str) -> bool:
@@ -297,7 +356,8 @@ def parse_plain_article(text: str, extra_boilerplate: tuple[str, ...] = (), *, g
         return found
 
     if generic:  # before the line list: its lines ("Comments", "Related") tell where the article ends
-        paragraphs, removed = keep_main_block(paragraphs, is_listed=is_listed, is_date=_is_date_line)
+        paragraphs, removed = keep_main_block(paragraphs, is_listed=is_listed,
+                                              is_date=lambda line: _is_date_line(line, languages))
     paragraphs, listed_lines = _strip_listed(paragraphs, is_listed)
     removed += listed_lines
     published = None
@@ -309,13 +369,13 @@ def parse_plain_article(text: str, extra_boilerplate: tuple[str, ...] = (), *, g
         if "\n" in paragraph:
             break
         if published is None:
-            date = parse_date(paragraph)
+            date = parse_date(paragraph, languages)
             if date is not None:
                 published = date
                 head.append(index)
                 continue
-            if is_relative_date(paragraph):  # a date line, but of no day we know
-                warnings.append(unparsed_date_warning(paragraph))
+            if is_relative_date(paragraph, languages):  # a date line, but of no day we know
+                warnings.append(unparsed_date_warning(paragraph, languages))
                 head.append(index)
                 continue
         if title is None and len(paragraph) <= _MAX_TITLE and not paragraph.endswith((".", ":")) \
@@ -332,10 +392,10 @@ def parse_plain_article(text: str, extra_boilerplate: tuple[str, ...] = (), *, g
 _YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
 
 
-def _is_date_line(line: str) -> bool:
+def _is_date_line(line: str, languages: DateLanguages | None = None) -> bool:
     """A date line of a page, absolute or relative (an absolute one has a year: without one
-    it is no date we can use, and asking dateparser costs tens of milliseconds)."""
-    return parse_date(line) is not None if _YEAR.search(line) else is_relative_date(line)
+    it is no date we can use, and asking dateparser costs time)."""
+    return parse_date(line, languages) is not None if _YEAR.search(line) else is_relative_date(line, languages)
 
 
 def clean_body(text: str, extra_boilerplate: tuple[str, ...] = (), title: str | None = None) -> tuple[str, int]:
