@@ -1,11 +1,24 @@
 """Language id: py3langid's model scored with numpy, the same language ``py3langid.classify``
 gives at a third of its cost.
 
+The model's arrays, converted for numpy, are kept in ``~/.cache/toolkit/langid-<model>/``
+(``$XDG_CACHE_HOME`` if set; 137 MB): loading py3langid's compressed model and converting it
+took about a second of every ingest's start-up, reading the cache 0.05 s. Worker processes
+inherit the arrays from the parent. The folder is named after the SHA-256 of py3langid's model
+file, so another model never reads it; a cache that cannot be read or written is ignored
+(the model is loaded as before).
+
 The ingest names each article's language (``pool``), and asks dateparser about a line's date
 only in the text's own language and English (``clean``): both call ``classify_language``.
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
 
 __all__ = ["classify_language"]
 
@@ -29,14 +42,18 @@ class _FastLangid:
         from py3langid import langid
 
         self.np = np
-        self.identifier = identifier = langid._get_identifier()
-        self.nextmove = np.asarray(identifier.tk_nextmove, dtype=np.int64)
-        self.rowbase = np.asarray(identifier._rowbase, dtype=np.int64)
-        self.output = np.asarray(identifier.tk_output, dtype=np.int64)
         self.floor = langid.RAW_FLOOR
-        # The model's float16 weights as float32 (exactly the same values): numpy converts the
-        # rows it needs at every call otherwise, which costs more than the scoring itself.
-        self.table = identifier.nb_ptc.astype(np.float32)
+        self.encode = langid.LanguageIdentifier._encode  # py3langid's own text-to-bytes step
+        folder = _cache_folder()
+        arrays = _read_cache(folder) if folder is not None else None
+        if arrays is None:
+            arrays = _model_arrays()
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)  # a damaged cache, written again whole
+                _write_cache(folder, arrays)
+        self.nextmove, self.rowbase, self.output = arrays["nextmove"], arrays["rowbase"], arrays["output"]
+        self.table, self.pc, self.classes = arrays["table"], arrays["pc"], arrays["classes"]
+        self.alias_pairs = _alias_pairs(self.classes)
         key = (len(self.nextmove), len(self.rowbase))
         self.depth = _KNOWN_DEPTHS.get(key) or self._trie_depth()
         # Per-feature scratch for counting (see ``_visits``): all "unseen" between calls.
@@ -80,8 +97,8 @@ class _FastLangid:
                 self.counts[features] = 0
 
     def classify(self, text: str) -> str:
-        np, identifier = self.np, self.identifier
-        data = np.frombuffer(identifier._encode(text), dtype=np.uint8).astype(np.int64)
+        np = self.np
+        data = np.frombuffer(self.encode(text), dtype=np.uint8).astype(np.int64)
         n = len(data)
         states = np.zeros(n, dtype=np.int64)
         for back in range(min(self.depth, n) - 1, -1, -1):
@@ -93,13 +110,98 @@ class _FastLangid:
             # py3langid's _sparse_score on the features in the order its walk first meets them
             # (its Counter's order): the same numbers summed in the same order.
             ids, counts = self._visits(features)
-            scores = np.log1p(counts.astype(np.float32)) @ np.take(self.table, ids, axis=0) + identifier.nb_pc
+            scores = np.log1p(counts.astype(np.float32)) @ np.take(self.table, ids, axis=0) + self.pc
         else:
-            scores = np.full(len(identifier.nb_classes), self.floor, dtype=np.float32)
-        for i, j in identifier._alias_pairs:  # as py3langid's _decide, without norm_probs
+            scores = np.full(len(self.classes), self.floor, dtype=np.float32)
+        for i, j in self.alias_pairs:  # as py3langid's _decide, without norm_probs
             scores[i] = max(scores[i], scores[j])
             scores[j] = self.floor
-        return identifier.nb_classes[int(scores.argmax())]
+        return self.classes[int(scores.argmax())]
+
+
+def _model_arrays() -> dict:
+    """py3langid's model, loaded by py3langid, as the arrays ``_FastLangid`` scores with."""
+    import numpy as np
+    from py3langid import langid
+
+    identifier = langid._get_identifier()
+    return {
+        "nextmove": np.asarray(identifier.tk_nextmove, dtype=np.int64),
+        "rowbase": np.asarray(identifier._rowbase, dtype=np.int64),
+        "output": np.asarray(identifier.tk_output, dtype=np.int64),
+        # The model's float16 weights as float32 (exactly the same values): numpy converts the
+        # rows it needs at every call otherwise, which costs more than the scoring itself.
+        "table": identifier.nb_ptc.astype(np.float32),
+        "pc": np.asarray(identifier.nb_pc),
+        "classes": list(identifier.nb_classes),
+    }
+
+
+def _alias_pairs(classes: list[str]) -> list[tuple[int, int]]:
+    """(first, repeat) column pairs of labels listed twice: py3langid's ``_set_alias_pairs``."""
+    first: dict[str, int] = {}
+    pairs = []
+    for i, label in enumerate(classes):
+        if label in first:
+            pairs.append((first[label], i))
+        else:
+            first[label] = i
+    return pairs
+
+
+_CACHE_FORMAT = 1
+_CACHED_ARRAYS = ("nextmove", "rowbase", "output", "table", "pc")
+
+
+def _cache_folder() -> Path | None:
+    """Where this model's arrays are cached; None when the model file cannot be read."""
+    from py3langid import langid
+
+    model = Path(langid.MODEL_FILE)
+    if not model.is_absolute():
+        model = langid.MODEL_DIR / model
+    try:
+        with model.open("rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "toolkit" / f"langid-{digest[:16]}-v{_CACHE_FORMAT}"
+
+
+def _read_cache(folder: Path) -> dict | None:
+    """The cached arrays (read whole: a memory map made every call slower); None when absent or
+    not whole."""
+    import numpy as np
+
+    try:
+        arrays: dict = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in _CACHED_ARRAYS}
+        arrays["classes"] = json.loads((folder / "classes.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, EOFError):
+        return None
+    if not (isinstance(arrays["classes"], list) and arrays["table"].ndim == 2
+            and arrays["table"].shape[1] == len(arrays["classes"]) == len(arrays["pc"])
+            and len(arrays["output"]) == len(arrays["rowbase"])):
+        return None
+    return arrays
+
+
+def _write_cache(folder: Path, arrays: dict) -> None:
+    """Write the arrays to a folder of their own, renamed into place when whole; any failure
+    (a read-only home, a full disk, another process first) leaves no cache, which is fine."""
+    import numpy as np
+
+    staging = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+    try:
+        staging.mkdir(parents=True, exist_ok=True)
+        for name in _CACHED_ARRAYS:
+            np.save(staging / f"{name}.npy", arrays[name], allow_pickle=False)
+        (staging / "classes.json").write_text(json.dumps(arrays["classes"]), encoding="utf-8")
+        os.rename(staging, folder)
+    except OSError:
+        pass
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 _fast_langid: _FastLangid | None = None
