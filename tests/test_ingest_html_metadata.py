@@ -107,3 +107,24 @@ def test_every_corpus_page_gives_what_the_whole_metadata_pass_gives() -> None:
             found[key] += got[key] is not None
     # Most real pages carry each value: the equality above covers found values, not only None.
     assert all(count >= len(pages) // 2 for count in found.values()), found
+
+
+@pytest.mark.skipif(not (CORPUS_PAGES / "newspaper3k_tests" / "html" / "theglobeandmail.com1.html").is_file(),
+                    reason="the corpus page is not there")
+def test_a_time_zone_dateutil_cannot_place_prints_nothing_on_the_terminal(tmp_path) -> None:
+    """The Globe and Mail page's "EST" made dateutil print an UnknownTimezoneWarning, with its
+    source line, on the user's terminal at every ingest; the date is read all the same."""
+    import subprocess
+    import sys
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    page = CORPUS_PAGES / "newspaper3k_tests" / "html" / "theglobeandmail.com1.html"
+    (raw / page.name).write_bytes(page.read_bytes())
+    (tmp_path / "toolkit.toml").write_text('[project]\nname = "tz"\n', encoding="utf-8")
+    (tmp_path / "annotations").mkdir()
+    done = subprocess.run([sys.executable, "-W", "default", "-m", "toolkit", "ingest", "--json"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr, done.stderr
+    assert '"new_articles": 1' in done.stdout

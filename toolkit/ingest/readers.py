@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import json
 import logging
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,10 +161,21 @@ def _from_text(data: bytes, source: str, sha: str, options: ReaderOptions) -> Do
     return _finish(doc, options, decoded.warnings + warnings + parsed.warnings)
 
 
+_quieted = False
+
+
 def _quiet_extractors() -> None:
     # trafilatura and htmldate log every page they find hard; the ingest report says it better.
+    # dateutil (under htmldate) warns about a time zone name it cannot place ("EST") on the
+    # user's terminal; the date itself is still read. Once per process: a filter added at every
+    # page would make every later warning check slower.
+    global _quieted
+    if _quieted:
+        return
     for name in ("trafilatura", "htmldate", "courlan"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", message=r"tzname .* identified but not understood")
+    _quieted = True
 
 
 # What ``extract_html`` asks trafilatura for: the article's text without comments, tables,
