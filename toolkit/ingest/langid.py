@@ -3,7 +3,7 @@ gives at a third of its cost.
 
 The model's arrays, converted for numpy, are kept in ``~/.cache/toolkit/langid-<model>/``
 (``$XDG_CACHE_HOME`` if set; 137 MB): loading py3langid's compressed model and converting it
-took about a second of every ingest's start-up, reading the cache 0.05 s. Worker processes
+took about a second of every ingest's start-up, reading and checking the cache 0.1 s. Worker processes
 inherit the arrays from the parent. The folder is named after the SHA-256 of py3langid's model
 file, so another model never reads it; a cache that cannot be read or written is ignored
 (the model is loaded as before).
@@ -181,7 +181,11 @@ def _read_cache(folder: Path) -> dict | None:
         return None
     if not (isinstance(arrays["classes"], list) and arrays["table"].ndim == 2
             and arrays["table"].shape[1] == len(arrays["classes"]) == len(arrays["pc"])
-            and len(arrays["output"]) == len(arrays["rowbase"])):
+            and len(arrays["output"]) == len(arrays["rowbase"])
+            # every state's row of 256 moves is there, and every move leads to a state
+            and len(arrays["nextmove"]) >= int(arrays["rowbase"].max()) + 256
+            and 0 <= int(arrays["nextmove"].min()) and int(arrays["nextmove"].max()) < len(arrays["rowbase"])
+            and int(arrays["output"].max()) < len(arrays["table"])):
         return None
     return arrays
 
