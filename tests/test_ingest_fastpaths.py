@@ -119,15 +119,20 @@ def test_looks_binary_equals_the_former_count(data: bytes) -> None:
     assert decode.looks_binary(data) == looks_binary_before(data)
 
 
+def words_before(text: str) -> list[str]:
+    return boilerplate._WORD.findall(text.casefold())
+
+
 def is_cue_before(text: str) -> bool:
-    """boilerplate._is_cue as it was, splitting every line on separators."""
+    """boilerplate._is_cue as it was: every pattern on every line, every line split on
+    separators, words listed by the former ``_words``."""
     if boilerplate._COOKIE.search(text) and len(text) < 600:
         return True
     if len(text) <= boilerplate._MAX_CUE_LINE and (boilerplate._SECTION_BREAK.match(text)
                                                    or boilerplate._COMMENTS.match(text)):
         return True
     items = boilerplate._SEPARATOR.split(text)
-    if len(items) >= 4 and max(len(boilerplate._words(item)) for item in items) <= 6:
+    if len(items) >= 4 and max(len(words_before(item)) for item in items) <= 6:
         return True
     if len(text) > boilerplate._MAX_CUE_LINE:
         return False
@@ -161,27 +166,6 @@ def test_split_paragraphs_equals_the_former_code(text: str) -> None:
 
 # Prefilters of the line classifier, word lists, word hashes, dates -----------------------------
 
-def words_before(text: str) -> list[str]:
-    return boilerplate._WORD.findall(text.casefold())
-
-
-def is_cue_reference(text: str) -> bool:
-    """boilerplate._is_cue as it was before its prefilters: every pattern on every line."""
-    if boilerplate._COOKIE.search(text) and len(text) < 600:
-        return True
-    if len(text) <= boilerplate._MAX_CUE_LINE and (boilerplate._SECTION_BREAK.match(text)
-                                                   or boilerplate._COMMENTS.match(text)):
-        return True
-    if sum(map(text.count, boilerplate._SEPARATOR_CHARS)) >= 3:
-        items = boilerplate._SEPARATOR.split(text)
-        if len(items) >= 4 and max(len(words_before(item)) for item in items) <= 6:
-            return True
-    if len(text) > boilerplate._MAX_CUE_LINE:
-        return False
-    return bool(boilerplate._CUE_LINE.match(text) or boilerplate._COPYRIGHT.search(text)
-                or boilerplate._MENU.search(text))
-
-
 # Pieces of cookie notices, copyright lines and menus, with the characters IGNORECASE matches
 # that lowercasing does not give: the Kelvin sign (k), dotted and dotless i, long s.
 _CUE_PIECES = ["cookie", "Cookies", "COOKIE", "coo\u212aie", "cook\u0130e", "cook\u0131e", "we use", "accept",
@@ -197,7 +181,7 @@ _CUE_PIECES = ["cookie", "Cookies", "COOKIE", "coo\u212aie", "cook\u0130e", "coo
 @example("Home / World / Sport")
 @example("ALL RIGHT\u017f RE\u017fERVED")
 def test_cue_check_equals_the_former_code(text: str) -> None:
-    assert boilerplate._is_cue(text, lambda _: False) == is_cue_reference(text)
+    assert boilerplate._is_cue(text, lambda _: False) == is_cue_before(text)
 
 
 def test_cue_prefilters_keep_their_cases() -> None:
