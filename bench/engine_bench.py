@@ -328,15 +328,19 @@ def engine_datatrove(root: Path, args: argparse.Namespace) -> dict[str, Any]:
                                      skip_completed=False, start_method="fork")
     started = time.perf_counter() - t0
     t1 = time.perf_counter()
-    outcome = "finished"
-    try:
-        executor.run()
-    except Exception as exc:  # noqa: BLE001
-        outcome = f"failed: {type(exc).__name__}: {exc}"
-
+    outcome = _run_executor(executor)
     digest, _, read_outcome = _consume(_datatrove_results(root), len(tasks))
     return {"start_s": started, "run_s": time.perf_counter() - t1, "digest": digest,
             "outcome": outcome if outcome != "finished" else read_outcome}
+
+
+def _run_executor(executor: Any) -> str:
+    """Run a datatrove executor: "finished", or why it failed."""
+    try:
+        executor.run()
+    except Exception as exc:  # noqa: BLE001
+        return f"failed: {type(exc).__name__}: {exc}"
+    return "finished"
 
 
 def _datatrove_results(root: Path) -> Iterator[Any]:
@@ -360,11 +364,7 @@ def engine_datatrove_ray(root: Path, args: argparse.Namespace) -> dict[str, Any]
                                        skip_completed=False, mem_per_cpu_gb=0.5)
         started = time.perf_counter() - t0
         t1 = time.perf_counter()
-        outcome = "finished"
-        try:
-            executor.run()
-        except Exception as exc:  # noqa: BLE001
-            outcome = f"failed: {type(exc).__name__}: {exc}"
+        outcome = _run_executor(executor)
         ray.shutdown()
 
     digest, _, read_outcome = _consume(_datatrove_results(root), len(tasks))
