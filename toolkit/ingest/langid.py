@@ -138,15 +138,15 @@ def _model_arrays() -> dict:
 
 
 def _alias_pairs(classes: list[str]) -> list[tuple[int, int]]:
-    """(first, repeat) column pairs of labels listed twice: py3langid's ``_set_alias_pairs``."""
-    first: dict[str, int] = {}
-    pairs = []
-    for i, label in enumerate(classes):
-        if label in first:
-            pairs.append((first[label], i))
-        else:
-            first[label] = i
-    return pairs
+    """(first, repeat) column pairs of labels listed twice, by py3langid's own
+    ``_set_alias_pairs`` (it reads ``nb_classes`` and sets ``_alias_pairs``, nothing else)."""
+    from types import SimpleNamespace
+
+    from py3langid.langid import LanguageIdentifier
+
+    holder = SimpleNamespace(nb_classes=classes)
+    LanguageIdentifier._set_alias_pairs(holder)
+    return holder._alias_pairs
 
 
 _CACHE_FORMAT = 1
