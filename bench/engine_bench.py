@@ -78,18 +78,28 @@ class LocalRayCluster:
         self.cpus = cpus
         self.ray_bin = ray_bin or PYTHON_BIN / "ray"
         self.processes: list[subprocess.Popen] = []
+        self._ports: set[int] = set()
         self.host = "127.0.0.2"
-        self.port = free_port()
+        self.port = self._free_port()
         self.address = f"{self.host}:{self.port}"
-        self.client_address = f"ray://{self.host}:{free_port()}"  # Ray Client, for a driver outside the cluster
+        self.client_address = f"ray://{self.host}:{self._free_port()}"  # Ray Client, for a driver outside the cluster
+
+    def _free_port(self) -> int:
+        """A free port no other component of this cluster was given: ``free_port`` releases the
+        port it found, and the next call may be handed the same one (Ray then refuses to start a
+        node whose components share a port)."""
+        while (port := free_port()) in self._ports:
+            pass
+        self._ports.add(port)
+        return port
 
     def _node(self, ip: str, extra: list[str], log: str) -> subprocess.Popen:
         args = [str(self.ray_bin), "start", "--block", "--num-cpus", str(self.cpus), "--node-ip-address", ip,
                 "--disable-usage-stats", "--include-log-monitor", "false",
-                "--object-store-memory", str(100 * 2**20), "--node-manager-port", str(free_port()),
-                "--object-manager-port", str(free_port()), "--metrics-export-port", str(free_port()),
-                "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
-                "--runtime-env-agent-port", str(free_port()), *extra]
+                "--object-store-memory", str(100 * 2**20), "--node-manager-port", str(self._free_port()),
+                "--object-manager-port", str(self._free_port()), "--metrics-export-port", str(self._free_port()),
+                "--dashboard-agent-listen-port", str(self._free_port()), "--dashboard-agent-grpc-port", str(self._free_port()),
+                "--runtime-env-agent-port", str(self._free_port()), *extra]
         env = {**os.environ, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0", "RAY_USAGE_STATS_ENABLED": "0"}
         with open(self.temp_dir / log, "wb") as out:
             process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
