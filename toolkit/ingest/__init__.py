@@ -299,12 +299,15 @@ def run_settings(workspace: Workspace) -> tuple[ReaderOptions, store.Settings, s
     the state was saved with (a state saved with other settings is not used)."""
     cfg = workspace.config.ingest
     options = ReaderOptions(max_bytes=int(cfg.max_file_mb * 1e6), min_words=cfg.min_words,
-                            boilerplate=cfg.boilerplate)
+                            boilerplate=cfg.boilerplate, html_focus=cfg.html_focus)
     index_settings = store.Settings(cfg.num_perm, cfg.shingle_size,
                                     dedup.Bands.for_threshold(cfg.near_duplicate_threshold, cfg.num_perm),
                                     dedup.SIGNATURE_SCHEME)
+    # html_focus is named only when it is not the default: a state saved before the setting
+    # existed was made with "precision", and stays usable.
+    focus = {} if options.html_focus == "precision" else {"html_focus": options.html_focus}
     key = state.settings_key(max_bytes=options.max_bytes, min_words=options.min_words,
-                             boilerplate=options.boilerplate, clustering=index_settings.clustering)
+                             boilerplate=options.boilerplate, clustering=index_settings.clustering, **focus)
     return options, index_settings, key
 
 

@@ -72,6 +72,7 @@ class ReaderOptions:
     max_bytes: int
     min_words: int
     boilerplate: tuple[str, ...] = ()
+    html_focus: str = "precision"  # one of ``config.HTML_FOCUS``: what trafilatura favours on HTML pages
 
 
 def file_format(path: Path) -> str | None:
@@ -179,9 +180,14 @@ def _quiet_extractors() -> None:
 
 
 # What ``extract_html`` asks trafilatura for: the article's text without comments, tables,
-# images or links, favouring precision; dates as htmldate's extensive search finds them.
+# images or links; dates as htmldate's extensive search finds them.
 _EXTRACTION = {"include_comments": False, "include_tables": False, "include_images": False,
-               "include_links": False, "favor_precision": True}
+               "include_links": False}
+# ``[ingest] html_focus``: trafilatura's own three settings. "precision" (the default) prunes
+# more of the page before and after choosing the article: on the corpus it keeps reader
+# comments out that "balanced" lets in (newspaper3k pages, body F1 0.974 against 0.949), and
+# it costs about a quarter more time a page (BENCHMARKS.md, "HTML focus").
+_FOCUS = {"precision": {"favor_precision": True}, "balanced": {}, "recall": {"favor_recall": True}}
 _DATE_SEARCH = {"extensive_search": True, "original_date": True}
 
 
@@ -221,8 +227,9 @@ def _page_metadata(tree, url: str | None) -> dict[str, str | None]:
     return {"title": metadata.title, "date": date, "url": metadata.url, "sitename": sitename or hostname}
 
 
-def extract_html(html: str, url: str | None = None) -> dict[str, str | None]:
-    """Body, title, date and URL of a news page, as trafilatura extracts them.
+def extract_html(html: str, url: str | None = None, focus: str = "precision") -> dict[str, str | None]:
+    """Body, title, date and URL of a news page, as trafilatura extracts them (``focus``: one
+    of ``config.HTML_FOCUS``).
 
     The page is parsed once: its metadata is read from the tree (``_page_metadata``), then
     ``bare_extraction`` takes the tree for the text, with the URL ``extract_metadata`` would have
@@ -239,7 +246,7 @@ def extract_html(html: str, url: str | None = None) -> dict[str, str | None]:
     if tree is None:
         return nothing
     metadata = _page_metadata(tree, url)
-    result = trafilatura.bare_extraction(tree, url=url or metadata["url"], **_EXTRACTION)
+    result = trafilatura.bare_extraction(tree, url=url or metadata["url"], **_EXTRACTION, **_FOCUS[focus])
     if result is None:
         return nothing
     text = result.text or ""
@@ -264,7 +271,7 @@ def _from_html(data: bytes | str, source: str, sha: str, options: ReaderOptions,
         html = data
     meta = meta or {}
     try:
-        extracted = extract_html(html, url=web_url(meta.get("url"))[0])
+        extracted = extract_html(html, url=web_url(meta.get("url"))[0], focus=options.html_focus)
     except Exception as exc:  # noqa: BLE001 - a parser crash on one page must not stop the batch
         return Rejection(source, "no-article", f"{source}: the HTML could not be parsed ({type(exc).__name__})")
     if not extracted["text"]:
