@@ -22,7 +22,10 @@
      ``/api/projects/{id}/export?exportType=JSON&download_all_tasks=true`` into memory and
      returns it parsed (a list of task dicts): timed until that list is there;
    * ``read-only``: the reading part of pull alone: the same chunked
-     ``/api/projects/{id}/export?ids[]=...`` requests, parsed, nothing kept or written.
+     ``/api/projects/{id}/export?ids[]=...`` requests, parsed, nothing kept or written;
+   * ``read-ahead`` (only with ``--only``): the same requests with two in flight, the next
+     sent while the answer to the last is read. It was slower than one at a time (the server's
+     threads share one interpreter), so pull reads one chunk at a time.
    The kinds are interleaved and their order rotates between rounds. Bytes are counted as
    received on the wire (httpx ``num_bytes_downloaded`` of every response).
    ``--code-at REV`` measures the toolkit of that commit (extracted into the temporary folder)
@@ -61,7 +64,8 @@ CODE = Path(os.environ.get("PULL_BENCH_CODE") or REPO)
 if str(CODE) not in sys.path:
     sys.path.insert(0, str(CODE))
 
-KINDS = ("pull", "sdk-export", "read-only")
+KINDS = ("pull", "sdk-export", "read-only", "read-ahead")
+DEFAULT_KINDS = ("pull", "sdk-export", "read-only")  # read-ahead: asked for by name (BENCHMARKS.md, "Pull")
 IMPORT_BATCH = 2000
 RESULT_MARK = "PULL-BENCH-RESULT "
 
@@ -429,7 +433,47 @@ def child_read_only(spec: dict[str, Any]) -> dict[str, Any]:
             "encoded_responses": counter["encoded"], "rss_before_mib": rss_before}
 
 
-CHILDREN = {"pull": child_pull, "sdk-export": child_sdk_export, "read-only": child_read_only}
+def child_read_ahead(spec: dict[str, Any]) -> dict[str, Any]:
+    """pull's chunked export requests, the next one sent while the answer to the last is read
+    and parsed (two in flight): does the server build one chunk while the client takes the other?"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from label_studio_sdk import LabelStudio  # noqa: F401 - imported before timing, as in the other kinds
+
+    from toolkit.labelstudio import Connection, LabelStudioClient
+
+    counter = count_http_bytes()
+    rss_before = proc_status_mib("VmHWM")
+    started = time.perf_counter()
+    seen = annotations = requests = 0
+    conn = Connection(os.environ["LABEL_STUDIO_URL"], os.environ["LABEL_STUDIO_API_KEY"], embedded=False)
+    with LabelStudioClient(conn) as client, ThreadPoolExecutor(max_workers=2) as readers:
+        total, low, high = client.task_bounds(spec["project_id"])
+        chunk = spec["chunk"]
+        pending = []
+        for start in range(low, high + 1, chunk):
+            pending.append(readers.submit(client.export_tasks, spec["project_id"],
+                                          range(start, min(start + chunk, high + 1))))
+            while len(pending) > 1:
+                tasks = pending.pop(0).result()
+                requests += 1
+                seen += len(tasks)
+                annotations += sum(len(t.get("annotations") or []) for t in tasks)
+        for future in pending:
+            tasks = future.result()
+            requests += 1
+            seen += len(tasks)
+            annotations += sum(len(t.get("annotations") or []) for t in tasks)
+    seconds = time.perf_counter() - started
+    if seen != total:
+        raise RuntimeError(f"read {seen} tasks, the server counts {total}")
+    return {"seconds": seconds, "tasks": seen, "annotations": annotations, "requests": requests,
+            "http_bytes": counter["bytes"], "responses": counter["responses"],
+            "encoded_responses": counter["encoded"], "rss_before_mib": rss_before}
+
+
+CHILDREN = {"pull": child_pull, "sdk-export": child_sdk_export, "read-only": child_read_only,
+            "read-ahead": child_read_ahead}
 
 
 def run_child(kind: str) -> None:
@@ -469,6 +513,7 @@ LABELS_OF_KIND = {
     "pull": "`toolkit.labelstudio.pull.pull()` end to end (read, snapshot, normalise, Parquet)",
     "sdk-export": "SDK `projects.exports.as_json()` (whole-project export, parsed)",
     "read-only": "pull's chunked export requests alone (parsed, nothing written)",
+    "read-ahead": "the same requests, two in flight (the next sent while the last is read)",
 }
 
 
@@ -505,9 +550,10 @@ def render(results: dict[str, Any]) -> str:
         pull, sdk = summary["pull"], summary["sdk-export"]
         out.append(f"**Ratio pull / SDK export (time): {pull['median_s'] / sdk['median_s']:.2f}x**; "
                    f"peak RSS: {pull['peak_rss_mib'] / sdk['peak_rss_mib']:.2f}x")
-    if "read-only" in summary and "sdk-export" in summary:
-        out.append(f"Ratio read-only / SDK export (time): "
-                   f"{summary['read-only']['median_s'] / summary['sdk-export']['median_s']:.2f}x")
+    for kind in ("read-only", "read-ahead"):
+        if kind in summary and "sdk-export" in summary:
+            out.append(f"Ratio {kind} / SDK export (time): "
+                       f"{summary[kind]['median_s'] / summary['sdk-export']['median_s']:.2f}x")
     pull_runs = results["runs"].get("pull", [])
     if pull_runs:
         out += ["", "Pull phases, seconds per run (indented rows are part of the row above them; "
@@ -555,7 +601,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--chunk", type=int, default=None,
                         help="pull's chunk of task ids (default: pull's own, the workspace's page_size)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--only", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
+    parser.add_argument("--only", default=",".join(DEFAULT_KINDS),
+                        help=f"comma-separated subset of {','.join(KINDS)} (default: {','.join(DEFAULT_KINDS)})")
     parser.add_argument("--sdk-timeout", type=float, default=600.0,
                         help="the SDK client's timeout in seconds (its default, 60, is too short for big projects)")
     parser.add_argument("--profile", action="store_true",
