@@ -31,6 +31,9 @@
    * HTML: ``--target-html`` copies of the corpus pages with ``--jobs 1`` against a process
      running ``trafilatura.extract`` alone on the same files (both pinned to one CPU; target:
      at most 1.15x), and ``--jobs 2`` against ``--jobs 1`` (target: at least 1.8x);
+   * the HTML per-core ratio again, side by side: the floor and ``--jobs 1`` started at the same
+     instant, each pinned to its own CPU, so that both meet the same host load (default
+     ``html_focus`` and "balanced", each with the CPUs one way and swapped);
    * the machine's own two-CPU ceiling for the HTML work (``trafilatura.extract`` on the files
      shared by two processes at once) and the command's start-up (one page);
    * what each step of the per-article work costs now, in-process on one CPU
@@ -577,17 +580,53 @@ def timed_floor_pair(script: str, folder: Path, cpus: list[int]) -> float:
     return seconds
 
 
+def side_by_side(floor_script: str, raw: Path, focus: str | None, cpus: list[int], root: Path) -> dict[str, Any]:
+    """The floor and ``toolkit ingest RAW --jobs 1`` started at the same instant, each pinned to
+    one of ``cpus`` (floor on the first): both meet the same load from the rest of the host, so
+    their ratio holds when the host's speed moves from one minute to the next (the rows run one
+    after the other differ by up to 50 %). The two also share the machine's caches and memory
+    bandwidth with each other, the same way for both; swapping the CPUs between pairs cancels a
+    difference between the CPUs."""
+    workspace = make_workspace(root / f"workspace-pair-{focus or 'default'}-{cpus[0]}").root
+    if focus is not None:
+        _set_focus(workspace, focus)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    commands = [([sys.executable, "-c", floor_script, str(raw)], None),
+                ([sys.executable, "-m", "toolkit", "ingest", str(raw), "--jobs", "1", "--json"], workspace)]
+    logs = [root / "pair-floor.err", root / "pair-ingest.err"]
+    with contextlib.ExitStack() as stack:
+        errs = [stack.enter_context(log.open("wb")) for log in logs]
+        start = time.perf_counter()
+        procs = [subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err,
+                                  preexec_fn=lambda cpu=cpu: os.sched_setaffinity(0, {cpu}))
+                 for (command, cwd), cpu, err in zip(commands, cpus, errs)]
+        ends: list[float | None] = [None, None]
+        while None in ends:
+            for k, proc in enumerate(procs):
+                if ends[k] is None and proc.poll() is not None:
+                    ends[k] = time.perf_counter() - start
+            time.sleep(0.01)
+    for proc, log in zip(procs, logs):
+        if proc.returncode != 0:
+            raise RuntimeError(f"{proc.args} failed:\n{log.read_text(errors='replace')[-3000:]}")
+    return {"floor_s": ends[0], "ingest_s": ends[1], "ratio": ends[1] / ends[0], "cpus": cpus, "focus": focus}
+
+
+def _set_focus(workspace: Path, focus: str) -> None:
+    toml = workspace / "toolkit.toml"
+    text = toml.read_text(encoding="utf-8")
+    if "html_focus = " not in text:
+        raise RuntimeError("this toolkit has no [ingest] html_focus")
+    lines = [f'html_focus = "{focus}"' if line.startswith("html_focus = ") else line for line in text.splitlines()]
+    toml.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def timed_ingest_jobs(raw: Path, jobs: int, cpus: set[int], root: Path, focus: str | None = None) -> dict[str, Any]:
     """``toolkit ingest RAW --jobs N --json`` in a fresh workspace under ``root`` (``focus``:
     its ``[ingest] html_focus``, else the default)."""
     workspace = make_workspace(root / f"workspace-{raw.parent.name}-{jobs}-{focus or 'default'}").root
     if focus is not None:
-        toml = workspace / "toolkit.toml"
-        text = toml.read_text(encoding="utf-8")
-        if "html_focus = " not in text:
-            raise RuntimeError("this toolkit has no [ingest] html_focus")
-        lines = [f'html_focus = "{focus}"' if line.startswith("html_focus = ") else line for line in text.splitlines()]
-        toml.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        _set_focus(workspace, focus)
     seconds, out = _timed([sys.executable, "-m", "toolkit", "ingest", str(raw), "--jobs", str(jobs), "--json"],
                           cpus, cwd=workspace)
     report = json.loads(out)
@@ -725,6 +764,9 @@ def targets(corpus: Path, n_text: int, n_html: int, n_profile: int, rounds: int 
             runs["html_1_balanced"].append(timed_ingest_jobs(html_raw, 1, one, where, focus="balanced"))
             runs["html_2"].append(timed_ingest_jobs(html_raw, 2, two, where))
             runs["html_pair"].append(timed_floor_pair(_HTML_FLOOR, html_raw, available[:2]))
+        pairs = [side_by_side(_HTML_FLOOR, html_raw, focus, cpus, root / f"pairs-{n}")
+                 for n, (focus, cpus) in enumerate((focus, cpus) for cpus in (available[:2], available[1::-1])
+                                                   for focus in (None, "balanced"))]
         one_page = root / "one-page" / "raw"
         write_html_copies(one_page, corpus_html_pages(corpus)[:1], 1)
         startup = {"floor_s": timed_floor(_HTML_FLOOR, one_page, one),
@@ -747,7 +789,7 @@ def targets(corpus: Path, n_text: int, n_html: int, n_profile: int, rounds: int 
                  "jobs_1_balanced": html_1_balanced, "per_core_ratio_balanced": html_1_balanced["seconds"] / html_floor_s,
                  "speedup_2": html_1["seconds"] / html_2["seconds"], "one_page": startup,
                  "floor_pair_s": html_floor_pair, "floor_pair_all_s": runs["html_pair"],
-                 "floor_speedup_2": html_floor_s / html_floor_pair},
+                 "floor_speedup_2": html_floor_s / html_floor_pair, "side_by_side": pairs},
         "cpu_parallelism": [parallelism_before, parallelism_after],
         "steps_ms": steps, "profile_articles": n_profile, "html_pages_ms": html_pages,
     }
@@ -810,6 +852,13 @@ def render_targets(tg: dict[str, Any]) -> str:
                    f"two processes at once (one per CPU), {h['floor_pair_s']:.1f} s: **{h['floor_speedup_2']:.2f}x** "
                    f"faster than one process. `toolkit ingest --jobs 2` reaches {h['speedup_2']:.2f}x, "
                    f"{h['speedup_2'] / h['floor_speedup_2']:.0%} of that ceiling.")
+    if h.get("side_by_side"):
+        rows = [[f"`html_focus = \"{pair['focus']}\"`" if pair["focus"] else "default (`\"precision\"`)",
+                 f"{pair['cpus'][0]} / {pair['cpus'][1]}", f"{pair['floor_s']:.1f}", f"{pair['ingest_s']:.1f}",
+                 f"**{pair['ratio']:.2f}x**"] for pair in h["side_by_side"]]
+        out += ["\nHTML per core, side by side: the floor and `toolkit ingest --jobs 1` started together, each on "
+                "its own CPU, so both meet the same host load (swapped between pairs):\n",
+                md_table(["ingest", "CPU floor / ingest", "floor s", "ingest s", "ingest / floor"], rows)]
     if "one_page" in h:
         out.append(f"\nStart-up, one HTML page, 1 CPU: `toolkit ingest` {h['one_page']['ingest_s']:.2f} s, "
                    f"the floor's script {h['one_page']['floor_s']:.2f} s (imports; the language model).")
