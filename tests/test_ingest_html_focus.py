@@ -1,7 +1,7 @@
 """`[ingest] html_focus`: what trafilatura favours when it finds the article in an HTML page.
 
-"precision" (the default) keeps reader comments out that "balanced" lets in; "balanced" costs
-about a fifth less time a page (BENCHMARKS.md, "HTML focus"). The Spanish page of
+"precision" (the default) keeps reader comments out that "balanced" lets in; "balanced" makes
+an HTML ingest about a tenth faster (BENCHMARKS.md, "Throughput targets, third pass"). The Spanish page of
 ``../shared/corpus/articles/newspaper3k_tests`` (ultimahora.es) ends with readers' comments,
 each after a "Hace 28 minutos"-style time. Checked by hand: both bodies hold the whole article
 (its last sentence ends "la Audiencia anuló su decisión"); the balanced body goes on with the

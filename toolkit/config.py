@@ -47,7 +47,7 @@ class IngestConfig:
     # Extra full-line regular expressions (case-insensitive) removed as site boilerplate.
     boilerplate: tuple[str, ...] = ()
     # What trafilatura favours when it finds the article in an HTML page: "precision" (less
-    # noise, such as reader comments), "balanced" (its default: about a fifth faster, a little
+    # noise, such as reader comments), "balanced" (its default: about a tenth faster, a little
     # more text) or "recall" (the most text).
     html_focus: str = "precision"
     # Near-duplicates: estimated Jaccard similarity of word shingles at or above which two
@@ -345,7 +345,7 @@ min_words = 20
 # Extra full-line regular expressions removed as site boilerplate (case-insensitive).
 boilerplate = []
 # HTML pages: what the extractor favours, "precision" (less noise, e.g. reader comments),
-# "balanced" (about a fifth faster, a little more text) or "recall" (the most text).
+# "balanced" (about a tenth faster, a little more text) or "recall" (the most text).
 html_focus = "precision"
 # Near-duplicates: estimated Jaccard similarity of {IngestConfig.shingle_size}-word shingles at or
 # above which two articles share a cluster_id.

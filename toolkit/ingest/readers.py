@@ -186,7 +186,8 @@ _EXTRACTION = {"include_comments": False, "include_tables": False, "include_imag
 # ``[ingest] html_focus``: trafilatura's own three settings. "precision" (the default) prunes
 # more of the page before and after choosing the article: on the corpus it keeps reader
 # comments out that "balanced" lets in (newspaper3k pages, body F1 0.974 against 0.949), and
-# it costs about a quarter more time a page (BENCHMARKS.md, "HTML focus").
+# it costs more: about a quarter of trafilatura's own time a page, about a tenth of a whole
+# ingest's (BENCHMARKS.md, "Throughput targets, third pass").
 _FOCUS = {"precision": {"favor_precision": True}, "balanced": {}, "recall": {"favor_recall": True}}
 _DATE_SEARCH = {"extensive_search": True, "original_date": True}
 
