@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import uuid
 
 import httpx
@@ -301,3 +302,42 @@ def test_a_resumed_pull_reads_again_the_chunks_that_changed_meanwhile(project, m
     assert report.stale_chunks_reread == 1 and report.resumed_chunks == 0
     rows = {r["annotation_id"]: r for r in pq.read_table(ws.annotations_dir / "annotations.parquet").to_pylist()}
     assert added in rows and rows[alice_on[task_id]]["event_type"] == "Hijacking"
+
+
+
+def test_a_resumed_pull_says_its_kept_chunks_drafts_are_as_of_the_interruption(project, label_studio, monkeypatch):
+    """Saving a draft moves neither the task's updated_at nor its counts (Label Studio 1.23.2), so
+    a chunk kept by a resumed pull cannot be known to hold a new draft. The pull says so, with
+    the time its kept chunks were read, on the terminal too; the next pull has the draft."""
+    import datetime as dt
+
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    ws = project.ws
+    before_interruption = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    (task_id,) = interrupt_after_first_chunk(ws, monkeypatch, chunk_size=1)[0]
+    httpx.post(f"{label_studio.url}/api/tasks/{task_id}/drafts",
+               json={"result": [number("injured", 7)], "lead_time": 2.0},
+               headers={"Authorization": f"Token {label_studio.token}"}).raise_for_status()
+
+    toml = ws.root / "toolkit.toml"  # the command reads in chunks of [labelstudio] page_size ids, as interrupted
+    toml.write_text(re.sub(r"(?m)^page_size = .*$", "page_size = 1", toml.read_text(encoding="utf-8")),
+                    encoding="utf-8")
+    assert "page_size = 1" in toml.read_text(encoding="utf-8")
+    result = CliRunner().invoke(app, ["-w", str(ws.root), "pull"])
+    assert result.exit_code == 0, result.output
+    assert "resumed: 1 chunk(s) read before and unchanged on the server" in result.stdout
+    assert "note: the drafts of the 1 chunk(s) kept from the interrupted pull are as they were at " in result.stderr
+    report = json.loads((ws.annotations_dir / "pull-report.json").read_text())
+    assert report["resumed_chunks"] == 1 and report["stale_chunks_reread"] == 0
+    read_at = dt.datetime.fromisoformat(report["resumed_read_at"].replace("Z", "+00:00"))
+    assert before_interruption <= read_at <= dt.datetime.now(dt.timezone.utc)
+    assert report["resumed_read_at"] in result.stderr
+    # what the note says: the kept chunk's drafts are those of the interrupted pull
+    assert [d["injured"] for d in rows(ws, "drafts")] == [3]
+
+    again = pull(ws)  # nothing left to resume: every chunk is read now, the new draft with it
+    assert again.resumed_chunks == 0 and again.resumed_read_at is None
+    assert sorted(d["injured"] for d in rows(ws, "drafts")) == [3, 7]

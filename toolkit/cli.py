@@ -650,6 +650,10 @@ def pull_cli(
                + (f", {report.stale_chunks_reread} changed since and read again" if report.stale_chunks_reread else "")
                + ")") if report.resumed_chunks or report.stale_chunks_reread else ""
     out.print(f"Pull <- {where}{resumed}", markup=False)
+    if report.resumed_chunks:
+        err.print(f"note: the drafts of the {report.resumed_chunks} chunk(s) kept from the interrupted pull are as they "
+                  f"were at {report.resumed_read_at} (Label Studio does not mark a task changed when a draft is "
+                  "saved); the next pull reads them afresh", markup=False)
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(justify="right")

@@ -93,6 +93,10 @@ class PullReport:
     offsets: dict[str, int] = field(default_factory=dict)
     changes: Changes = field(default_factory=Changes)
     resumed_chunks: int = 0
+    # When the oldest of those chunks was read (ISO 8601, UTC). Their annotations were checked
+    # against the server; their drafts are as they were then: Label Studio moves neither a
+    # task's updated_at nor its counts when a draft is saved.
+    resumed_read_at: str | None = None
     # Chunks of an interrupted pull that had changed on the server since, and were read again.
     stale_chunks_reread: int = 0
     # Annotations last changed by an account other than their annotator (not independent votes).
@@ -161,6 +165,16 @@ class _Checkpoint:
         self.done = [s for s in self.done if s not in starts]
         atomicio.write_json(self.meta, {"key": self.key, "done": self.done})
 
+    def read_at(self) -> str | None:
+        """When the oldest chunk kept was read (its file's modification time), ISO 8601 UTC."""
+        times = []
+        for start in self.done:
+            with contextlib.suppress(OSError):
+                times.append(self.chunk_path(start).stat().st_mtime)
+        if not times:
+            return None
+        return dt.datetime.fromtimestamp(min(times), dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
     def load(self, start: int) -> list[dict[str, Any]]:
         return json.loads(gzip.decompress(self.chunk_path(start).read_bytes()))
 
@@ -219,6 +233,9 @@ def _read_project(ws: Workspace, conn: Connection, client: LabelStudioClient, pr
         checkpoint.forget(stale)
         report.stale_chunks_reread += len(stale)
     report.resumed_chunks += len(checkpoint.done)
+    if checkpoint.done:
+        read_at = checkpoint.read_at()
+        report.resumed_read_at = min(filter(None, [report.resumed_read_at, read_at]), default=None)
     predictions = ({int(p["id"]): p for p in client.predictions(project_id)}
                    if client.has_predictions(project_id) else {})
     starts = list(range(low, high + 1, chunk)) if low is not None and high is not None else []
