@@ -56,7 +56,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 # --code-at REV: the measured runs import the toolkit from an extracted copy of that commit.
@@ -407,7 +407,26 @@ def child_sdk_export(spec: dict[str, Any]) -> dict[str, Any]:
             "sdk_version": getattr(label_studio_sdk, "__version__", "?")}
 
 
-def child_read_only(spec: dict[str, Any]) -> dict[str, Any]:
+def _export_chunks(client: Any, project_id: int, id_ranges: list[range], in_flight: int) -> Iterator[list[Any]]:
+    """pull's chunk requests (``export_tasks``), answers in order: one at a time in this thread,
+    or with ``in_flight`` requests sent ahead from a thread pool."""
+    if in_flight == 1:
+        for ids in id_ranges:
+            yield client.export_tasks(project_id, ids)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=in_flight) as readers:
+        pending: list[Any] = []
+        for ids in id_ranges:
+            pending.append(readers.submit(client.export_tasks, project_id, ids))
+            if len(pending) >= in_flight:
+                yield pending.pop(0).result()
+        for future in pending:
+            yield future.result()
+
+
+def _read_only(spec: dict[str, Any], in_flight: int) -> dict[str, Any]:
     from label_studio_sdk import LabelStudio  # noqa: F401 - imported before timing, as in the other kinds
 
     from toolkit.labelstudio import Connection, LabelStudioClient
@@ -420,8 +439,8 @@ def child_read_only(spec: dict[str, Any]) -> dict[str, Any]:
     with LabelStudioClient(conn) as client:
         total, low, high = client.task_bounds(spec["project_id"])
         chunk = spec["chunk"]
-        for start in range(low, high + 1, chunk):
-            tasks = client.export_tasks(spec["project_id"], range(start, min(start + chunk, high + 1)))
+        id_ranges = [range(start, min(start + chunk, high + 1)) for start in range(low, high + 1, chunk)]
+        for tasks in _export_chunks(client, spec["project_id"], id_ranges, in_flight):
             requests += 1
             seen += len(tasks)
             annotations += sum(len(t.get("annotations") or []) for t in tasks)
@@ -431,45 +450,16 @@ def child_read_only(spec: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": seconds, "tasks": seen, "annotations": annotations, "requests": requests,
             "http_bytes": counter["bytes"], "responses": counter["responses"],
             "encoded_responses": counter["encoded"], "rss_before_mib": rss_before}
+
+
+def child_read_only(spec: dict[str, Any]) -> dict[str, Any]:
+    return _read_only(spec, in_flight=1)
 
 
 def child_read_ahead(spec: dict[str, Any]) -> dict[str, Any]:
     """pull's chunked export requests, the next one sent while the answer to the last is read
     and parsed (two in flight): does the server build one chunk while the client takes the other?"""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from label_studio_sdk import LabelStudio  # noqa: F401 - imported before timing, as in the other kinds
-
-    from toolkit.labelstudio import Connection, LabelStudioClient
-
-    counter = count_http_bytes()
-    rss_before = proc_status_mib("VmHWM")
-    started = time.perf_counter()
-    seen = annotations = requests = 0
-    conn = Connection(os.environ["LABEL_STUDIO_URL"], os.environ["LABEL_STUDIO_API_KEY"], embedded=False)
-    with LabelStudioClient(conn) as client, ThreadPoolExecutor(max_workers=2) as readers:
-        total, low, high = client.task_bounds(spec["project_id"])
-        chunk = spec["chunk"]
-        pending = []
-        for start in range(low, high + 1, chunk):
-            pending.append(readers.submit(client.export_tasks, spec["project_id"],
-                                          range(start, min(start + chunk, high + 1))))
-            while len(pending) > 1:
-                tasks = pending.pop(0).result()
-                requests += 1
-                seen += len(tasks)
-                annotations += sum(len(t.get("annotations") or []) for t in tasks)
-        for future in pending:
-            tasks = future.result()
-            requests += 1
-            seen += len(tasks)
-            annotations += sum(len(t.get("annotations") or []) for t in tasks)
-    seconds = time.perf_counter() - started
-    if seen != total:
-        raise RuntimeError(f"read {seen} tasks, the server counts {total}")
-    return {"seconds": seconds, "tasks": seen, "annotations": annotations, "requests": requests,
-            "http_bytes": counter["bytes"], "responses": counter["responses"],
-            "encoded_responses": counter["encoded"], "rss_before_mib": rss_before}
+    return _read_only(spec, in_flight=2)
 
 
 CHILDREN = {"pull": child_pull, "sdk-export": child_sdk_export, "read-only": child_read_only,
